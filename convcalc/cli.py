@@ -1,0 +1,323 @@
+"""The command line. The only module that prints or sets exit codes.
+
+Exit codes: 0 success, 1 a failed check or verification, 2 bad input (one line on
+stderr, nothing on stdout).
+"""
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+
+import click
+
+from .errors import ConvcalcError
+
+FORMATS = ("table", "json", "csv", "markdown")
+COUNTING = ("MACs count one multiply plus one accumulate (conv and linear weights only; bias adds, "
+            "norms, activations and pooling are not MACs). FLOPs = 2 x MACs.")
+
+
+# -- argument types -------------------------------------------------------------------------------
+class ShapeType(click.ParamType):
+    """``3x224x224``, ``224`` (square RGB), ``3xHxW`` (symbols), ``(3, 32, 32)``."""
+
+    name = "SHAPE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        text = str(value).strip().strip("()[]")
+        parts = [p.strip() for p in re.split(r"\s*(?:x|X|×|\*|,)\s*", text)] if text else []
+        if not parts or any(p == "" for p in parts):
+            self.fail(f"malformed shape {value!r}: expected sizes joined by 'x', e.g. 3x224x224", param, ctx)
+        dims = []
+        for p in parts:
+            if re.fullmatch(r"\d+", p):
+                n = int(p)
+                if n < 1:
+                    self.fail(f"malformed shape {value!r}: sizes must be at least 1, got {n}", param, ctx)
+                dims.append(n)
+            elif re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", p):
+                dims.append(p)  # a symbol; turned into sympy only when the shape is used
+            else:
+                self.fail(f"malformed shape {value!r}: {p!r} is neither a positive integer nor a symbol name",
+                          param, ctx)
+        return tuple(dims)
+
+
+SHAPE = ShapeType()
+
+
+def to_dims(shape, layout: str, square_default: bool = True):
+    """A parsed --input to a per-sample ``(C, *spatial)`` tuple of ints / sympy symbols."""
+    if shape is None:
+        return None
+    dims = list(shape)
+    if len(dims) == 1 and square_default:
+        dims = [3, dims[0], dims[0]] if layout == "chw" else [dims[0], dims[0], 3]
+    if layout == "hwc" and len(dims) > 1:
+        dims = [dims[-1]] + dims[:-1]
+    if any(isinstance(d, str) for d in dims):
+        from .sym import dims as make_symbols
+
+        names = sorted({d for d in dims if isinstance(d, str)})
+        syms = make_symbols(" ".join(names))
+        syms = syms if isinstance(syms, tuple) else (syms,)
+        table = dict(zip(names, syms))
+        dims = [table.get(d, d) if isinstance(d, str) else d for d in dims]
+    return tuple(dims)
+
+
+class IntTuple(click.ParamType):
+    """``3``, ``3x5`` or ``3,5`` -> 3 or (3, 5); also 'same'/'valid' where allowed."""
+
+    name = "INT[xINT...]"
+
+    def __init__(self, words=()):
+        self.words = words
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, tuple)):
+            return value
+        text = str(value).strip()
+        if text in self.words:
+            return text
+        parts = re.split(r"\s*(?:x|,)\s*", text)
+        try:
+            nums = tuple(int(p) for p in parts)
+        except ValueError:
+            extra = f" or {' / '.join(self.words)}" if self.words else ""
+            self.fail(f"expected an integer or integers joined by 'x'{extra}, got {value!r}", param, ctx)
+        return nums[0] if len(nums) == 1 else nums
+
+
+# -- the group: `convcalc MODEL` is `convcalc show MODEL` --------------------------------------------
+class CLI(click.Group):
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name or "convcalc", complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Abort:
+            click.echo("convcalc: aborted", err=True)
+            rv = 1
+        except click.ClickException as e:
+            click.echo(f"convcalc: error: {e.format_message()}", err=True)
+            rv = e.exit_code
+        except ConvcalcError as e:
+            click.echo(f"convcalc: error: {e}", err=True)
+            rv = 2
+        except RecursionError:
+            click.echo("convcalc: error: expression too deep to handle", err=True)
+            rv = 2
+        rv = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(rv)
+        return rv
+
+
+@click.group(cls=CLI, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog="Counting: " + COUNTING)
+@click.version_option(package_name="convcalc", prog_name="convcalc")
+def cli():
+    """Exact shapes, parameters, MACs, receptive fields and memory of convolutional networks.
+
+    \b
+      convcalc alexnet                     the layer table of a zoo model
+      convcalc vgg16 --input 3x224x224 --batch 8 --dtype fp16
+      convcalc list                        every model with its totals
+      convcalc layer conv2d --input 3x32x32 --out 10 -k 5 -p 2
+    """
+
+
+def table_options(f):
+    f = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                     help="Output format.")(f)
+    f = click.option("--layout", type=click.Choice(["chw", "hwc"]), default="chw", show_default=True,
+                     help="Read --input and print shapes as CxHxW (PyTorch) or HxWxC (many courses).")(f)
+    f = click.option("--dtype", type=click.Choice(["fp32", "fp16", "bf16", "int8", "fp64"]), default="fp32",
+                     show_default=True, help="Bytes per element for memory columns.")(f)
+    f = click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Batch size: scales MACs and activation memory, never parameters.")(f)
+    f = click.option("--input", "input_", type=SHAPE, default=None,
+                     help="Input shape per sample: 3x224x224, 224 (square RGB), 3xHxW (symbolic).")(f)
+    return f
+
+
+def emit(report, fmt: str, layout: str) -> None:
+    """Print a report in the chosen format; warnings go to stderr."""
+    if fmt == "json":
+        from .render.text import to_json
+        click.echo(to_json(report))
+    elif fmt == "csv":
+        from .render.text import to_csv
+        click.echo(to_csv(report, layout), nl=False)
+    elif fmt == "markdown":
+        from .render.text import to_markdown
+        click.echo(to_markdown(report, layout), nl=False)
+    else:
+        from rich.console import Console
+        from .render.table import layer_table
+
+        out = sys.stdout
+        tty = out.isatty()
+        console = Console(file=out, width=None if tty else 400, no_color=not tty or None,
+                          highlight=False, soft_wrap=not tty)
+        console.print(layer_table(report, layout))
+        from .render.text import summary_line
+        click.echo(summary_line(report))
+    for w in report.warnings:
+        click.echo(f"warning: {w}", err=True)
+
+
+def load_model(name: str, input_dims):
+    from . import zoo
+
+    return zoo.get(name, input_dims)
+
+
+@cli.command("show")
+@click.argument("model")
+@table_options
+def show(model, input_, batch, dtype, fmt, layout):
+    """The layer table of MODEL (a zoo name; `convcalc list` shows them)."""
+    from .analyze import analyze
+
+    m = load_model(model, to_dims(input_, layout))
+    report = analyze(m, batch=batch, dtype=dtype)
+    emit(report, fmt, layout)
+
+
+@cli.command("list")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def list_models(fmt):
+    """Every zoo model with its input, parameters, MACs and receptive field."""
+    from . import zoo
+    from .analyze import analyze
+    from .units import exact, human_count, rf_text, shape_text
+
+    rows = []
+    for name in zoo.names():
+        r = analyze(zoo.get(name))
+        last_spatial = next((row.rf for row in reversed(r.rows) if row.rf and not any(a.is_global for a in row.rf)),
+                            None)
+        rows.append((name, r.input, r.totals["params"], r.totals["macs"], last_spatial))
+    if fmt == "json":
+        import json
+        from .report import jsonable
+        click.echo(json.dumps([{"model": n, "input": list(i), "params": p, "macs": jsonable(m),
+                                "rf": [jsonable(a.size) for a in rf] if rf else None}
+                               for n, i, p, m, rf in rows], indent=2))
+        return
+    if fmt in ("csv", "markdown"):
+        sep = "," if fmt == "csv" else " | "
+        lines = [sep.join(["model", "input", "params", "macs", "rf"])]
+        if fmt == "markdown":
+            lines = ["| " + lines[0] + " |", "|---|---|---:|---:|---:|"]
+        for n, i, p, m, rf in rows:
+            cells = [n, shape_text(i), str(p), str(m), rf_text(rf)]
+            lines.append(sep.join(cells) if fmt == "csv" else "| " + sep.join(cells) + " |")
+        click.echo("\n".join(lines))
+        return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(box=box.SIMPLE_HEAD)
+    for col, just in (("Model", "left"), ("Input", "left"), ("Params", "right"), ("MACs", "right"),
+                      ("RF (last feature map)", "right")):
+        t.add_column(col, justify=just, no_wrap=True)
+    for n, i, p, m, rf in rows:
+        t.add_row(n, shape_text(i), f"{exact(p)} ({human_count(p)})", f"{human_count(m)}", rf_text(rf))
+    tty = sys.stdout.isatty()
+    Console(width=None if tty else 400, no_color=not tty or None, highlight=False).print(t)
+
+
+# -- convcalc layer KIND ---------------------------------------------------------------------------------
+LAYER_OPTIONS = [
+    # (option decls, parameter name of the layer class, type)
+    (("--in-channels",), "in_channels", int),
+    (("--out-channels", "--out"), "out_channels", int),
+    (("--kernel-size", "-k"), "kernel_size", IntTuple()),
+    (("--stride", "-s"), "stride", IntTuple()),
+    (("--padding", "-p"), "padding", IntTuple(("same", "valid"))),
+    (("--dilation", "-d"), "dilation", IntTuple()),
+    (("--groups", "-g"), "groups", int),
+    (("--output-padding",), "output_padding", IntTuple()),
+    (("--padding-mode",), "padding_mode", click.Choice(["zeros", "reflect", "replicate", "circular"])),
+    (("--in-features",), "in_features", int),
+    (("--out-features",), "out_features", int),
+    (("--output-size",), "output_size", IntTuple()),
+    (("--num-features",), "num_features", int),
+    (("--num-groups",), "num_groups", int),
+    (("--num-parameters",), "num_parameters", int),
+    (("--size",), "size", int),
+    (("--start-dim",), "start_dim", int),
+    (("--end-dim",), "end_dim", int),
+    (("--dim",), "dim", int),
+]
+
+
+def layer_command(f):
+    for decls, dest, typ in reversed(LAYER_OPTIONS):
+        f = click.option(*decls, dest, type=typ, default=None, help=f"PyTorch's `{dest}`.")(f)
+    f = click.option("--no-bias", is_flag=True, help="bias=False.")(f)
+    f = click.option("--ceil-mode", is_flag=True, help="ceil_mode=True (pooling).")(f)
+    f = click.option("--no-count-include-pad", is_flag=True, help="count_include_pad=False (avg pooling).")(f)
+    return f
+
+
+def build_layer(kind: str, options: dict):
+    from .layers import ALIASES, KINDS
+    import difflib
+
+    key = kind.lower().replace("_", "").replace("-", "")
+    key = ALIASES.get(key, key)
+    if key not in KINDS:
+        close = difflib.get_close_matches(key, list(KINDS), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else f"; known kinds: {', '.join(KINDS)}"
+        raise ConvcalcError(f"unknown layer kind {kind!r}{hint}")
+    cls = KINDS[key]
+    accepted = inspect.signature(cls.__init__).parameters
+    kwargs = {}
+    for name, value in options.items():
+        if value is None or value is False:
+            continue
+        if name == "no_bias":
+            name, value = "bias", False
+        elif name == "ceil_mode":
+            value = True
+        elif name == "no_count_include_pad":
+            name, value = "count_include_pad", False
+        if name not in accepted:
+            raise ConvcalcError(f"{key} has no option --{name.replace('_', '-')}")
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as e:
+        raise ConvcalcError(f"{key}: {e}") from None
+
+
+@cli.command("layer")
+@click.argument("kind")
+@table_options
+@layer_command
+def layer(kind, input_, batch, dtype, fmt, layout, **options):
+    """One layer of KIND (conv2d, maxpool2d, linear, ...) on --input, with PyTorch's arguments."""
+    from .analyze import analyze
+    from .graph import Sequential
+
+    if input_ is None:
+        raise click.UsageError("--input is required, e.g. --input 3x32x32")
+    lay = build_layer(kind, options)
+    dims = to_dims(input_, layout, square_default=False)
+    report = analyze(Sequential((lay.kind, lay)), dims, batch=batch, dtype=dtype, name=lay.kind)
+    emit(report, fmt, layout)
+
+
+def main():  # console-script entry point
+    cli.main(prog_name="convcalc")

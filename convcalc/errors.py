@@ -1,0 +1,21 @@
+"""The errors convcalc raises on bad input. The CLI prints them as one line and exits 2."""
+
+
+class ConvcalcError(ValueError):
+    """Base class: a user-facing problem with the input, never a bug."""
+
+
+class ShapeError(ConvcalcError):
+    """A layer cannot take the shape it is given (too small, wrong rank, channel mismatch)."""
+
+
+class ConfigError(ConvcalcError):
+    """A layer's hyper-parameters are invalid on their own (groups, kernel 0, ...)."""
+
+
+class UnknownModel(ConvcalcError):
+    """No zoo model or spec file by that name."""
+
+
+class NeedsNumber(ConvcalcError):
+    """A symbol was given where only a number makes sense (executing, solving)."""

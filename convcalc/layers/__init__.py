@@ -1,0 +1,32 @@
+"""Every layer kind the engine knows, one small class each, by PyTorch name.
+
+``KINDS`` maps the lower-case kind (``conv2d``, ``maxpool2d``, ...) to its class:
+the CLI's ``convcalc layer KIND`` and spec files look layers up there. To add a
+layer kind, write a class with ``kind`` and ``infer(shape) -> Inference`` in one
+of these modules, list it here, and give it a NumPy kernel in ``verify.EXEC``.
+"""
+from .act import (ELU, GELU, Dropout, Dropout1d, Dropout2d, Dropout3d, Elementwise, Hardsigmoid, Hardswish,
+                  Identity, LeakyReLU, LogSoftmax, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, StochasticDepth, Tanh)
+from .base import Inference, Layer, Window
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .linear import Flatten, Linear
+from .norm import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
+                   InstanceNorm3d, LayerNorm, LocalResponseNorm)
+from .pool import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
+                   AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d, MaxPool3d)
+
+KINDS = {cls.kind: cls for cls in (
+    Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
+    MaxPool1d, MaxPool2d, MaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d,
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d,
+    Linear, Flatten, BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d,
+    LayerNorm, GroupNorm, LocalResponseNorm,
+    ReLU, ReLU6, LeakyReLU, ELU, PReLU, Sigmoid, Tanh, Softmax, LogSoftmax, Hardswish, Hardsigmoid, SiLU, GELU,
+    Dropout, Dropout1d, Dropout2d, Dropout3d, StochasticDepth, Identity,
+)}
+# Common aliases people type.
+ALIASES = {"conv": "conv2d", "lrn": "localresponsenorm", "fc": "linear", "dense": "linear", "maxpool": "maxpool2d",
+           "avgpool": "avgpool2d", "bn": "batchnorm2d", "batchnorm": "batchnorm2d", "deconv": "convtranspose2d",
+           "convtranspose": "convtranspose2d", "gap": "adaptiveavgpool2d"}
+
+__all__ = [name for name in dir() if not name.startswith("_")]

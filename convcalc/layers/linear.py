@@ -1,0 +1,68 @@
+"""Linear (on the last dim) and the reshaping layers: Flatten, Unflatten-free Identity."""
+from __future__ import annotations
+
+from ..errors import ConfigError, ShapeError
+from ..sym import fmt, is_sym, prod, simplify
+from .base import Inference, Layer, check_positive
+
+
+class Linear(Layer):
+    """``y = x W^T + b`` on the last dim: params ``in*out + out``, MACs ``in*out`` per leading element."""
+
+    kind = "linear"
+
+    def __init__(self, in_features=None, out_features=None, bias=True):
+        if out_features is None:
+            raise ConfigError("linear: out_features is required")
+        check_positive(out_features, "out_features")
+        if in_features is not None:
+            check_positive(in_features, "in_features")
+        self.in_features, self.out_features, self.bias = in_features, out_features, bool(bias)
+
+    def infer(self, shape: tuple) -> Inference:
+        if not shape:
+            raise ShapeError("linear needs at least one input dim")
+        f_in = shape[-1]
+        if self.in_features is not None and not is_sym(f_in) and not is_sym(self.in_features) \
+                and f_in != self.in_features:
+            hint = " (flatten the feature map first?)" if len(shape) > 1 else ""
+            raise ShapeError(f"linear expects {self.in_features} input features, got {fmt(f_in)}{hint}")
+        lead = prod(shape[:-1])
+        params = f_in * self.out_features + (self.out_features if self.bias else 0)
+        macs = lead * f_in * self.out_features
+        rf = "global" if len(shape) == 1 else "same"
+        return Inference(shape=(*shape[:-1], self.out_features), params=simplify(params), macs=simplify(macs),
+                         rf=rf)
+
+    def weight_shapes(self, shape):
+        ws = {"weight": (self.out_features, shape[-1])}
+        if self.bias:
+            ws["bias"] = (self.out_features,)
+        return ws
+
+    def describe(self) -> str:
+        return f"linear {fmt(self.out_features)}" + ("" if self.bias else " nobias")
+
+
+class Flatten(Layer):
+    """``torch.nn.Flatten(start_dim=1, end_dim=-1)``; dims count the batch dim, as in PyTorch."""
+
+    kind = "flatten"
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def infer(self, shape: tuple) -> Inference:
+        rank = len(shape) + 1  # with the batch dim
+        start = self.start_dim % rank if -rank <= self.start_dim < rank else None
+        end = self.end_dim % rank if -rank <= self.end_dim < rank else None
+        if start is None or end is None or start > end or start == 0:
+            raise ShapeError(f"flatten: dims {self.start_dim}..{self.end_dim} do not fit an input of "
+                             f"{len(shape)} dims (plus batch)")
+        a, b = start - 1, end - 1
+        out = (*shape[:a], prod(shape[a:b + 1]), *shape[b + 1:])
+        rf = "global" if a == 0 and b == len(shape) - 1 else "same"
+        return Inference(shape=out, rf=rf)
+
+    def describe(self) -> str:
+        return "flatten"

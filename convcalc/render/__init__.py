@@ -1,0 +1,2 @@
+"""Renderers: pure functions of a Report. They format; they never compute numbers."""
+FORMATS = ("table", "json", "csv", "markdown")

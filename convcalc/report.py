@@ -1,0 +1,120 @@
+"""The result of an analysis: frozen rows and totals, and the JSON contract (DESIGN §4).
+
+Renderers read a Report; they never compute numbers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Optional
+
+from .sym import is_sym
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    kind: str            # layer kind: conv2d, maxpool2d, add, ...
+    desc: str            # kind with hyper-parameters: "conv 11x11/4, 96"
+    input: tuple         # input shape per sample (first input for merges)
+    output: tuple        # output shape per sample
+    params: object
+    buffers: object
+    macs: object         # for the whole batch
+    rf: Optional[tuple]  # tuple of rf.AxisRF per spatial axis of the model input, or None
+    activation_bytes: object  # output activations for the whole batch
+    warnings: tuple = ()
+
+    @property
+    def flops(self):
+        return 2 * self.macs
+
+    @property
+    def depth(self) -> int:
+        return self.name.count(".") + 1
+
+
+@dataclass(frozen=True)
+class Report:
+    model: str
+    input: tuple
+    batch: object
+    dtype: str
+    dtype_bytes: int
+    rows: tuple
+    totals: dict
+    warnings: tuple = ()
+    conditions: tuple = ()  # (relational, text) under which every layer is valid (symbolic input)
+    status: str = "complete"
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def symbolic(self) -> bool:
+        return any(is_sym(d) for d in self.input) or is_sym(self.batch)
+
+    def row(self, name: str) -> Row:
+        for r in self.rows:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def __getitem__(self, key):
+        return self.rows[key] if isinstance(key, int) else self.row(key)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "model": self.model,
+            "input": [jsonable(d) for d in self.input],
+            "batch": jsonable(self.batch),
+            "dtype": self.dtype,
+            "status": self.status,
+            "layers": [row_dict(r) for r in self.rows],
+            "totals": {k: jsonable(v) for k, v in self.totals.items()},
+            "warnings": list(self.warnings),
+            "conditions": [text for _, text in self.conditions],
+        }
+
+
+def rf_dict(rf) -> Optional[dict]:
+    if rf is None:
+        return None
+    return {
+        "size": [jsonable(a.size) for a in rf],
+        "jump": [jsonable(a.jump) for a in rf],
+        "start": [jsonable(a.start) for a in rf],
+        "effective_padding": [jsonable(a.effective_padding) for a in rf],
+        "global": any(a.is_global for a in rf),
+    }
+
+
+def row_dict(r: Row) -> dict:
+    return {
+        "name": r.name, "kind": r.kind, "description": r.desc,
+        "output": [jsonable(d) for d in r.output],
+        "params": jsonable(r.params), "buffers": jsonable(r.buffers),
+        "macs": jsonable(r.macs), "flops": jsonable(r.flops),
+        "rf": rf_dict(r.rf),
+        "activation_bytes": jsonable(r.activation_bytes),
+        "warnings": list(r.warnings),
+    }
+
+
+def jsonable(v):
+    """Exact integers stay integers; half-pixel starts become floats; symbols become sympy strings."""
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, Fraction):
+        return v.numerator if v.denominator == 1 else float(v)
+    if is_sym(v):
+        return str(v)
+    if getattr(v, "is_Integer", False):
+        return int(v)
+    if getattr(v, "is_Rational", False):
+        return float(v)
+    return str(v)

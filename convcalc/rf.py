@@ -1,0 +1,88 @@
+"""Receptive-field arithmetic, per spatial axis (DESIGN §2).
+
+Coordinates are input pixels, pixel ``i`` spanning ``[i, i+1)``; the input's
+units have size 1, jump 1 and the first one is centred at 1/2. Through a window
+of effective extent ``k`` (``d*(k-1)+1``), stride ``s`` and left padding ``p``::
+
+    size_out  = size_in + (k - 1) * jump_in
+    jump_out  = jump_in * s
+    start_out = start_in + ((k - 1)/2 - p) * jump_in
+
+An upsampling axis (transposed conv, upsample) first divides the jump. Where paths
+merge, the field is the union of the paths' fields.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Optional
+
+from .sym import Dim, is_sym, simplify, smax, smin
+
+
+def _div(a, b):
+    if is_sym(a) or is_sym(b):
+        return simplify(a / b)
+    if isinstance(a, int) and isinstance(b, int) and a % b == 0:
+        return a // b
+    return Fraction(a) / Fraction(b)
+
+
+@dataclass(frozen=True)
+class AxisRF:
+    size: Dim
+    jump: Optional[Dim]  # None once every unit sees the whole input (after flatten / global pool)
+    start: Dim           # centre of the first unit's field, in input pixels
+
+    @property
+    def effective_padding(self):
+        """google-research/receptive_field's effective padding: how far the first unit's
+        field reaches left of pixel 0 (``(size-1)/2 - centre`` in 0-based pixel indices)."""
+        return simplify(_div(self.size - 1, 2) - (self.start - Fraction(1, 2)))
+
+    @property
+    def is_global(self) -> bool:
+        return self.jump is None
+
+
+def initial(nd: int) -> tuple:
+    return tuple(AxisRF(1, 1, Fraction(1, 2)) for _ in range(nd))
+
+
+def through_window(rf: AxisRF, w) -> AxisRF:
+    if rf.is_global:
+        return rf
+    j = _div(rf.jump, w.up) if w.up != 1 else rf.jump
+    return AxisRF(size=simplify(rf.size + (w.k - 1) * j), jump=simplify(j * w.s),
+                  start=simplify(rf.start + (_div(w.k - 1, 2) - w.p) * j))
+
+
+def through(rfs: tuple, windows: tuple) -> tuple:
+    return tuple(through_window(r, w) for r, w in zip(rfs, windows))
+
+
+def globalize(rfs: tuple, sizes: tuple) -> tuple:
+    """Every output unit sees every input position: the union of all units' fields."""
+    out = []
+    for r, L in zip(rfs, sizes):
+        if r.is_global:
+            out.append(r)
+        else:
+            out.append(AxisRF(size=simplify(r.size + (L - 1) * r.jump), jump=None,
+                              start=simplify(r.start + _div((L - 1) * r.jump, 2))))
+    return tuple(out)
+
+
+def union(paths: list) -> tuple:
+    """Field of a unit fed by several paths: from the leftmost to the rightmost reach."""
+    paths = [p for p in paths if p is not None]
+    if not paths:
+        return None
+    out = []
+    for axis in zip(*paths):
+        lo = smin(*[simplify(a.start - _div(a.size, 2)) for a in axis])
+        hi = smax(*[simplify(a.start + _div(a.size, 2)) for a in axis])
+        jumps = [a.jump for a in axis]
+        jump = None if any(j is None for j in jumps) else smax(*jumps)
+        out.append(AxisRF(size=simplify(hi - lo), jump=jump, start=simplify(_div(lo + hi, 2))))
+    return tuple(out)

@@ -1,0 +1,164 @@
+"""Sizes that are plain ints or sympy expressions, through one code path.
+
+Every size in the engine is a ``Dim``: a Python ``int`` for numeric inputs, a
+sympy expression once a symbol (``H``, ``W``, ``N``) appears. sympy is imported
+lazily, the first time a non-int is seen, so ``convcalc alexnet`` never pays
+for it.
+
+The windowed output-size formula used by convolution and pooling alike lives
+here, in :func:`window_out`, and nowhere else.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any, Iterable, Union
+
+Dim = Union[int, Any]  # int | sympy.Expr
+
+_sympy = None
+
+
+def sp():
+    """The sympy module, imported on first use."""
+    global _sympy
+    if _sympy is None:
+        import sympy
+
+        _sympy = sympy
+    return _sympy
+
+
+def is_sym(x) -> bool:
+    """True when ``x`` is a sympy object with free symbols (not a plain number)."""
+    if isinstance(x, (int, Fraction)):
+        return False
+    return bool(getattr(x, "free_symbols", None))
+
+
+def norm(x):
+    """Turn a sympy number back into an int/Fraction; leave everything else alone."""
+    if isinstance(x, (int, Fraction)) or x is None:
+        return x
+    if getattr(x, "is_Integer", False):
+        return int(x)
+    if getattr(x, "is_Rational", False):
+        return Fraction(int(x.p), int(x.q))
+    return x
+
+
+def dims(names: str):
+    """Positive integer symbols, e.g. ``H, W = dims("H W")``."""
+    out = sp().symbols(names, integer=True, positive=True)
+    return out
+
+
+def _split_floor(expr):
+    """Write ``expr`` as ``floor(u) + rest`` with ``rest`` integer-valued, or None."""
+    S = sp()
+    terms = S.Add.make_args(expr)
+    floors = [t for t in terms if isinstance(t, S.floor)]
+    if len(floors) != 1:
+        return None
+    rest = S.Add(*[t for t in terms if t is not floors[0]])
+    if rest.is_integer:
+        return floors[0].args[0], rest
+    return None
+
+
+def floordiv(a: Dim, b: Dim) -> Dim:
+    """``floor(a / b)`` for positive ``b``.
+
+    With symbols, nested floors are folded with the identity
+    ``floor((floor(u) + n) / c) = floor((u + n) / c)`` (``n`` integer, ``c`` a
+    positive integer), so a chain of stride-2 layers reads ``floor((H - 1)/32) + 1``
+    instead of a tower of floors five deep.
+    """
+    if not is_sym(a) and not is_sym(b):
+        a, b = norm(a), norm(b)
+        if isinstance(a, int) and isinstance(b, int):
+            return a // b
+        return int((Fraction(a) / Fraction(b)).__floor__())
+    S = sp()
+    a, b = S.sympify(a), S.sympify(b)
+    split = _split_floor(S.expand(a))
+    if split is not None and b.is_integer and b.is_positive:
+        u, rest = split
+        return norm(S.floor(S.expand((u + rest) / b)))
+    return norm(S.floor(S.expand(a / b)))
+
+
+def ceildiv(a: Dim, b: Dim) -> Dim:
+    """``ceil(a / b)`` for integer-valued ``a`` and positive integer ``b``."""
+    return floordiv(a + b - 1, b)
+
+
+def smax(*xs: Dim) -> Dim:
+    """``max`` that also works on symbols (Python's ``max`` raises on a relational)."""
+    if not any(is_sym(x) for x in xs):
+        return max(xs)
+    return norm(sp().Max(*xs))
+
+
+def smin(*xs: Dim) -> Dim:
+    if not any(is_sym(x) for x in xs):
+        return min(xs)
+    return norm(sp().Min(*xs))
+
+
+def prod(xs: Iterable[Dim]) -> Dim:
+    out: Dim = 1
+    for x in xs:
+        out = out * x
+    return norm(sp().expand(out)) if is_sym(out) else out
+
+
+def simplify(x: Dim) -> Dim:
+    if not is_sym(x):
+        return x
+    return norm(sp().expand(x))
+
+
+def resolve(cond, default: bool) -> bool:
+    """Decide a condition that may be symbolic; ``default`` when it cannot be decided."""
+    if isinstance(cond, bool):
+        return cond
+    S = sp()
+    if cond is S.true:
+        return True
+    if cond is S.false:
+        return False
+    return default
+
+
+def window_out(L: Dim, k: Dim, s: Dim = 1, p_lo: Dim = 0, p_hi: Dim = 0, d: Dim = 1,
+               ceil_mode: bool = False) -> Dim:
+    """Number of windows along one axis: THE output-size formula.
+
+    ``floor((L + p_lo + p_hi - d*(k-1) - 1) / s) + 1``, or with ``ceil_mode`` the
+    ceiling, dropping a last window that would start in the right padding
+    (PyTorch's rule: a window must start inside the input or the left padding).
+    """
+    span = L + p_lo + p_hi - d * (k - 1) - 1
+    if not ceil_mode:
+        return simplify(floordiv(span, s) + 1)
+    out = ceildiv(span, s) + 1
+    starts_in_right_pad = (out - 1) * s >= L + p_lo
+    if isinstance(starts_in_right_pad, bool):
+        return out - 1 if starts_in_right_pad else out
+    decided = resolve(starts_in_right_pad, None)  # type: ignore[arg-type]
+    if decided is None:
+        return sp().Piecewise((out - 1, starts_in_right_pad), (out, True))
+    return simplify(out - 1 if decided else out)
+
+
+def leftover(L: Dim, k: Dim, s: Dim = 1, p_lo: Dim = 0, p_hi: Dim = 0, d: Dim = 1) -> Dim:
+    """Pixels at the end of the padded input that no window covers (0 = stride tiles it)."""
+    span = L + p_lo + p_hi - d * (k - 1) - 1
+    return simplify(span - s * floordiv(span, s))
+
+
+def fmt(x) -> str:
+    """Human text for a Dim (sympy's str for expressions)."""
+    if isinstance(x, Fraction):
+        return str(x.numerator) if x.denominator == 1 else f"{float(x):g}"
+    return str(x)
