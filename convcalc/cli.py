@@ -148,7 +148,7 @@ def table_options(f):
     return f
 
 
-def emit(report, fmt: str, layout: str) -> None:
+def emit(report, fmt: str, layout: str, verified=None) -> None:
     """Print a report in the chosen format; warnings go to stderr."""
     if fmt == "json":
         from .render.text import to_json
@@ -167,7 +167,7 @@ def emit(report, fmt: str, layout: str) -> None:
         tty = out.isatty()
         console = Console(file=out, width=None if tty else 400, no_color=not tty or None,
                           highlight=False, soft_wrap=not tty)
-        console.print(layer_table(report, layout))
+        console.print(layer_table(report, layout, verified))
         from .render.text import summary_line
         click.echo(summary_line(report))
     for w in report.warnings:
@@ -183,13 +183,87 @@ def load_model(name: str, input_dims):
 @cli.command("show")
 @click.argument("model")
 @table_options
-def show(model, input_, batch, dtype, fmt, layout):
+@click.option("--verify", "do_verify", is_flag=True, help="Also execute the network in the NumPy core and add a "
+              "column saying whether every number was confirmed.")
+def show(model, input_, batch, dtype, fmt, layout, do_verify):
     """The layer table of MODEL (a zoo name; `convcalc list` shows them)."""
     from .analyze import analyze
 
     m = load_model(model, to_dims(input_, layout))
     report = analyze(m, batch=batch, dtype=dtype)
-    emit(report, fmt, layout)
+    verified = None
+    if do_verify:
+        result = run_verify(m, report.input, batch, seed=0, max_memory="2GiB")
+        verified = {r.name: r.ok for r in result.layers}
+        if fmt == "json":
+            import dataclasses
+            report = dataclasses.replace(report, meta={**report.meta, "verified": verified})
+    emit(report, fmt, layout, verified=verified)
+    if verified is not None and not all(verified.values()):
+        return 1
+
+
+def run_verify(model, dims, batch, seed, max_memory):
+    """Execute in the NumPy core, with a progress bar on a terminal when it takes a while."""
+    import time
+
+    from .verify import parse_bytes, verify
+
+    budget = parse_bytes(max_memory)
+    if not sys.stderr.isatty():
+        return verify(model, dims, batch=batch, seed=seed, max_memory=budget)
+    from rich.progress import Progress
+
+    t0 = time.perf_counter()
+    with Progress(transient=True, disable=False) as bar:
+        task = None
+
+        def tick(done, total, name):
+            nonlocal task
+            if task is None and time.perf_counter() - t0 > 1.0:
+                task = bar.add_task("verifying", total=total)
+            if task is not None:
+                bar.update(task, completed=done, description=f"verifying {name}")
+
+        return verify(model, dims, batch=batch, seed=seed, max_memory=budget, progress=tick)
+
+
+@cli.command("verify")
+@click.argument("model")
+@click.option("--input", "input_", type=SHAPE, default=None, help="Input shape per sample (numbers only).")
+@click.option("--layout", type=click.Choice(["chw", "hwc"]), default="chw", show_default=True)
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the random input and weights.")
+@click.option("--max-memory", default="2GiB", show_default=True,
+              help="Refuse to run when the estimated peak memory is above this (512MiB, 1GiB, ...).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def verify_cmd(model, input_, layout, batch, seed, max_memory, fmt):
+    """Execute MODEL in the bundled NumPy core and check every claimed number.
+
+    Per layer: the output shape, the parameter count (sizes of the weight arrays
+    created), the MACs the kernels tallied, and the receptive field measured by
+    propagating dependencies through the executed windows. Exit 0 when all agree,
+    1 on any disagreement (both numbers are printed).
+    """
+    m = load_model(model, to_dims(input_, layout))
+    result = run_verify(m, getattr(m, "input", None), batch, seed, max_memory)
+    from .render.verify import verify_json, verify_table
+
+    if fmt == "json":
+        click.echo(verify_json(result))
+    else:
+        from rich.console import Console
+
+        tty = sys.stdout.isatty()
+        Console(width=None if tty else 400, no_color=not tty or None, highlight=False).print(verify_table(result))
+    c = result.counts()
+    agreed = sum(v[0] for v in c.values())
+    failed = sum(v[1] for v in c.values())
+    msg = (f"{result.model}: {len(result.layers)} layers, {agreed} checks agree, {failed} disagree "
+           f"(shape {c['shape'][0]}/{sum(c['shape'][:2])}, params {c['params'][0]}/{sum(c['params'][:2])}, "
+           f"MACs {c['macs'][0]}/{sum(c['macs'][:2])}, RF {c['rf'][0]}/{sum(c['rf'][:2])})")
+    click.echo(("✓ " if result.ok else "✗ ") + msg, err=fmt == "json")
+    return 0 if result.ok else 1
 
 
 @cli.command("list")

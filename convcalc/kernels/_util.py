@@ -17,6 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
     "as_float",
+    "as_float_common",
     "ntuple",
     "pad_pairs",
     "windows",
@@ -33,20 +34,33 @@ __all__ = [
 # argument normalisation
 # --------------------------------------------------------------------------
 
-def as_float(*arrays):
-    """Convert to a common floating dtype (float32 stays float32; ints and
-    bools become float64; float16 becomes float32). ``None`` passes through."""
-    arrs = [None if a is None else np.asarray(a) for a in arrays]
-    present = [a for a in arrs if a is not None]
-    dt = np.result_type(*present) if present else np.dtype(np.float64)
+def _float_dtype(dt):
+    dt = np.dtype(dt)
     if dt == np.float16:
-        dt = np.dtype(np.float32)
-    elif not np.issubdtype(dt, np.floating):
-        dt = np.dtype(np.float64)
-    elif dt.itemsize > 8:
-        dt = np.dtype(np.float64)
-    out = [None if a is None else a.astype(dt, copy=False) for a in arrs]
-    return out if len(out) > 1 else out[0]
+        return np.dtype(np.float32)
+    if not np.issubdtype(dt, np.floating) or dt.itemsize > 8:
+        return np.dtype(np.float64)
+    return dt
+
+
+def as_float(x, *params):
+    """Cast ``x`` to a floating dtype (float32 and float64 stay as they are;
+    ints and bools become float64; float16 becomes float32) and the parameter
+    arrays to that same dtype, so float32 in gives float32 out.  ``None``
+    parameters pass through.  Returns x alone or (x, *params)."""
+    x = np.asarray(x)
+    dt = _float_dtype(x.dtype)
+    x = x.astype(dt, copy=False)
+    if not params:
+        return x
+    return [x] + [None if p is None else np.asarray(p).astype(dt, copy=False) for p in params]
+
+
+def as_float_common(*arrays):
+    """Cast several inputs to their common floating dtype."""
+    arrs = [np.asarray(a) for a in arrays]
+    dt = _float_dtype(np.result_type(*arrs))
+    return [a.astype(dt, copy=False) for a in arrs]
 
 
 def _is_int(v):

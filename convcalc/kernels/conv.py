@@ -132,7 +132,7 @@ def conv_transpose(x, w, b=None, stride=1, padding=0, output_padding=0, dilation
     # scatter geometry: input i, tap j lands on i*s + j*d
     ext = []
     for l, k, s, d, op, (lo, hi) in zip(L, ksize, stride, dilation, out_pad, pads):
-        last = int(np.arange(l)[-1]) * s + int(np.arange(k)[-1]) * d   # last position written
+        last = (l - 1) * s + (k - 1) * d      # last position the scatter writes
         e = last + 1 + op
         if e - lo - hi <= 0:
             raise ValueError(f"conv_transpose: output size is too small: input {tuple(L)}, kernel {ksize}, "

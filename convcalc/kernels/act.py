@@ -1,0 +1,160 @@
+"""Element-wise activations (and softmax), PyTorch semantics.
+numpy + stdlib only.  None performs MACs: each returns (y, 0)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._util import as_float
+
+__all__ = ["relu", "relu6", "leaky_relu", "elu", "prelu", "sigmoid", "tanh", "softmax", "log_softmax",
+           "hardswish", "hardsigmoid", "silu", "gelu", "dropout", "identity", "erf"]
+
+
+def relu(x):
+    x = as_float(x)
+    return np.maximum(x, x.dtype.type(0)), 0
+
+
+def relu6(x):
+    x = as_float(x)
+    return np.clip(x, x.dtype.type(0), x.dtype.type(6)), 0
+
+
+def leaky_relu(x, negative_slope=0.01):
+    x = as_float(x)
+    return np.where(x >= 0, x, x * x.dtype.type(negative_slope)), 0
+
+
+def elu(x, alpha=1.0):
+    x = as_float(x)
+    return np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(np.minimum(x, 0))), 0
+
+
+def prelu(x, weight):
+    """max(0,x) + weight * min(0,x); weight has 1 element or one per channel
+    (dim 1)."""
+    x, weight = as_float(x, weight)
+    weight = weight.reshape(-1)
+    if weight.size != 1:
+        C = x.shape[1] if x.ndim >= 2 else 1
+        if weight.size != C:
+            raise ValueError(f"prelu: {weight.size} parameters do not match {C} input channels")
+        weight = weight.reshape((C,) + (1,) * (x.ndim - 2))
+    return np.where(x >= 0, x, weight * x).astype(x.dtype, copy=False), 0
+
+
+def _sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid(x):
+    x = as_float(x)
+    return _sigmoid(x).astype(x.dtype, copy=False), 0
+
+
+def tanh(x):
+    x = as_float(x)
+    return np.tanh(x), 0
+
+
+def _dim(x, dim, name):
+    if not isinstance(dim, (int, np.integer)) or not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
+        raise ValueError(f"{name}: dim {dim!r} out of range for input of {x.ndim} dims")
+    return int(dim)
+
+
+def softmax(x, dim):
+    x = as_float(x)
+    dim = _dim(x, dim, "softmax")
+    z = x - x.max(axis=dim, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=dim, keepdims=True), 0
+
+
+def log_softmax(x, dim):
+    x = as_float(x)
+    dim = _dim(x, dim, "log_softmax")
+    z = x - x.max(axis=dim, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=dim, keepdims=True)), 0
+
+
+def hardsigmoid(x):
+    x = as_float(x)
+    return np.clip(x + x.dtype.type(3), 0, 6) / x.dtype.type(6), 0
+
+
+def hardswish(x):
+    x = as_float(x)
+    return x * (np.clip(x + x.dtype.type(3), 0, 6) / x.dtype.type(6)), 0
+
+
+def silu(x):
+    x = as_float(x)
+    return (x * _sigmoid(x)).astype(x.dtype, copy=False), 0
+
+
+# --------------------------------------------------------------------------
+# erf, vectorised, double precision (numpy has none and scipy is not allowed)
+# --------------------------------------------------------------------------
+
+_TWO_OVER_SQRTPI = 2.0 / math.sqrt(math.pi)
+
+
+def _erf_series(z):
+    # erf(z) = 2/sqrt(pi) * exp(-z^2) * sum_n (2 z^2)^n z / (2n+1)!!  (all terms > 0)
+    z2 = 2.0 * z * z
+    term = z.copy()
+    total = z.copy()
+    for n in range(1, 80):
+        term *= z2 / (2 * n + 1)
+        total += term
+    return _TWO_OVER_SQRTPI * np.exp(-z * z) * total
+
+
+def _erfc_cf(z):
+    # erfc(z) = exp(-z^2)/sqrt(pi) / (z + (1/2)/(z + 1/(z + (3/2)/(z + 2/(z + ...)))))   z > 0
+    f = z.copy()
+    for n in range(60, 0, -1):
+        f = z + (n / 2.0) / f
+    return np.exp(-z * z) / (math.sqrt(math.pi) * f)
+
+
+def erf(x):
+    """Error function, float64 accuracy (|err| < 1e-14), any shape."""
+    x = np.asarray(x, dtype=np.float64)
+    a = np.abs(x)
+    out = np.empty_like(a)
+    small = a < 3.0
+    if small.any():
+        out[small] = _erf_series(a[small])
+    big = ~small
+    if big.any():
+        out[big] = 1.0 - _erfc_cf(a[big])
+    return np.copysign(out, x)
+
+
+def gelu(x, approximate="none"):
+    """GELU: x * Phi(x) ('none', exact erf) or the tanh approximation."""
+    x = as_float(x)
+    if approximate == "none":
+        y = 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+    elif approximate == "tanh":
+        y = 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+    else:
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return y.astype(x.dtype, copy=False), 0
+
+
+def dropout(x, p=0.5, training=False):
+    """Inference dropout: the identity."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, got {p}")
+    return as_float(x), 0
+
+
+def identity(x):
+    return as_float(x), 0

@@ -1,0 +1,196 @@
+"""Max / average pooling (fixed and adaptive), PyTorch semantics.
+numpy + stdlib only.  Pooling performs no MACs: every kernel returns 0."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._util import as_float, ntuple, pad_spatial, taps, window_starts, windows
+
+__all__ = ["max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool"]
+
+
+def _pool_args(x, kernel_size, stride, padding, dilation, name):
+    x = as_float(x)
+    if x.ndim not in (3, 4, 5):
+        raise ValueError(f"{name}: expected input (N, C, *spatial) with 1-3 spatial dims, got shape {x.shape}")
+    nd = x.ndim - 2
+    k = ntuple(kernel_size, nd, "kernel_size", minimum=1)
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        ntuple(stride, nd, "stride", minimum=1)
+    p = ntuple(padding, nd, "padding", minimum=0)
+    d = ntuple(dilation, nd, "dilation", minimum=1)
+    for ki, pi in zip(k, p):
+        if pi > ki // 2:
+            raise ValueError(f"{name}: padding should be at most half of kernel size, got padding={p} "
+                             f"and kernel_size={k}")
+    return x, nd, k, s, p, d
+
+
+def _pooling_windows(xp, L, k, s, p, d, ceil_mode):
+    """Windows over ``xp`` (padded by p on the left and p [+ s-1 if ceil_mode]
+    on the right).  In ceil mode, windows whose start lies beyond the input
+    and the left padding (start >= L + p in padded coordinates) are dropped,
+    as PyTorch does.  Returns (view, kept window count per axis)."""
+    nd = len(k)
+    win = windows(xp, k, s, d)
+    keep = list(win.shape[2:2 + nd])
+    if ceil_mode:
+        for ax in range(nd):
+            starts = window_starts(xp.shape[2 + ax], k[ax], s[ax], d[ax])
+            keep[ax] = int(np.count_nonzero(starts < L[ax] + p[ax]))
+        win = win[(slice(None), slice(None)) + tuple(slice(0, n) for n in keep)]
+    if any(n < 1 for n in keep):
+        raise ValueError("pooling: output size is too small")
+    return win, tuple(keep)
+
+
+def _pad_for_pool(x, k, s, p, d, ceil_mode, value):
+    pairs = tuple((pi, pi + (si - 1 if ceil_mode else 0)) for pi, si in zip(p, s))
+    return pad_spatial(x, pairs, "constant", value=value, slot="pool_pad")
+
+
+def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max pooling; x: (N, C, *L).  Implicit padding is -inf.  Returns (y, 0)."""
+    x, nd, k, s, p, d = _pool_args(x, kernel_size, stride, padding, dilation, "max_pool")
+    L = x.shape[2:]
+    xp = _pad_for_pool(x, k, s, p, d, ceil_mode, -np.inf)
+    try:
+        win, keep = _pooling_windows(xp, L, k, s, p, d, ceil_mode)
+    except ValueError as e:
+        raise ValueError(f"max_pool: input {tuple(L)} with kernel {k}, stride {s}, padding {p}, dilation {d}, "
+                         f"ceil_mode={ceil_mode}: {e}") from None
+    y = None
+    for t in taps(k):
+        v = win[(Ellipsis,) + t]
+        if y is None:
+            y = np.array(v, dtype=x.dtype, copy=True)
+        else:
+            np.maximum(y, v, out=y)
+    return y, 0
+
+
+def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+             divisor_override=None):
+    """Average pooling; x: (N, C, *L).  Divisor as torch: with
+    count_include_pad the window positions inside [-p, L+p) (padding counted,
+    the ceil-mode overhang not), otherwise those inside the input;
+    divisor_override replaces it.  Returns (y, 0)."""
+    x, nd, k, s, p, d = _pool_args(x, kernel_size, stride, padding, 1, "avg_pool")
+    L = x.shape[2:]
+    if nd == 3 and any(l < ki for l, ki in zip(L, k)):
+        # torch's avg_pool3d (only) insists on the unpadded input being >= kernel
+        raise ValueError(f"avg_pool: input image {tuple(L)} smaller than kernel size {k}")
+    if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer))
+                                         or divisor_override == 0):
+        raise ValueError(f"avg_pool: divisor_override must be a non-zero int, got {divisor_override!r}")
+    xp = _pad_for_pool(x, k, s, p, d, ceil_mode, 0.0)
+    try:
+        win, keep = _pooling_windows(xp, L, k, s, p, d, ceil_mode)
+    except ValueError as e:
+        raise ValueError(f"avg_pool: input {tuple(L)} with kernel {k}, stride {s}, padding {p}, "
+                         f"ceil_mode={ceil_mode}: {e}") from None
+    y = None
+    for t in taps(k):
+        v = win[(Ellipsis,) + t]
+        if y is None:
+            y = np.array(v, dtype=x.dtype, copy=True)
+        else:
+            np.add(y, v, out=y)
+    if divisor_override is not None:
+        y /= x.dtype.type(divisor_override)
+        return y, 0
+    # per-axis counts from windowing a mask of the positions that count
+    div = None
+    for ax in range(nd):
+        Lp = xp.shape[2 + ax]
+        mask = np.zeros(Lp)
+        if count_include_pad:
+            mask[: L[ax] + 2 * p[ax]] = 1.0
+        else:
+            mask[p[ax]: p[ax] + L[ax]] = 1.0
+        cnt = windows(mask, (k[ax],), (s[ax],), (1,)).sum(-1)[: keep[ax]]
+        shape = [1] * nd
+        shape[ax] = keep[ax]
+        cnt = cnt.reshape(shape)
+        div = cnt if div is None else div * cnt
+    y /= div.astype(x.dtype)
+    return y, 0
+
+
+def _adaptive_sizes(x, output_size, name):
+    x = as_float(x)
+    if x.ndim not in (3, 4, 5):
+        raise ValueError(f"{name}: expected input (N, C, *spatial) with 1-3 spatial dims, got shape {x.shape}")
+    nd = x.ndim - 2
+    if output_size is None or isinstance(output_size, (int, np.integer)):
+        out = [output_size] * nd
+    else:
+        out = list(output_size)
+        if len(out) == 1 and nd != 1:
+            out = out * nd
+        if len(out) != nd:
+            raise ValueError(f"{name}: output_size needs {nd} entries, got {output_size!r}")
+    sizes = []
+    for L, o in zip(x.shape[2:], out):
+        if o is None:
+            o = L
+        if not isinstance(o, (int, np.integer)) or o < 0:
+            raise ValueError(f"{name}: output_size entries must be non-negative ints or None, got {output_size!r}")
+        if L == 0 and o > 0:
+            raise ValueError(f"{name}: empty input dimension")
+        sizes.append(int(o))
+    return x, nd, sizes
+
+
+def _adaptive_index(L, out):
+    """torch's adaptive windows: start = floor(i*L/out), end = ceil((i+1)*L/out).
+    Returns (idx (out, kmax) clamped into each window, valid mask, lengths)."""
+    i = np.arange(out)
+    start = (i * L) // out
+    end = -((-(i + 1) * L) // out)
+    lens = end - start
+    kmax = int(lens.max())
+    idx = start[:, None] + np.arange(kmax)[None, :]
+    valid = idx < end[:, None]
+    idx = np.minimum(idx, end[:, None] - 1)
+    return idx, valid, lens
+
+
+def _adaptive(x, output_size, name, reduce):
+    x, nd, sizes = _adaptive_sizes(x, output_size, name)
+    if any(o == 0 for o in sizes):
+        return np.zeros(x.shape[:2] + tuple(sizes), x.dtype), 0
+    y = x
+    for ax, o in enumerate(sizes):
+        axis = 2 + ax
+        L = y.shape[axis]
+        if o == L:
+            continue  # windows of one element each
+        idx, valid, lens = _adaptive_index(L, o)
+        gathered = np.take(y, idx, axis=axis)          # (..., o, kmax, ...)
+        if reduce == "max":
+            y = gathered.max(axis=axis + 1)
+        else:
+            vshape = [1] * gathered.ndim
+            vshape[axis], vshape[axis + 1] = valid.shape
+            lshape = [1] * y.ndim
+            lshape[axis] = o
+            s = np.where(valid.reshape(vshape), gathered, 0).sum(axis=axis + 1)
+            y = s / lens.reshape(lshape).astype(x.dtype)
+    if y is x:
+        y = x.copy()
+    return y.astype(x.dtype, copy=False), 0
+
+
+def adaptive_avg_pool(x, output_size):
+    """Adaptive average pooling (torch's window rule); output_size entries may
+    be None (keep that dim).  Returns (y, 0)."""
+    return _adaptive(x, output_size, "adaptive_avg_pool", "avg")
+
+
+def adaptive_max_pool(x, output_size):
+    """Adaptive max pooling (torch's window rule); returns (y, 0)."""
+    return _adaptive(x, output_size, "adaptive_max_pool", "max")
