@@ -57,6 +57,6 @@ def summary_line(report) -> str:
     t = report.totals
     return (f"params {exact(t['params'])} ({human_count(t['params'])}, {human_bytes(t['param_bytes'])} {report.dtype})"
             f" · buffers {exact(t['buffers'])}"
-            f" · MACs {exact(t['macs'])} ({human_count(t["macs"])} MACs = {human_count(t["flops"])} FLOPs)"
+            f" · MACs {exact(t['macs'])} ({human_count(t['macs'])} MACs = {human_count(t['flops'])} FLOPs)"
             f" · activations {human_bytes(t['activation_bytes'])}"
             f" · forward peak {human_bytes(t['peak_bytes'])}")
