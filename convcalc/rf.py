@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Optional
 
-from .sym import Dim, is_sym, simplify, smax, smin
+from .sym import Dim, is_sym, smax, smin
+from .sym import simplify as _simplify
+
+
+def simplify(x):
+    """Sizes stay ints where they are whole; half pixels stay Fractions."""
+    x = _simplify(x)
+    if isinstance(x, Fraction) and x.denominator == 1:
+        return x.numerator
+    return x
 
 
 def _div(a, b):
@@ -25,7 +34,8 @@ def _div(a, b):
         return simplify(a / b)
     if isinstance(a, int) and isinstance(b, int) and a % b == 0:
         return a // b
-    return Fraction(a) / Fraction(b)
+    q = Fraction(a) / Fraction(b)
+    return q.numerator if q.denominator == 1 else q
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,12 @@ def _instancenorm(l, x, w, b):
     return K.instance_norm(x, w.get("weight"), w.get("bias"), l.eps)
 
 
+def _layernorm2d(l, x, w, b):
+    y, _ = K.permute(x, (0, *range(2, x.ndim), 1))
+    y, _ = K.layer_norm(y, (x.shape[1],), w.get("weight"), w.get("bias"), l.eps)
+    return K.permute(y, (0, x.ndim - 1, *range(1, x.ndim - 1)))
+
+
 def _softmax(fn):
     return lambda l, x, w, b: fn(x, l.dim if l.dim is not None else 1)
 
@@ -95,6 +101,11 @@ EXEC: dict = {
     L.PReLU: lambda l, x, w, b: K.prelu(x, w["weight"]),
     L.Softmax: _softmax(K.softmax), L.LogSoftmax: _softmax(K.log_softmax),
     L.Dropout: _plain(K.dropout), L.Identity: _plain(K.identity),
+    L.ChannelShuffle: lambda l, x, w, b: K.channel_shuffle(x, l.groups),
+    L.Permute: lambda l, x, w, b: K.permute(x, l.dims),
+    L.Upsample: lambda l, x, w, b: K.upsample(x, l.size, l.scale_factor, l.mode, l.align_corners),
+    L.LayerScale: lambda l, x, w, b: K.mul(x, w["weight"]),
+    L.LayerNorm2d: _layernorm2d,
 }
 
 
@@ -187,37 +198,59 @@ class VerifyResult:
 
 
 def _rf_check(row_rf, fields, in_sizes) -> Check:
-    """Compare the engine's field with the measured dependency sets, per axis."""
+    """Compare the engine's field with the measured dependency sets, per axis.
+
+    Where the jump is a whole number of pixels the check is exact: the field of an
+    interior unit (clipped to the image) and its shift to the next unit. After
+    upsampling (a fractional jump) fields repeat with a period of q units: the
+    engine's size must lie between the measured sizes and q units must shift by
+    exactly q * jump pixels.
+    """
     notes, ok, claimed, measured = [], True, [], []
     for a, (arf, F) in enumerate(zip(row_rf, fields)):
-        L0 = in_sizes[a]
-        u = F.shape[0] // 2
-        lit = np.flatnonzero(F[u])
-        if lit.size == 0:
-            return Check(False, "field", "no input pixel", "unit depends on nothing")
-        lo_m, hi_m = int(lit[0]), int(lit[-1])
-        centre = arf.start + (0 if arf.is_global else u * arf.jump)
-        lo_e, hi_e = centre - Fraction(arf.size) / 2, centre + Fraction(arf.size) / 2 - 1
-        exact = Fraction(lo_e).denominator == 1 and Fraction(hi_e).denominator == 1
-        lo_c, hi_c = max(lo_e, 0), min(hi_e, L0 - 1)
-        claimed.append(f"[{_num(lo_c)}, {_num(hi_c)}]")
-        measured.append(f"[{lo_m}, {hi_m}]")
-        if exact:
-            ok &= (lo_m, hi_m) == (lo_c, hi_c)
-        else:  # upsampling / uneven adaptive windows: the engine's field is a bound
-            ok &= lo_c <= lo_m and hi_m <= hi_c
-            notes.append("bound")
-        if not arf.is_global and F.shape[0] >= 2 and exact:
-            u2 = u - 1 if u + 1 >= F.shape[0] else u + 1
-            lit2 = np.flatnonzero(F[u2])
-            lo2 = centre + (u2 - u) * arf.jump - Fraction(arf.size) / 2
-            if lit2.size and lo_e >= 0 and lo2 >= 0:
-                ok &= (int(lit2[0]) - lo_m) == (u2 - u) * arf.jump
-            hi2 = lo2 + arf.size - 1
-            if lit2.size and hi_e <= L0 - 1 and hi2 <= L0 - 1:
-                ok &= (int(lit2[-1]) - hi_m) == (u2 - u) * arf.jump
-        if lo_e < 0 or hi_e > L0 - 1:
+        L0, n = in_sizes[a], F.shape[0]
+        extent = []
+        for u in range(n):
+            lit = np.flatnonzero(F[u])
+            extent.append((int(lit[0]), int(lit[-1])) if lit.size else None)
+        u = n // 2
+        if extent[u] is None:
+            return Check(False, "a field", "no input pixel", "unit depends on nothing")
+        lo_m, hi_m = extent[u]
+        size = Fraction(arf.size)
+        jump = None if arf.is_global else Fraction(arf.jump)
+
+        def bounds(v):
+            c = Fraction(arf.start) + (0 if jump is None else v * jump)
+            return c - size / 2, c + size / 2 - 1
+
+        lo_e, hi_e = bounds(u)
+        clipped = lo_e < 0 or hi_e > L0 - 1
+        if clipped:
             notes.append("clipped")
+        q = 1 if jump is None else jump.denominator
+        if q == 1 and lo_e.denominator == 1:
+            lo_c, hi_c = max(lo_e, 0), min(hi_e, L0 - 1)
+            claimed.append(f"[{_num(lo_c)}, {_num(hi_c)}]")
+            measured.append(f"[{lo_m}, {hi_m}]")
+            ok &= (lo_m, hi_m) == (lo_c, hi_c)
+            if jump is not None and n >= 2:
+                v = u - 1 if u + 1 >= n else u + 1
+                lo2, hi2 = bounds(v)
+                if extent[v] is not None and lo_e >= 0 and lo2 >= 0:
+                    ok &= extent[v][0] - lo_m == (v - u) * jump
+                if extent[v] is not None and hi_e <= L0 - 1 and hi2 <= L0 - 1:
+                    ok &= extent[v][1] - hi_m == (v - u) * jump
+            continue
+        notes.append("periodic")
+        period = [extent[v] for v in range(u, min(n, u + q))]
+        sizes = [hi - lo + 1 for lo, hi in period if lo is not None]
+        claimed.append(f"size {_num(size)}, jump {_num(jump) if jump is not None else 'all'}")
+        measured.append(f"sizes {min(sizes)}..{max(sizes)}" if sizes else "none")
+        if not clipped and sizes:
+            ok &= min(sizes) <= size <= max(sizes)
+        if u + q < n and extent[u + q] is not None and not clipped and bounds(u + q)[1] <= L0 - 1:
+            ok &= extent[u + q][0] - lo_m == q * jump
     return Check(bool(ok), " x ".join(claimed), " x ".join(measured), ",".join(sorted(set(notes))))
 
 

@@ -24,6 +24,8 @@ import convcalc.kernels as K
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import naive_kernels as naive  # noqa: E402
 
+# CONVCALC_FUZZ=10 runs ten times as many hypothesis examples per test
+FUZZ = float(os.environ.get("CONVCALC_FUZZ", "1"))
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 TORCH_ERRORS = (RuntimeError, ValueError, NotImplementedError, IndexError, TypeError)
 
@@ -134,7 +136,7 @@ def _conv_arrays(c, dtype=np.float64):
 # conv: against the naive loops (no torch)
 # ==========================================================================
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=int(60 * FUZZ), **SETTINGS)
 @given(conv_cfgs(modes=("zeros",), allow_bad=False))
 def test_conv_matches_naive(c):
     if c["nd"] == 3:
@@ -157,7 +159,7 @@ def test_conv_matches_naive(c):
 # conv: against torch
 # ==========================================================================
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=int(300 * FUZZ), **SETTINGS)
 @given(conv_cfgs())
 @example(dict(nd=2, N=1, g=1, Cg=1, Cog=1, k=(3, 3), s=(1, 1), d=(1, 1), pads=((3, 3), (0, 0)), L=(3, 3),
               mode="reflect", bias=False, bad="ok", seed=0))          # reflect pad == size: torch rejects
@@ -264,7 +266,7 @@ def _convT_arrays(c, dtype=np.float64):
     return x, w, b
 
 
-@settings(max_examples=250, **SETTINGS)
+@settings(max_examples=int(250 * FUZZ), **SETTINGS)
 @given(convT_cfgs())
 def test_conv_transpose_vs_torch(c):
     torch = _torch()
@@ -290,7 +292,7 @@ def test_conv_transpose_vs_torch(c):
     assert macs == Cin * math.prod(x.shape[2:]) * (w.shape[1]) * math.prod(c["k"]) * N
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=int(60 * FUZZ), **SETTINGS)
 @given(convT_cfgs(), st.data())
 def test_conv_transpose_asymmetric_padding(c, data):
     """(lo, hi) padding equals torch's unpadded result cropped [lo : size-hi]."""
@@ -348,7 +350,7 @@ def _pool_x(c):
     return _rng(c["seed"]).standard_normal((c["N"], c["C"]) + c["L"])
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=int(60 * FUZZ), **SETTINGS)
 @given(pool_cfgs())
 def test_max_pool_matches_naive(c):
     x = _pool_x(c)
@@ -360,7 +362,7 @@ def test_max_pool_matches_naive(c):
     _close(y, naive.max_pool(x, c["k"], c["s"], c["p"], c["d"], c["ceil"]), rtol=1e-12)
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=int(60 * FUZZ), **SETTINGS)
 @given(pool_cfgs(dilation=False))
 def test_avg_pool_matches_naive(c):
     x = _pool_x(c)
@@ -372,7 +374,7 @@ def test_avg_pool_matches_naive(c):
     _close(y, naive.avg_pool(x, c["k"], c["s"], c["p"], c["ceil"], c["cip"], c["div"]), rtol=1e-12)
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=int(300 * FUZZ), **SETTINGS)
 @given(pool_cfgs())
 @example(dict(nd=1, N=1, C=1, k=(2,), s=(2,), p=(1,), d=(1,), L=(5,), ceil=True, cip=True, div=None, seed=0))
 @example(dict(nd=2, N=1, C=1, k=(3, 3), s=(2, 2), p=(0, 0), d=(1, 1), L=(2, 2), ceil=True, cip=True,
@@ -392,7 +394,7 @@ def test_max_pool_vs_torch(c):
     assert macs == 0
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=int(300 * FUZZ), **SETTINGS)
 @given(pool_cfgs(dilation=False))
 @example(dict(nd=1, N=1, C=1, k=(2,), s=(2,), p=(1,), d=(1,), L=(5,), ceil=True, cip=True, div=None, seed=0))
 @example(dict(nd=1, N=1, C=1, k=(3,), s=(2,), p=(1,), d=(1,), L=(6,), ceil=True, cip=True, div=None, seed=0))
@@ -454,7 +456,7 @@ def test_pool_float32_and_errors():
         K.avg_pool(x, 2, 0)             # zero stride
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=int(150 * FUZZ), **SETTINGS)
 @given(st.integers(1, 3), st.data())
 def test_adaptive_pools_vs_torch(nd, data):
     torch = _torch()
@@ -480,7 +482,7 @@ def test_adaptive_pools_vs_torch(nd, data):
 # linear and norms
 # ==========================================================================
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=int(60 * FUZZ), **SETTINGS)
 @given(st.lists(st.integers(1, 4), min_size=0, max_size=3), st.integers(1, 6), st.integers(1, 6),
        st.booleans(), st.integers(0, 2**31 - 1))
 def test_linear_vs_torch(lead, fin, fout, bias, seed):
@@ -498,7 +500,7 @@ def test_linear_vs_torch(lead, fin, fout, bias, seed):
         K.linear(x, rng.standard_normal((fout, fin + 1)))
 
 
-@settings(max_examples=80, **SETTINGS)
+@settings(max_examples=int(80 * FUZZ), **SETTINGS)
 @given(st.integers(0, 3), st.integers(1, 4), st.booleans(), st.booleans(), st.integers(0, 2**31 - 1))
 def test_norms_vs_torch(nspatial, C, affine, training, seed):
     torch = _torch()
@@ -563,7 +565,7 @@ def test_erf_precision():
     assert np.abs(erf(xs) - ref).max() < 1e-13
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=int(40 * FUZZ), **SETTINGS)
 @given(st.integers(0, 2**31 - 1), st.integers(1, 4), st.sampled_from([np.float32, np.float64]))
 def test_activations_vs_torch(seed, C, dtype):
     torch = _torch()
@@ -601,7 +603,7 @@ def test_activations_vs_torch(seed, C, dtype):
 # tensor ops
 # ==========================================================================
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=int(40 * FUZZ), **SETTINGS)
 @given(st.integers(0, 2**31 - 1), st.integers(1, 3), st.sampled_from([1, 2, 3, 4, 6]))
 def test_tensor_ops_vs_torch(seed, nsp, C):
     torch = _torch()
@@ -640,7 +642,7 @@ def test_tensor_ops_vs_torch(seed, nsp, C):
                                    K.channel_shuffle(x, 1), K.permute(x, perm)))
 
 
-@settings(max_examples=200, **SETTINGS)
+@settings(max_examples=int(200 * FUZZ), **SETTINGS)
 @given(st.integers(1, 3), st.sampled_from(["nearest", "nearest-exact", "linear", "area"]),
        st.booleans(), st.booleans(), st.data())
 def test_upsample_vs_torch(nd, mode, use_size, align, data):

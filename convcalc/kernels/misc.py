@@ -116,10 +116,14 @@ def _scales_and_sizes(x, size, scale_factor, nd, mode):
     return sizes, scales
 
 
-def _nearest_index(L, out, scale, exact):
-    """torch's nearest_idx / nearest_exact_idx (computed in float32 as torch)."""
+def _nearest_index(L, out, scale, exact, shortcuts):
+    """torch's nearest / nearest-exact source index, in float32 as torch:
+    floor(dst * scale) (exact: floor((dst + 0.5) * scale)), clamped to L-1,
+    scale = 1/scale_factor if given else L/out.  torch 2.x's 2-d nearest
+    kernel short-cuts out == L (copy) and out == 2L (dst >> 1) even when a
+    scale_factor is given; its 1-d and 3-d paths do not."""
     i = np.arange(out)
-    if not exact:
+    if shortcuts and not exact:
         if out == L:
             return i
         if out == 2 * L:
@@ -181,7 +185,7 @@ def upsample(x, size=None, scale_factor=None, mode="nearest", align_corners=None
         axis = 2 + ax
         L = x.shape[axis]
         if mode in ("nearest", "nearest-exact"):
-            idx = _nearest_index(L, sizes[ax], scales[ax], mode == "nearest-exact")
+            idx = _nearest_index(L, sizes[ax], scales[ax], mode == "nearest-exact", shortcuts=(nd == 2))
             y = np.take(y, idx, axis=axis)
         else:
             i0, i1, l0, l1 = _linear_weights(L, sizes[ax], scales[ax], bool(align_corners), x.dtype)

@@ -29,16 +29,34 @@ REGISTRY = {
     "lenet5": "classic:lenet5",
     "tinyconv": "classic:tinyconv",
     "tinyconv-gap": "classic:tinyconv_gap",
+    "zfnet": "vgg:zfnet",
+    "vgg11": "vgg:vgg11", "vgg13": "vgg:vgg13", "vgg16": "vgg:vgg16", "vgg19": "vgg:vgg19",
+    "vgg11_bn": "vgg:vgg11_bn", "vgg13_bn": "vgg:vgg13_bn", "vgg16_bn": "vgg:vgg16_bn", "vgg19_bn": "vgg:vgg19_bn",
+    "resnet18": "resnet:resnet18", "resnet34": "resnet:resnet34", "resnet50": "resnet:resnet50",
+    "resnet101": "resnet:resnet101", "resnet152": "resnet:resnet152",
+    "resnext50_32x4d": "resnet:resnext50_32x4d", "wide_resnet50_2": "resnet:wide_resnet50_2",
+    "googlenet": "inception:googlenet", "inception_v3": "inception:inception_v3",
+    "densenet121": "densenet:densenet121",
+    "squeezenet1_0": "squeezenet:squeezenet1_0", "squeezenet1_1": "squeezenet:squeezenet1_1",
+    "shufflenet_v2_x1_0": "shufflenet:shufflenet_v2_x1_0",
+    "mobilenet_v1": "mobilenet:mobilenet_v1", "mobilenet_v2": "mobilenet:mobilenet_v2",
+    "mobilenet_v3_small": "mobilenet:mobilenet_v3_small", "mobilenet_v3_large": "mobilenet:mobilenet_v3_large",
+    "efficientnet_b0": "efficientnet:efficientnet_b0", "regnet_x_400mf": "regnet:regnet_x_400mf",
+    "convnext_tiny": "convnext:convnext_tiny",
+    "unet": "unet:unet", "dcgan_generator": "unet:dcgan_generator",
 }
 
 
-def canonical(name: str) -> str:
-    return name.strip().lower().replace("_", "-") if name.strip().lower().replace("_", "-") in REGISTRY \
-        else name.strip().lower()
+def available() -> list:
+    """Names whose builder module exists (the zoo grows module by module)."""
+    import importlib.util
+
+    return [n for n, target in REGISTRY.items()
+            if importlib.util.find_spec(f"{__name__}.{target.split(':')[0]}") is not None]
 
 
 def names() -> list:
-    return list(REGISTRY)
+    return available()
 
 
 def get(name: str, input: Optional[tuple] = None) -> Model:
@@ -48,8 +66,8 @@ def get(name: str, input: Optional[tuple] = None) -> Model:
         key = key.replace("_", "-")
     if key not in REGISTRY:
         key = key.replace("-", "_")
-    if key not in REGISTRY:
-        close = difflib.get_close_matches(name.lower(), list(REGISTRY), n=3, cutoff=0.5)
+    if key not in REGISTRY or key not in available():
+        close = difflib.get_close_matches(name.lower(), available(), n=3, cutoff=0.5)
         hint = f"; did you mean {' or '.join(close)}?" if close else "; `convcalc list` shows them all"
         raise UnknownModel(f"unknown model {name!r}{hint}")
     module, func = REGISTRY[key].split(":")

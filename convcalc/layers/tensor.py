@@ -1,0 +1,130 @@
+"""Layers that move or rescale elements: channel shuffle, permute, upsample, layer scale,
+channels-first LayerNorm. No MACs (upsampling interpolates; a layer scale is an
+elementwise product, like a norm's affine part)."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ..errors import ConfigError, ShapeError
+from ..sym import floordiv, fmt, is_sym, simplify
+from .base import Inference, Layer, Window, check_positive
+
+
+class ChannelShuffle(Layer):
+    """ShuffleNet's channel shuffle: (g, C/g) -> (C/g, g) transpose of the channel dim."""
+
+    kind = "channelshuffle"
+
+    def __init__(self, groups=None):
+        check_positive(groups, "groups")
+        self.groups = groups
+
+    def infer(self, shape):
+        if not is_sym(shape[0]) and shape[0] % self.groups:
+            raise ShapeError(f"channel shuffle: {self.groups} groups do not divide {shape[0]} channels")
+        return Inference(shape=tuple(shape))
+
+    def describe(self):
+        return f"shuffle {self.groups}"
+
+
+class Permute(Layer):
+    """``torch.permute`` with PyTorch dims (dim 0 is the batch and must stay first)."""
+
+    kind = "permute"
+
+    def __init__(self, dims=None):
+        dims = tuple(dims or ())
+        if not dims or dims[0] != 0 or sorted(dims) != list(range(len(dims))):
+            raise ConfigError(f"permute: dims must be a permutation starting with the batch dim 0, got {dims}")
+        self.dims = dims
+
+    def infer(self, shape):
+        if len(shape) + 1 != len(self.dims):
+            raise ShapeError(f"permute {self.dims} needs {len(self.dims) - 1} dims per sample, got {len(shape)}")
+        return Inference(shape=tuple(shape[d - 1] for d in self.dims[1:]))
+
+    def describe(self):
+        return "permute " + ",".join(str(d) for d in self.dims)
+
+
+class Upsample(Layer):
+    """``nn.Upsample`` / ``F.interpolate``: a given ``size`` or ``floor(L * scale_factor)``.
+
+    Receptive field: the jump shrinks by the scale; ``nearest`` adds no extent, linear
+    modes reach one more input unit (a bound: the exact reach depends on the position).
+    """
+
+    kind = "upsample"
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
+        if (size is None) == (scale_factor is None):
+            raise ConfigError("upsample: give exactly one of size and scale_factor")
+        self.size, self.scale_factor, self.mode, self.align_corners = size, scale_factor, mode, align_corners
+
+    def infer(self, shape):
+        nd = len(shape) - 1
+        if nd < 1:
+            raise ShapeError("upsample needs spatial dims")
+        sizes = self.size if isinstance(self.size, (list, tuple)) else [self.size] * nd
+        scales = self.scale_factor if isinstance(self.scale_factor, (list, tuple)) else [self.scale_factor] * nd
+        out, windows = [], []
+        for L, n, f in zip(shape[1:], sizes, scales):
+            if n is None:
+                fr = Fraction(str(f))
+                n = floordiv(L * fr.numerator, fr.denominator)
+            n = simplify(n)
+            up = simplify(Fraction(n) / Fraction(L)) if not (is_sym(n) or is_sym(L)) else simplify(n / L)
+            if isinstance(up, Fraction) and up.denominator == 1:
+                up = up.numerator
+            # nearest: each output copies one input unit; linear modes blend two neighbours
+            k = 1 if self.mode in ("nearest", "nearest-exact") else 2
+            windows.append(Window(k=k, s=1, p=Fraction(k - 1, 2), up=up))
+            out.append(n)
+        return Inference(shape=(shape[0], *out), rf="window", windows=tuple(windows))
+
+    def describe(self):
+        what = f"x{fmt(self.scale_factor)}" if self.scale_factor is not None else f"to {self.size}"
+        return f"upsample {what} {self.mode}"
+
+
+class LayerScale(Layer):
+    """A learnable per-channel scale (ConvNeXt, CaiT): ``C`` parameters, shape unchanged."""
+
+    kind = "layerscale"
+
+    def __init__(self, channels=None, init=1e-6):
+        self.channels, self.init = channels, init
+
+    def infer(self, shape):
+        c = shape[0]
+        if self.channels is not None and not is_sym(c) and c != self.channels:
+            raise ShapeError(f"layer scale expects {self.channels} channels, got {fmt(c)}")
+        return Inference(shape=tuple(shape), params=c)
+
+    def weight_shapes(self, shape):
+        return {"weight": (shape[0], *([1] * (len(shape) - 1)))}
+
+    def describe(self):
+        return "layerscale"
+
+
+class LayerNorm2d(Layer):
+    """LayerNorm over the channel dim of a (C, H, W) map (torchvision's ConvNeXt): 2C params."""
+
+    kind = "layernorm2d"
+
+    def __init__(self, num_channels=None, eps=1e-6, elementwise_affine=True):
+        self.num_channels, self.eps, self.elementwise_affine = num_channels, eps, bool(elementwise_affine)
+
+    def infer(self, shape):
+        c = shape[0]
+        if self.num_channels is not None and not is_sym(c) and c != self.num_channels:
+            raise ShapeError(f"layernorm2d expects {self.num_channels} channels, got {fmt(c)}")
+        return Inference(shape=tuple(shape), params=2 * c if self.elementwise_affine else 0)
+
+    def weight_shapes(self, shape):
+        return {"weight": (shape[0],), "bias": (shape[0],)} if self.elementwise_affine else {}
+
+    def describe(self):
+        return "layernorm2d"
