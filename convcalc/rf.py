@@ -9,7 +9,8 @@ of effective extent ``k`` (``d*(k-1)+1``), stride ``s`` and left padding ``p``::
     start_out = start_in + ((k - 1)/2 - p) * jump_in
 
 An upsampling axis (transposed conv, upsample) first divides the jump. Where paths
-merge, the field is the union of the paths' fields.
+merge, the field is the union of the paths' fields. After upsampling, fields repeat with a
+period of several output units; the size is their average and the jump is fractional.
 """
 from __future__ import annotations
 
@@ -62,7 +63,13 @@ def initial(nd: int) -> tuple:
 def through_window(rf: AxisRF, w) -> AxisRF:
     if rf.is_global:
         return rf
-    j = _div(rf.jump, w.up) if w.up != 1 else rf.jump
+    if w.up != 1:
+        # Upsampling (transposed conv, interpolation): an output unit reaches k input units
+        # on average; its centre sits p units of the finer output grid from input unit 0.
+        j = _div(rf.jump, w.up)
+        return AxisRF(size=simplify(rf.size + (w.k - 1) * rf.jump), jump=simplify(j * w.s),
+                      start=simplify(rf.start + w.p * j))
+    j = rf.jump
     return AxisRF(size=simplify(rf.size + (w.k - 1) * j), jump=simplify(j * w.s),
                   start=simplify(rf.start + (_div(w.k - 1, 2) - w.p) * j))
 

@@ -127,20 +127,24 @@ def _probe_call(layer, x):
             y, _ = K.conv_transpose(x, ones, None, layer.stride, tuple(lo for lo, _ in layer.pads),
                                     layer.output_padding, layer.dilation, 1)
         else:
-            y, _ = K.conv(x, ones, None, layer.stride, layer.pads, layer.dilation, 1, layer.padding_mode)
+            # The field is geometric: padding pixels are not input pixels, whatever they are
+            # filled with (reflect/replicate/circular borders also reach mirrored pixels).
+            y, _ = K.conv(x, ones, None, layer.stride, layer.pads, layer.dilation, 1, "zeros")
         return y
     y, _ = kernel_for(layer)(layer, x, {}, {})
     return y
 
 
 def _probe_size(layer, axis: int, size: int) -> int:
-    """A small size for a non-probed axis that still gives the layer at least one window."""
-    if isinstance(layer, L.pool._AdaptivePoolNd):
+    """A small size for a non-probed axis that keeps every kind of window the real axis
+    has near its start: a window that sees real pixels exists, as in the real layer."""
+    if isinstance(layer, L.pool._AdaptivePoolNd) or not hasattr(layer, "kernel_size"):
         return size
-    k = layer.kernel_size[axis] if hasattr(layer, "kernel_size") else 1
+    k = layer.kernel_size[axis]
     d = layer.dilation[axis] if hasattr(layer, "dilation") else 1
-    pad = max(layer.pads[axis]) if hasattr(layer, "pads") else (layer.padding[axis] if hasattr(layer, "padding") else 0)
-    return min(size, max(d * (k - 1) + 1, pad + 1))
+    pads = layer.pads[axis] if hasattr(layer, "pads") else (layer.padding[axis],) * 2
+    s = layer.stride[axis]
+    return min(size, d * (k - 1) + 1 + pads[0] + pads[1] + s)
 
 
 def dependency(layer, in_shape: tuple, axis: int) -> np.ndarray:
@@ -202,11 +206,19 @@ def _rf_check(row_rf, fields, in_sizes) -> Check:
 
     Where the jump is a whole number of pixels the check is exact: the field of an
     interior unit (clipped to the image) and its shift to the next unit. After
-    upsampling (a fractional jump) fields repeat with a period of q units: the
-    engine's size must lie between the measured sizes and q units must shift by
-    exactly q * jump pixels.
+    upsampling (a fractional jump) fields repeat with a period of q units and the
+    engine gives their average size: it must lie within the measured sizes (less one:
+    units that gather fewer inputs), and q units must shift by exactly q * jump pixels.
     """
     notes, ok, claimed, measured = [], True, [], []
+
+    def empty_axis(arf, n, L0):
+        u = n // 2
+        c = Fraction(arf.start) + (0 if arf.is_global else u * Fraction(arf.jump))
+        return max(c - Fraction(arf.size) / 2, 0) > min(c + Fraction(arf.size) / 2 - 1, L0 - 1)
+
+    # A unit that sees only padding along one axis sees nothing at all.
+    nothing = any(empty_axis(arf, F.shape[0], L0) for arf, F, L0 in zip(row_rf, fields, in_sizes))
     for a, (arf, F) in enumerate(zip(row_rf, fields)):
         L0, n = in_sizes[a], F.shape[0]
         extent = []
@@ -214,9 +226,6 @@ def _rf_check(row_rf, fields, in_sizes) -> Check:
             lit = np.flatnonzero(F[u])
             extent.append((int(lit[0]), int(lit[-1])) if lit.size else None)
         u = n // 2
-        if extent[u] is None:
-            return Check(False, "a field", "no input pixel", "unit depends on nothing")
-        lo_m, hi_m = extent[u]
         size = Fraction(arf.size)
         jump = None if arf.is_global else Fraction(arf.jump)
 
@@ -229,11 +238,22 @@ def _rf_check(row_rf, fields, in_sizes) -> Check:
         if clipped:
             notes.append("clipped")
         q = 1 if jump is None else jump.denominator
-        if q == 1 and lo_e.denominator == 1:
+        exact = q == 1 and lo_e.denominator == 1
+        if exact and extent[u] is None:  # a unit that sees only padding: the engine must agree
+            claimed.append(f"[{_num(lo_e)}, {_num(hi_e)}]")
+            measured.append("padding only")
+            # (with dilation holes, a field that the border clips may hold no real pixel)
+            ok &= nothing or clipped
+            continue
+        if exact:
+            lo_m, hi_m = extent[u]
             lo_c, hi_c = max(lo_e, 0), min(hi_e, L0 - 1)
             claimed.append(f"[{_num(lo_c)}, {_num(hi_c)}]")
             measured.append(f"[{lo_m}, {hi_m}]")
-            ok &= (lo_m, hi_m) == (lo_c, hi_c)
+            if clipped:  # dilation holes may leave the border pixels of a clipped field untouched
+                ok &= lo_c <= lo_m and hi_m <= hi_c
+            else:
+                ok &= (lo_m, hi_m) == (lo_c, hi_c)
             if jump is not None and n >= 2:
                 v = u - 1 if u + 1 >= n else u + 1
                 lo2, hi2 = bounds(v)
@@ -244,13 +264,15 @@ def _rf_check(row_rf, fields, in_sizes) -> Check:
             continue
         notes.append("periodic")
         period = [extent[v] for v in range(u, min(n, u + q))]
-        sizes = [hi - lo + 1 for lo, hi in period if lo is not None]
+        sizes = [e[1] - e[0] + 1 for e in period if e is not None]
         claimed.append(f"size {_num(size)}, jump {_num(jump) if jump is not None else 'all'}")
         measured.append(f"sizes {min(sizes)}..{max(sizes)}" if sizes else "none")
-        if not clipped and sizes:
-            ok &= min(sizes) <= size <= max(sizes)
-        if u + q < n and extent[u + q] is not None and not clipped and bounds(u + q)[1] <= L0 - 1:
-            ok &= extent[u + q][0] - lo_m == q * jump
+        interior = lo_e - size >= 0 and hi_e + size + q * (jump or 0) <= L0 - 1
+        if interior and sizes:
+            ok &= min(sizes) - 1 < size <= max(sizes)  # an average over the period
+        if (u + q < n and extent[u] is not None and extent[u + q] is not None and not clipped
+                and bounds(u + q)[1] <= L0 - 1):
+            ok &= extent[u + q][0] - extent[u][0] == q * jump
     return Check(bool(ok), " x ".join(claimed), " x ".join(measured), ",".join(sorted(set(notes))))
 
 

@@ -12,10 +12,13 @@ from ._util import (as_float, copy_into, matmul_macs, ntuple, pad_pairs, pad_spa
 
 __all__ = ["conv", "conv_transpose", "linear"]
 
-# Below this many output positions per sample (and with N > 1) the batch is
-# folded into the matmul's N dimension: one (g, Co/g, K) @ (g, K, N*P) product
-# instead of N small ones, at the price of transposing the result.
+# With N > 1 and fewer than this many output positions per sample the batch
+# is folded into the matmul's N dimension: one (g, Co/g, K) @ (g, K, N*P)
+# product instead of N small ones, at the price of transposing the result.
+# Also done when each per-sample product is tiny (depthwise convs), so that
+# numpy issues g BLAS calls rather than N*g.
 _FOLD_BATCH_BELOW = 256
+_TINY_PRODUCT = 4096   # Co/g * K (multiply-adds per output position and group)
 
 
 def _check_conv_args(x, w, groups, name):
@@ -67,7 +70,7 @@ def conv(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="
     lo_axes = tuple(range(2, 2 + nd))
     k_axes = tuple(range(2 + nd, 2 + 2 * nd))
 
-    if N > 1 and P < _FOLD_BATCH_BELOW:
+    if N > 1 and (P < _FOLD_BATCH_BELOW or Cog * Cg * K < _TINY_PRODUCT):
         # cols: (C, *k, N, *Lo) -> (g, Cg*K, N*P); one (g,Cog,K)@(g,K,N*P) product
         src = win.transpose((1,) + k_axes + (0,) + lo_axes)
         cols = copy_into(workspace("conv_cols", src.shape, x.dtype), src).reshape(g, Cg * K, N * P)

@@ -17,8 +17,9 @@ class Window:
     """One spatial axis of a windowed layer, as receptive-field arithmetic needs it.
 
     ``k`` is the effective extent ``d*(k-1)+1``; ``s`` the stride; ``p`` the left
-    padding. ``up`` > 1 marks an upsampling axis (transposed conv, upsample):
-    the jump is divided by ``up`` before the window is applied.
+    padding. ``up`` > 1 marks an upsampling axis (transposed conv, upsample): then
+    ``k`` is how many input units an output unit reaches on average and ``p`` the
+    offset of the first output's centre from input unit 0, in output units.
     """
 
     k: Dim

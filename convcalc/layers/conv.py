@@ -8,6 +8,8 @@ Counting (DESIGN §2), one place for each formula:
 """
 from __future__ import annotations
 
+from fractions import Fraction
+
 from ..errors import ConfigError, ShapeError
 from ..sym import fmt, is_sym, leftover, prod, simplify, window_out
 from .base import Inference, Layer, Window, check_positive, require_size, tuple_arg
@@ -173,6 +175,20 @@ def _pad_text(pads) -> str:
     return " p" + ",".join(f"{fmt(lo)}:{fmt(hi)}" for lo, hi in pads)
 
 
+def _transposed_reach(k: int, s: int, d: int, p: int) -> Fraction:
+    """How many input units an output unit of a transposed conv spans, on average.
+
+    Output o gathers input i = (o + p - d*m)/s for the taps m that divide evenly; which
+    taps those are depends on o mod s. Average the span over the residues that gather any.
+    """
+    spans = []
+    for r in range(s):
+        taps = [m for m in range(k) if (r + p - d * m) % s == 0]
+        if taps:
+            spans.append(Fraction((taps[-1] - taps[0]) * d, s) + 1)
+    return sum(spans, Fraction(0)) / len(spans) if spans else Fraction(1)
+
+
 class _ConvTransposeNd(_ConvNd):
     transposed = True
 
@@ -194,9 +210,18 @@ class _ConvTransposeNd(_ConvNd):
                          f"({fmt(L)}-1)*{fmt(s)} - 2*{fmt(lo)} + {fmt(d)}*({fmt(kk)}-1) + {fmt(op)} + 1 = {fmt(n)}",
                          conds)
             keff = simplify(d * (kk - 1) + 1)
-            # A transposed conv is a stride-1 conv over the input upsampled by s (zeros
-            # between units), padded with keff-1-p: the jump shrinks by s.
-            windows.append(Window(k=keff, s=1, p=simplify(keff - 1 - lo), up=s))
+            # Output o gathers inputs i with i*s = o + p - d*m: on average keff/s of them
+            # (at least one), centred (keff-1)/2 - p output units before o.
+            if s == 1:  # a plain conv with padding keff-1-p
+                windows.append(Window(k=keff, s=1, p=simplify(keff - 1 - lo)))
+                out.append(n)
+                continue
+            if not any(is_sym(v) for v in (kk, s, d, lo)):
+                reach = _transposed_reach(kk, s, d, lo)
+            else:
+                reach = simplify(keff / s)
+            windows.append(Window(k=reach, s=1, p=simplify(lo - Fraction(keff - 1, 2)) if not is_sym(keff)
+                                  else simplify(lo - (keff - 1) / 2), up=s))
             out.append(n)
         params = c_in * (c_out // g) * prod(k) + (c_out if self.bias else 0)
         macs = c_in * prod(shape[1:]) * (c_out // g) * prod(k)

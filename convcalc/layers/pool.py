@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ShapeError
 from ..sym import ceildiv, fmt, is_sym, simplify
 from .base import Inference, Layer, Window, check_positive, tuple_arg
 from .conv import axis_names, kernel_text, window_axes
@@ -66,6 +66,16 @@ class _AvgPoolNd(_PoolNd):
         super().__init__(kernel_size, stride, padding, 1, ceil_mode, count_include_pad, divisor_override)
 
 
+class _AvgPool3dRule(_AvgPoolNd):
+    def infer(self, shape: tuple) -> Inference:
+        # PyTorch's avg_pool3d checks the *unpadded* input against the kernel.
+        for L, k in zip(shape[1:], self.kernel_size):
+            if not is_sym(L) and L < k:
+                raise ShapeError(f"avgpool3d: input {'x'.join(fmt(v) for v in shape[1:])} is smaller than the kernel "
+                                 f"{kernel_text(self.kernel_size)} (PyTorch's avg_pool3d ignores padding here)")
+        return super().infer(shape)
+
+
 class MaxPool1d(_PoolNd):
     kind, nd = "maxpool1d", 1
 
@@ -86,7 +96,7 @@ class AvgPool2d(_AvgPoolNd):
     kind, nd = "avgpool2d", 2
 
 
-class AvgPool3d(_AvgPoolNd):
+class AvgPool3d(_AvgPool3dRule):
     kind, nd = "avgpool3d", 3
 
 

@@ -79,7 +79,7 @@ class Upsample(Layer):
                 up = up.numerator
             # nearest: each output copies one input unit; linear modes blend two neighbours
             k = 1 if self.mode in ("nearest", "nearest-exact") else 2
-            windows.append(Window(k=k, s=1, p=Fraction(k - 1, 2), up=up))
+            windows.append(Window(k=k, s=1, p=0, up=up))
             out.append(n)
         return Inference(shape=(shape[0], *out), rf="window", windows=tuple(windows))
 
