@@ -143,6 +143,8 @@ def table_options(f):
                      show_default=True, help="Bytes per element for memory columns.")(f)
     f = click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
                      help="Batch size: scales MACs and activation memory, never parameters.")(f)
+    f = click.option("--depth", type=click.IntRange(min=1), default=None,
+                     help="Collapse rows into blocks of this many name levels, with subtotals.")(f)
     f = click.option("--input", "input_", type=SHAPE, default=None,
                      help="Input shape per sample: 3x224x224, 224 (square RGB), 3xHxW (symbolic).")(f)
     return f
@@ -170,6 +172,11 @@ def emit(report, fmt: str, layout: str, verified=None) -> None:
         console.print(layer_table(report, layout, verified))
         from .render.text import summary_line
         click.echo(summary_line(report))
+    conv = report.meta.get("convention")
+    if conv and fmt == "table":
+        from .units import exact, human_count
+        click.echo(f"{conv['name']} would report {exact(conv['total'])} ({human_count(conv['total'])}) "
+                   f"operations for this model (convcalc: {exact(report.totals['macs'])} MACs)")
     for w in report.warnings:
         click.echo(f"warning: {w}", err=True)
 
@@ -185,19 +192,33 @@ def load_model(name: str, input_dims):
 @table_options
 @click.option("--verify", "do_verify", is_flag=True, help="Also execute the network in the NumPy core and add a "
               "column saying whether every number was confirmed.")
-def show(model, input_, batch, dtype, fmt, layout, do_verify):
+@click.option("--convention", type=click.Choice(["convcalc", "torchvision", "fvcore", "ptflops", "torchinfo", "thop"]),
+              default=None, help="Also give the total another tool would print for this model (README explains each).")
+def show(model, input_, batch, dtype, fmt, layout, do_verify, depth, convention):
     """The layer table of MODEL (a zoo name; `convcalc list` shows them)."""
+    import dataclasses
+
     from .analyze import analyze
 
     m = load_model(model, to_dims(input_, layout))
     report = analyze(m, batch=batch, dtype=dtype)
+    if convention:
+        from .conventions import count, row_ops
+
+        report = dataclasses.replace(report, meta={**report.meta, "convention": {
+            "name": convention, "total": count(report, convention),
+            "per_layer": {r.name: row_ops(r, convention, report.batch) for r in report.rows}}})
     verified = None
     if do_verify:
         result = run_verify(m, report.input, batch, seed=0, max_memory="2GiB")
         verified = {r.name: r.ok for r in result.layers}
         if fmt == "json":
-            import dataclasses
             report = dataclasses.replace(report, meta={**report.meta, "verified": verified})
+    if depth:
+        report = report.collapse(depth)
+        if verified is not None:
+            verified = {r.name: all(ok for name, ok in verified.items()
+                                    if name == r.name or name.startswith(r.name + ".")) for r in report.rows}
     emit(report, fmt, layout, verified=verified)
     if verified is not None and not all(verified.values()):
         return 1
@@ -380,7 +401,7 @@ def build_layer(kind: str, options: dict):
 @click.argument("kind")
 @table_options
 @layer_command
-def layer(kind, input_, batch, dtype, fmt, layout, **options):
+def layer(kind, input_, batch, dtype, fmt, layout, depth, **options):
     """One layer of KIND (conv2d, maxpool2d, linear, ...) on --input, with PyTorch's arguments."""
     from .analyze import analyze
     from .graph import Sequential

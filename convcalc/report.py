@@ -4,7 +4,7 @@ Renderers read a Report; they never compute numbers.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Optional
 
@@ -26,6 +26,7 @@ class Row:
     rf: Optional[tuple]  # tuple of rf.AxisRF per spatial axis of the model input, or None
     activation_bytes: object  # output activations for the whole batch
     warnings: tuple = ()
+    layer: object = field(default=None, compare=False, repr=False)  # the layer (None for merges/blocks)
 
     @property
     def flops(self):
@@ -66,6 +67,31 @@ class Report:
     def __len__(self):
         return len(self.rows)
 
+    def collapse(self, depth: int) -> "Report":
+        """Rows grouped by the first ``depth`` parts of their dotted names, with subtotals
+        (a ResNet stage, an Inception block). Totals are unchanged."""
+        if depth < 1:
+            raise ValueError("depth must be at least 1")
+        groups: list = []
+        for r in self.rows:
+            key = ".".join(r.name.split(".")[:depth])
+            if groups and groups[-1][0] == key:
+                groups[-1][1].append(r)
+            else:
+                groups.append((key, [r]))
+        rows = []
+        for key, members in groups:
+            if len(members) == 1 and members[0].name == key:
+                rows.append(members[0])
+                continue
+            last = members[-1]
+            rows.append(Row(name=key, kind="block", desc=f"{len(members)} layers", input=members[0].input,
+                            output=last.output, params=_sum(m.params for m in members),
+                            buffers=_sum(m.buffers for m in members), macs=_sum(m.macs for m in members),
+                            rf=last.rf, activation_bytes=last.activation_bytes,
+                            warnings=tuple(w for m in members for w in m.warnings)))
+        return replace(self, rows=tuple(rows))
+
     def to_dict(self) -> dict:
         return {
             "schema_version": SCHEMA_VERSION,
@@ -78,7 +104,16 @@ class Report:
             "totals": {k: jsonable(v) for k, v in self.totals.items()},
             "warnings": list(self.warnings),
             "conditions": [text for _, text in self.conditions],
+            **({"convention": {k: (jsonable(v) if k != "per_layer" else {n: jsonable(x) for n, x in v.items()})
+                               for k, v in self.meta["convention"].items()}} if "convention" in self.meta else {}),
+            **({"verified": self.meta["verified"]} if "verified" in self.meta else {}),
         }
+
+
+def _sum(values):
+    from .sym import simplify
+
+    return simplify(sum(values, 0))
 
 
 def rf_dict(rf) -> Optional[dict]:

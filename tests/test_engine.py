@@ -274,3 +274,14 @@ def test_json_round_trip_and_contract():
     assert d["totals"]["params"] == sum(layer["params"] for layer in d["layers"])
     assert d["totals"]["macs"] == sum(layer["macs"] for layer in d["layers"])
     assert json.loads(json.dumps(d)) == d
+
+
+def test_collapse_keeps_totals():
+    from convcalc import zoo
+
+    r = cc.analyze(zoo.get("tinyconv"))
+    c = r.collapse(2)
+    assert [row.name for row in c.rows] == ["features.block1", "features.block2", "features.block3", "flatten", "fc"]
+    assert c.rows[0].params == 280 + 910 and c.rows[0].output == (10, 16, 16)
+    assert sum(row.params for row in c.rows) == r.totals["params"]
+    assert sum(row.macs for row in c.rows) == r.totals["macs"]
