@@ -44,6 +44,7 @@ class AxisRF:
     size: Dim
     jump: Optional[Dim]  # None once every unit sees the whole input (after flatten / global pool)
     start: Dim           # centre of the first unit's field, in input pixels
+    exact: bool = True   # False after uneven adaptive pooling: size is then the largest field
 
     @property
     def effective_padding(self):
@@ -68,10 +69,10 @@ def through_window(rf: AxisRF, w) -> AxisRF:
         # on average; its centre sits p units of the finer output grid from input unit 0.
         j = _div(rf.jump, w.up)
         return AxisRF(size=simplify(rf.size + (w.k - 1) * rf.jump), jump=simplify(j * w.s),
-                      start=simplify(rf.start + w.p * j))
+                      start=simplify(rf.start + w.p * j), exact=rf.exact and w.exact)
     j = rf.jump
     return AxisRF(size=simplify(rf.size + (w.k - 1) * j), jump=simplify(j * w.s),
-                  start=simplify(rf.start + (_div(w.k - 1, 2) - w.p) * j))
+                  start=simplify(rf.start + (_div(w.k - 1, 2) - w.p) * j), exact=rf.exact and w.exact)
 
 
 def through(rfs: tuple, windows: tuple) -> tuple:
@@ -86,7 +87,7 @@ def globalize(rfs: tuple, sizes: tuple) -> tuple:
             out.append(r)
         else:
             out.append(AxisRF(size=simplify(r.size + (L - 1) * r.jump), jump=None,
-                              start=simplify(r.start + _div((L - 1) * r.jump, 2))))
+                              start=simplify(r.start + _div((L - 1) * r.jump, 2)), exact=r.exact))
     return tuple(out)
 
 
@@ -101,5 +102,6 @@ def union(paths: list) -> tuple:
         hi = smax(*[simplify(a.start + _div(a.size, 2)) for a in axis])
         jumps = [a.jump for a in axis]
         jump = None if any(j is None for j in jumps) else smax(*jumps)
-        out.append(AxisRF(size=simplify(hi - lo), jump=jump, start=simplify(_div(lo + hi, 2))))
+        out.append(AxisRF(size=simplify(hi - lo), jump=jump, start=simplify(_div(lo + hi, 2)),
+                          exact=all(a.exact for a in axis)))
     return tuple(out)

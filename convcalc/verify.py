@@ -28,7 +28,6 @@ from . import layers as L
 from .analyze import analyze
 from .errors import ConvcalcError, NeedsNumber
 from .graph import Parallel, Sequential, join
-from .sym import is_sym
 
 # -- layer -> kernel ------------------------------------------------------------------------------
 
@@ -102,6 +101,7 @@ EXEC: dict = {
     L.Softmax: _softmax(K.softmax), L.LogSoftmax: _softmax(K.log_softmax),
     L.Dropout: _plain(K.dropout), L.Identity: _plain(K.identity),
     L.ChannelShuffle: lambda l, x, w, b: K.channel_shuffle(x, l.groups),
+    L.ChannelSlice: lambda l, x, w, b: (x[:, l.start:l.stop].copy(), 0),
     L.Permute: lambda l, x, w, b: K.permute(x, l.dims),
     L.Upsample: lambda l, x, w, b: K.upsample(x, l.size, l.scale_factor, l.mode, l.align_corners),
     L.LayerScale: lambda l, x, w, b: K.mul(x, w["weight"]),
@@ -159,7 +159,8 @@ def dependency(layer, in_shape: tuple, axis: int) -> np.ndarray:
     x[tuple(sl)] = 1.0
     y = _probe_call(layer, x)
     other = tuple(a for a in range(1, y.ndim) if a != 2 + axis)
-    lit = np.abs(y).sum(axis=other) > 0  # (n impulses, L_out)
+    # max-pooling a window of padding only gives -inf: that output depends on nothing
+    lit = np.where(np.isfinite(y), np.abs(y), 0).sum(axis=other) > 0  # (n impulses, L_out)
     return lit.T
 
 
@@ -217,8 +218,15 @@ def _rf_check(row_rf, fields, in_sizes) -> Check:
         c = Fraction(arf.start) + (0 if arf.is_global else u * Fraction(arf.jump))
         return max(c - Fraction(arf.size) / 2, 0) > min(c + Fraction(arf.size) / 2 - 1, L0 - 1)
 
+    def hole_axis(arf, F, L0):  # measured empty where the border clips a dilated field
+        u = F.shape[0] // 2
+        c = Fraction(arf.start) + (0 if arf.is_global else u * Fraction(arf.jump))
+        clipped = c - Fraction(arf.size) / 2 < 0 or c + Fraction(arf.size) / 2 - 1 > L0 - 1
+        return clipped and not F[u].any()
+
     # A unit that sees only padding along one axis sees nothing at all.
-    nothing = any(empty_axis(arf, F.shape[0], L0) for arf, F, L0 in zip(row_rf, fields, in_sizes))
+    nothing = any(empty_axis(arf, F.shape[0], L0) or hole_axis(arf, F, L0)
+                  for arf, F, L0 in zip(row_rf, fields, in_sizes))
     for a, (arf, F) in enumerate(zip(row_rf, fields)):
         L0, n = in_sizes[a], F.shape[0]
         extent = []
@@ -238,6 +246,15 @@ def _rf_check(row_rf, fields, in_sizes) -> Check:
         if clipped:
             notes.append("clipped")
         q = 1 if jump is None else jump.denominator
+        if not arf.exact:  # uneven adaptive windows: the engine's field is the largest one
+            lit_u = extent[u]
+            claimed.append(f"size <= {_num(size)} near [{_num(lo_e)}, {_num(hi_e)}]")
+            measured.append("none" if lit_u is None else f"[{lit_u[0]}, {lit_u[1]}]")
+            notes.append("bound")
+            if lit_u is not None:
+                slack = max(jump or 0, 1)
+                ok &= lit_u[1] - lit_u[0] + 1 <= size and lit_u[0] <= hi_e + slack and lit_u[1] >= lo_e - slack
+            continue
         exact = q == 1 and lo_e.denominator == 1
         if exact and extent[u] is None:  # a unit that sees only padding: the engine must agree
             claimed.append(f"[{_num(lo_e)}, {_num(hi_e)}]")
@@ -362,8 +379,9 @@ def verify(model, input=None, batch: int = 1, seed: int = 0, max_memory: int = 2
             else:
                 y, _ = K.concat(arrays, dim=module.dim + 1)
             Fs = [f for _, f in outs]
-            Fm = None if any(f is None for f in Fs) else tuple(np.logical_or.reduce([f[a] for f in Fs])
-                                                               for a in range(len(Fs[0])))
+            # (a gate after a global pool has one field row per axis: broadcast it)
+            Fm = None if any(f is None for f in Fs) else tuple(
+                np.logical_or.reduce(np.broadcast_arrays(*[f[a] for f in Fs])) for a in range(len(Fs[0])))
             res = LayerResult(row.name, row.desc)
             res.checks["shape"] = Check(tuple(y.shape[1:]) == tuple(row.output), row.output, tuple(y.shape[1:]))
             if Fm is not None and row.rf is not None:

@@ -18,7 +18,7 @@ __all__ = ["conv", "conv_transpose", "linear"]
 # Also done when each per-sample product is tiny (depthwise convs), so that
 # numpy issues g BLAS calls rather than N*g.
 _FOLD_BATCH_BELOW = 256
-_TINY_PRODUCT = 4096   # Co/g * K (multiply-adds per output position and group)
+_TINY_PRODUCT = 4096   # (Co/g) * (C/g) * prod(k): MACs per output position and group
 
 
 def _check_conv_args(x, w, groups, name):
@@ -59,6 +59,9 @@ def conv(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="
         raise ValueError(f"conv: bias must have shape ({Co},), got {b.shape}")
     if any(k == 0 for k in ksize):
         raise ValueError(f"conv: kernel size must be positive, got {ksize}")
+    if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+        raise ValueError(f"conv: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
+                         f"got {padding_mode!r}")
 
     xp = pad_spatial(x, pads, padding_mode, slot="conv_pad")
     win = windows(xp, ksize, stride, dilation)          # (N, C, *Lo, *k)

@@ -18,8 +18,10 @@ def _pool_args(x, kernel_size, stride, padding, dilation, name):
         raise ValueError(f"{name}: expected input (N, C, *spatial) with 1-3 spatial dims, got shape {x.shape}")
     nd = x.ndim - 2
     k = ntuple(kernel_size, nd, "kernel_size", minimum=1)
-    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
-        ntuple(stride, nd, "stride", minimum=1)
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        s = k                                   # torch: stride defaults to kernel_size
+    else:
+        s = ntuple(stride, nd, "stride", minimum=1)
     p = ntuple(padding, nd, "padding", minimum=0)
     d = ntuple(dilation, nd, "dilation", minimum=1)
     for ki, pi in zip(k, p):

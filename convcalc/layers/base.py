@@ -26,6 +26,7 @@ class Window:
     s: Dim
     p: Dim
     up: Dim = 1
+    exact: bool = True  # False where windows differ in size (uneven adaptive pooling)
 
 
 @dataclass

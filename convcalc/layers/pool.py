@@ -124,9 +124,9 @@ class _AdaptivePoolNd(Layer):
             elif not is_sym(L) and not is_sym(n):
                 # Windows of unequal size: report the largest window and the mean stride.
                 k = max(-(-(i + 1) * L // n) - i * L // n for i in range(n))
-                windows.append(Window(k=k, s=Fraction(L, n), p=0))
+                windows.append(Window(k=k, s=Fraction(L, n), p=0, exact=False))
             else:
-                windows.append(Window(k=simplify(ceildiv(L, n) + 1), s=simplify(L / n), p=0))
+                windows.append(Window(k=simplify(ceildiv(L, n) + 1), s=simplify(L / n), p=0, exact=False))
         return Inference(shape=(shape[0], *out), rf="window", windows=tuple(windows))
 
     def describe(self) -> str:

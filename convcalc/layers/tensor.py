@@ -128,3 +128,27 @@ class LayerNorm2d(Layer):
 
     def describe(self):
         return "layernorm2d"
+
+
+class ChannelSlice(Layer):
+    """Channels ``start:stop`` of the input (``x[:, start:stop]``, one half of ``torch.chunk``):
+    output ``(stop - start, *spatial)``, no parameters, no MACs, pointwise receptive field."""
+
+    kind = "channelslice"
+
+    def __init__(self, start=0, stop=None):
+        if stop is None or not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop)) \
+                or not 0 <= start < stop:
+            raise ConfigError(f"channel slice: expected integers 0 <= start < stop, got {start!r}:{stop!r}")
+        self.start, self.stop = start, stop
+
+    def infer(self, shape):
+        if len(shape) < 1:
+            raise ShapeError("channel slice needs a channel dim")
+        c = shape[0]
+        if not is_sym(c) and self.stop > c:
+            raise ShapeError(f"channel slice {self.start}:{self.stop} is outside the {fmt(c)} input channels")
+        return Inference(shape=(self.stop - self.start, *shape[1:]))
+
+    def describe(self):
+        return f"channels {self.start}:{self.stop}"

@@ -5,7 +5,7 @@ block 1, its squeeze-and-excitation's first 1x1 conv."""
 from __future__ import annotations
 
 from ..graph import Residual, Sequential
-from ..layers import AdaptiveAvgPool2d, Conv2d, Dropout, Flatten, Linear, Sigmoid, SiLU, StochasticDepth
+from ..layers import AdaptiveAvgPool2d, Dropout, Flatten, Linear, Sigmoid, SiLU, StochasticDepth
 from . import Model
 from .mobilenet import conv_norm_act, make_divisible, squeeze_excitation
 
@@ -42,7 +42,9 @@ def efficientnet_b0() -> Model:
     Dropout(0.2) and Linear(1280, 1000). The squeeze-and-excitation width is a quarter of the
     block's *input* channels (not of the expanded ones). BN eps is PyTorch's default 1e-5 (only
     B5-B7 use 1e-3). StochasticDepth (p rising linearly to 0.2 over the 16 blocks) only drops
-    residual branches while training: the identity at inference, no parameters.
+    residual branches while training: the identity at inference, no parameters. torchvision
+    also creates a ``stochastic_depth`` module in the blocks without a shortcut but never calls
+    it; those have no row here.
 
     Published (torchvision EfficientNet_B0_Weights.IMAGENET1K_V1 meta): num_params 5,288,548,
     _ops 0.386 GMACs at 224 (its crop size; the weights resize to 256 first)."""

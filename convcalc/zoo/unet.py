@@ -15,7 +15,7 @@ from ..errors import ConfigError, ShapeError
 from ..graph import Parallel, Sequential
 from ..layers import BatchNorm2d, Conv2d, ConvTranspose2d, MaxPool2d, ReLU, Tanh
 from ..layers.base import Inference, Layer, Window, check_positive, tuple_arg
-from ..sym import floordiv, fmt, is_sym, simplify
+from ..sym import floordiv, fmt, resolve, simplify
 from . import Model
 
 
@@ -40,11 +40,16 @@ class CenterCrop(Layer):
 
     def infer(self, shape: tuple) -> Inference:
         self.check_rank(shape, (self.nd + 1,))
+        conds = []
         for L, s in zip(shape[1:], self.size):
-            if not is_sym(L) and L < s:
+            ok = L >= s
+            decided = ok if isinstance(ok, bool) else resolve(ok, None)
+            if decided is False:
                 raise ShapeError(f"cannot centre-crop {fmt(L)} pixels to {fmt(s)}")
+            if decided is None:
+                conds.append((ok, f"centre crop: {fmt(L)} >= {fmt(s)}"))
         windows = tuple(Window(k=1, s=1, p=simplify(-o)) for o in self.offsets(shape))
-        return Inference(shape=(shape[0], *self.size), rf="window", windows=windows)
+        return Inference(shape=(shape[0], *self.size), rf="window", windows=windows, conditions=conds)
 
     def describe(self) -> str:
         h, w = self.size
@@ -94,14 +99,14 @@ def unet_sizes(tile: int = 572, depth: int = 4) -> dict:
     return {"encoder": enc, "bottleneck": bottom, "decoder": dec[::-1]}
 
 
-def _level(i: int, cin: int, width: int, depth: int, enc_sizes: list, dec_in_sizes: list):
-    """Everything from pool ``i`` down and back to up-conv ``i`` (flat names: the branch is ``""``)."""
+def _level(i: int, width: int, depth: int, crops: list) -> Sequential:
+    """Everything from pool ``i`` down and back to up-conv ``i`` (flat names: the branch is ``""``).
+    ``crops[j]`` is the size of up-conv ``j+1``'s output, to which encoder level ``j+1`` is cropped."""
     c = width * 2 ** i  # channels at this level after the encoder convs
     inner = [(f"pool{i}", MaxPool2d(2, 2)), (f"enc{i + 1}", _double_conv(c // 2, c))]
     if i < depth:
-        crop = CenterCrop(dec_in_sizes[i])  # crop encoder level i+1 to the size of up-conv i+1's output
-        inner.append(("", Parallel([(f"crop{i + 1}", crop), ("", _level(i + 1, c, width, depth, enc_sizes,
-                                                                         dec_in_sizes))],
+        crop = CenterCrop(crops[i])  # encoder level i+1 cut to the size of up-conv i+1's output
+        inner.append(("", Parallel([(f"crop{i + 1}", crop), ("", _level(i + 1, width, depth, crops))],
                                    combine="cat", merge_name=f"cat{i + 1}")))
         inner.append((f"dec{i + 1}", _double_conv(2 * c, c)))
     inner.append((f"up{i}", ConvTranspose2d(c, c // 2, 2, stride=2)))
@@ -127,11 +132,10 @@ def unet(tile: int = 572, in_channels: int = 1, num_classes: int = 2) -> Model:
     (16k + 124: 188, 204, ..., 572, ...); overriding only the input of the 572 model fails."""
     sizes = unet_sizes(tile)
     w = 64
-    # up-conv i (i = 0..3, level i+1) outputs sizes["decoder"] in order dec1..dec4 inputs.
-    up_out = [2 * (d + 4) // 2 for d in sizes["decoder"]]  # each dec double-conv takes 4 pixels: input = output + 4
+    crops = [d + 4 for d in sizes["decoder"]]  # up-conv outputs: each decoder double conv takes 4 pixels
     net = Sequential(
         ("enc1", _double_conv(in_channels, w)),
-        ("", Parallel([("crop1", CenterCrop(up_out[0])), ("", _level(1, w, w, 4, sizes["encoder"], up_out))],
+        ("", Parallel([("crop1", CenterCrop(crops[0])), ("", _level(1, w, 4, crops))],
                       combine="cat", merge_name="cat1")),
         ("dec1", _double_conv(2 * w, w)),
         ("head", Conv2d(w, num_classes, 1)),

@@ -132,7 +132,9 @@ def zfnet() -> Model:
     (3x3/2 on 110 gives 54 with floor, 55 with ceil; on 26, 12 vs 13; on 13 both give 6), as in
     Caffe, whose pooling rounds up. The book's "pad 0" for conv1 contradicts its own 110. conv2 has
     no padding ((55 - 5) // 2 + 1 = 26). Padding the pools by 1 instead of ceil mode gives the same
-    sizes but different windows; we keep ceil mode.
+    sizes but different windows; we keep ceil mode. With pad 1 and stride 2, conv1's last window
+    ends on the last image pixel, so the right/bottom padding column is never used (convcalc warns
+    about it): in effect the padding is 1 on the left/top and 0 on the right/bottom.
 
     After conv1 and conv2 the paper applies ReLU, max-pooling and then "contrast normalization
     across feature maps" (AlexNet-style local response normalisation); its constants are not given,
