@@ -14,6 +14,7 @@ period of several output units; the size is their average and the jump is fracti
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Optional
@@ -45,6 +46,7 @@ class AxisRF:
     jump: Optional[Dim]  # None once every unit sees the whole input (after flatten / global pool)
     start: Dim           # centre of the first unit's field, in input pixels
     exact: bool = True   # False after uneven adaptive pooling: size is then the largest field
+    period: int = 1      # after upsampling, fields repeat every `period` units (size is their average)
 
     @property
     def effective_padding(self):
@@ -55,6 +57,11 @@ class AxisRF:
     @property
     def is_global(self) -> bool:
         return self.jump is None
+
+
+def _period(period: int, stride) -> int:
+    """A stride of s over fields that repeat every P units: they repeat every P/gcd(P, s)."""
+    return period // math.gcd(period, stride) if isinstance(stride, int) else period
 
 
 def initial(nd: int) -> tuple:
@@ -68,11 +75,14 @@ def through_window(rf: AxisRF, w) -> AxisRF:
         # Upsampling (transposed conv, interpolation): an output unit reaches k input units
         # on average; its centre sits p units of the finer output grid from input unit 0.
         j = _div(rf.jump, w.up)
+        up = w.up if isinstance(w.up, int) else getattr(w.up, "numerator", 1)
         return AxisRF(size=simplify(rf.size + (w.k - 1) * rf.jump), jump=simplify(j * w.s),
-                      start=simplify(rf.start + w.p * j), exact=rf.exact and w.exact)
+                      start=simplify(rf.start + w.p * j), exact=rf.exact and w.exact,
+                      period=_period(rf.period * up, w.s))
     j = rf.jump
     return AxisRF(size=simplify(rf.size + (w.k - 1) * j), jump=simplify(j * w.s),
-                  start=simplify(rf.start + (_div(w.k - 1, 2) - w.p) * j), exact=rf.exact and w.exact)
+                  start=simplify(rf.start + (_div(w.k - 1, 2) - w.p) * j), exact=rf.exact and w.exact,
+                  period=_period(rf.period, w.s))
 
 
 def through(rfs: tuple, windows: tuple) -> tuple:
@@ -103,5 +113,5 @@ def union(paths: list) -> tuple:
         jumps = [a.jump for a in axis]
         jump = None if any(j is None for j in jumps) else smax(*jumps)
         out.append(AxisRF(size=simplify(hi - lo), jump=jump, start=simplify(_div(lo + hi, 2)),
-                          exact=all(a.exact for a in axis)))
+                          exact=all(a.exact for a in axis), period=math.lcm(*[a.period for a in axis])))
     return tuple(out)

@@ -70,6 +70,13 @@ def _layernorm2d(l, x, w, b):
     return K.permute(y, (0, x.ndim - 1, *range(1, x.ndim - 1)))
 
 
+def _center_crop(l, x, w, b):
+    index = [slice(None), slice(None)]
+    for o, n in zip(l.offsets(x.shape[1:]), l.sizes(x.shape[1:])):
+        index.append(slice(o, o + n))
+    return x[tuple(index)].copy(), 0
+
+
 def _softmax(fn):
     return lambda l, x, w, b: fn(x, l.dim if l.dim is not None else 1)
 
@@ -102,6 +109,7 @@ EXEC: dict = {
     L.Dropout: _plain(K.dropout), L.Identity: _plain(K.identity),
     L.ChannelShuffle: lambda l, x, w, b: K.channel_shuffle(x, l.groups),
     L.ChannelSlice: lambda l, x, w, b: (x[:, l.start:l.stop].copy(), 0),
+    L.CenterCrop: _center_crop,
     L.Permute: lambda l, x, w, b: K.permute(x, l.dims),
     L.Upsample: lambda l, x, w, b: K.upsample(x, l.size, l.scale_factor, l.mode, l.align_corners),
     L.LayerScale: lambda l, x, w, b: K.mul(x, w["weight"]),
@@ -245,7 +253,8 @@ def _rf_check(row_rf, fields, in_sizes) -> Check:
         clipped = lo_e < 0 or hi_e > L0 - 1
         if clipped:
             notes.append("clipped")
-        q = 1 if jump is None else jump.denominator
+        # fields repeat every q units: the jump's denominator, or the upsampling period
+        q = 1 if jump is None else math.lcm(jump.denominator, int(arf.period))
         if not arf.exact:  # uneven adaptive windows: the engine's field is the largest one
             lit_u = extent[u]
             claimed.append(f"size <= {_num(size)} near [{_num(lo_e)}, {_num(hi_e)}]")

@@ -38,16 +38,6 @@ VGGS = [n for n in TORCHVISION if n.startswith("vgg")]
 RESNETS = [n for n in TORCHVISION if not n.startswith("vgg")]
 
 
-@pytest.fixture(scope="module")
-def crop_kernel():
-    """U-Net's centre crop is not in verify.EXEC yet: register its kernel for these tests."""
-    had = unet_mod.CenterCrop in EXEC
-    EXEC[unet_mod.CenterCrop] = unet_mod.center_crop_kernel
-    yield
-    if not had:
-        del EXEC[unet_mod.CenterCrop]
-
-
 # -- published totals ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", list(TORCHVISION))
@@ -521,7 +511,7 @@ def test_verify_dcgan_generator():
 
 
 @pytest.fixture(scope="module")
-def unet_verified(crop_kernel):
+def unet_verified():
     # the smallest valid tile (188 -> 4x4 output) keeps the run short; same layers and parameters
     return verify(unet_mod.unet(tile=188))
 
@@ -533,21 +523,19 @@ def test_verify_unet_shapes_params_macs(unet_verified):
     assert res.counts()["shape"][1] == res.counts()["params"][1] == res.counts()["macs"][1] == 0
 
 
-@pytest.mark.xfail(reason="verify checks a field exactly when the jump is whole, but after a 2x2/2 up-conv at an "
-                          "even jump the fields still repeat every 2 units (engine: period average)", strict=False)
 def test_verify_unet_receptive_fields(unet_verified):
     _assert_ok(unet_verified)
 
 
-def test_center_crop_layer(crop_kernel):
-    crop = unet_mod.CenterCrop(5)
+def test_center_crop_layer():
+    crop = cc.CenterCrop(5)
     r = cc.analyze(cc.Sequential(crop), (3, 8, 9))
     row = r.rows[0]
     assert row.output == (3, 5, 5) and row.params == 0 and row.macs == 0
     # first kept pixel (8-5)//2 = 1 and (9-5)//2 = 2: field centres 1.5 and 2.5, size 1
     assert [(a.size, a.jump, a.start) for a in row.rf] == [(1, 1, Fraction(3, 2)), (1, 1, Fraction(5, 2))]
     x = np.arange(2 * 3 * 8 * 9, dtype=np.float32).reshape(2, 3, 8, 9)
-    y, macs = unet_mod.center_crop_kernel(crop, x, {}, {})
+    y, macs = EXEC[cc.CenterCrop](crop, x, {}, {})
     assert macs == 0 and np.array_equal(y, x[:, :, 1:6, 2:7])
     _assert_ok(verify(cc.Sequential(cc.Conv2d(1, 2, 3), crop), (1, 10, 11)))
     with pytest.raises(cc.ConvcalcError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..errors import ConfigError, ShapeError
-from ..sym import floordiv, fmt, is_sym, simplify
+from ..sym import floordiv, fmt, is_sym, resolve, simplify
 from .base import Inference, Layer, Window, check_positive
 
 
@@ -152,3 +152,56 @@ class ChannelSlice(Layer):
 
     def describe(self):
         return f"channels {self.start}:{self.stop}"
+
+
+class CenterCrop(Layer):
+    """Cut the spatial axes around the centre, to ``size`` or by ``border`` pixels on each side
+    (U-Net's "copy and crop"). The first kept pixel is ``(L - size) // 2``. No parameters, no
+    MACs; the receptive field keeps its size and jump, its start shifts by the offset."""
+
+    kind = "centercrop"
+
+    def __init__(self, size=None, border=None):
+        if (size is None) == (border is None):
+            raise ConfigError("centercrop: give exactly one of size and border")
+        self.size, self.border = size, border
+        for v in (size if isinstance(size, (list, tuple)) else [size]):
+            if v is not None:
+                check_positive(v, "size")
+        for v in (border if isinstance(border, (list, tuple)) else [border]):
+            if v is not None:
+                check_positive(v, "border", allow_zero=True)
+
+    def sizes(self, shape) -> tuple:
+        nd = len(shape) - 1
+        if self.size is not None:
+            sizes = self.size if isinstance(self.size, (list, tuple)) else (self.size,) * nd
+            return tuple(sizes)
+        borders = self.border if isinstance(self.border, (list, tuple)) else (self.border,) * nd
+        return tuple(simplify(L - 2 * b) for L, b in zip(shape[1:], borders))
+
+    def offsets(self, shape) -> tuple:
+        return tuple(simplify(floordiv(L - s, 2)) for L, s in zip(shape[1:], self.sizes(shape)))
+
+    def infer(self, shape):
+        if len(shape) < 2:
+            raise ShapeError("centercrop needs spatial dims")
+        sizes = self.sizes(shape)
+        if len(sizes) != len(shape) - 1:
+            raise ShapeError(f"centercrop to {sizes} does not fit {len(shape) - 1} spatial dims")
+        conds = []
+        for L, n in zip(shape[1:], sizes):
+            ok = (n >= 1) if self.border is not None else (L >= n)
+            decided = ok if isinstance(ok, bool) else resolve(ok, None)
+            if decided is False:
+                raise ShapeError(f"cannot centre-crop {fmt(L)} pixels to {fmt(n)}")
+            if decided is None:
+                conds.append((ok, f"centre crop of {fmt(L)} to {fmt(n)}"))
+        windows = tuple(Window(k=1, s=1, p=simplify(-o)) for o in self.offsets(shape))
+        return Inference(shape=(shape[0], *sizes), rf="window", windows=windows, conditions=conds)
+
+    def describe(self):
+        if self.border is not None:
+            return f"crop -{fmt(self.border)}"
+        return f"crop {'x'.join(fmt(v) for v in self.sizes((0, 0)))}" if isinstance(self.size, (list, tuple)) \
+            else f"crop {fmt(self.size)}"

@@ -1,72 +1,15 @@
 """Encoder-decoder networks: U-Net (Ronneberger, Fischer & Brox 2015) and the DCGAN generator
 of pytorch/examples.
 
-U-Net needs a layer kind the engine does not have: the centre crop that cuts the encoder's
-feature map down to the decoder's size before the concatenation ("copy and crop"). No exact
-workaround exists with the stock layers (a one-hot valid convolution has the right shape but
-adds parameters and MACs; a stride-1 pool of the right width has the right shape but a larger
-receptive field), so :class:`CenterCrop` is defined here. Its NumPy kernel for ``convcalc
-verify`` is :func:`center_crop_kernel`; until ``verify.EXEC`` lists it, register it with
-``convcalc.verify.EXEC[CenterCrop] = center_crop_kernel`` (this module does not import NumPy).
+U-Net's "copy and crop" is the engine's ``CenterCrop(border=...)``: the encoder map loses a fixed
+border on each side to match the decoder's size before the concatenation.
 """
 from __future__ import annotations
 
-from ..errors import ConfigError, ShapeError
+from ..errors import ShapeError
 from ..graph import Parallel, Sequential
-from ..layers import BatchNorm2d, Conv2d, ConvTranspose2d, MaxPool2d, ReLU, Tanh
-from ..layers.base import Inference, Layer, Window, check_positive, tuple_arg
-from ..sym import floordiv, fmt, resolve, simplify
+from ..layers import BatchNorm2d, CenterCrop, Conv2d, ConvTranspose2d, MaxPool2d, ReLU, Tanh
 from . import Model
-
-
-class CenterCrop(Layer):
-    """Cut the spatial axes to ``size`` around the centre, like torchvision's ``CenterCrop``:
-    (C, H, W) -> (C, h, w). The first kept pixel along an axis of length L is ``(L - size) // 2``
-    (when L - size is odd the extra pixel is dropped at the end). No parameters, no MACs; the
-    receptive field passes through unchanged in size and jump, its start shifted by the offset
-    (a 1-wide window with padding ``-offset``)."""
-
-    kind = "centercrop"
-    nd = 2
-
-    def __init__(self, size=None):
-        if size is None:
-            raise ConfigError("centercrop: size is required")
-        self.size = tuple_arg(size, self.nd, "size")
-        check_positive(self.size, "size")
-
-    def offsets(self, shape: tuple) -> tuple:
-        return tuple(simplify(floordiv(L - s, 2)) for L, s in zip(shape[1:], self.size))
-
-    def infer(self, shape: tuple) -> Inference:
-        self.check_rank(shape, (self.nd + 1,))
-        conds = []
-        for L, s in zip(shape[1:], self.size):
-            ok = L >= s
-            decided = ok if isinstance(ok, bool) else resolve(ok, None)
-            if decided is False:
-                raise ShapeError(f"cannot centre-crop {fmt(L)} pixels to {fmt(s)}")
-            if decided is None:
-                conds.append((ok, f"centre crop: {fmt(L)} >= {fmt(s)}"))
-        windows = tuple(Window(k=1, s=1, p=simplify(-o)) for o in self.offsets(shape))
-        return Inference(shape=(shape[0], *self.size), rf="window", windows=windows, conditions=conds)
-
-    def describe(self) -> str:
-        h, w = self.size
-        return f"crop {fmt(h)}x{fmt(w)}" if h != w else f"crop {fmt(h)}"
-
-
-def center_crop_kernel(layer, x, weights, buffers):
-    """NumPy kernel (``verify.EXEC`` signature): slice the centre of a (N, C, H, W) array.
-
-    An axis shorter than the crop is kept whole: verify's receptive-field probe may run the
-    layer on a shortened non-probed axis (never the case for the real forward pass, where
-    ``infer`` has checked every axis is at least ``size``)."""
-    index = [slice(None), slice(None)]
-    for L, s in zip(x.shape[2:], layer.size):
-        a = max(0, (L - s) // 2)
-        index.append(slice(a, a + s))
-    return x[tuple(index)].copy(), 0
 
 
 # -- U-Net -----------------------------------------------------------------------------------------
@@ -101,11 +44,11 @@ def unet_sizes(tile: int = 572, depth: int = 4) -> dict:
 
 def _level(i: int, width: int, depth: int, crops: list) -> Sequential:
     """Everything from pool ``i`` down and back to up-conv ``i`` (flat names: the branch is ``""``).
-    ``crops[j]`` is the size of up-conv ``j+1``'s output, to which encoder level ``j+1`` is cropped."""
+    ``crops[j]`` is how many pixels encoder level ``j+1`` loses on each side to match up-conv ``j+1``."""
     c = width * 2 ** i  # channels at this level after the encoder convs
     inner = [(f"pool{i}", MaxPool2d(2, 2)), (f"enc{i + 1}", _double_conv(c // 2, c))]
     if i < depth:
-        crop = CenterCrop(crops[i])  # encoder level i+1 cut to the size of up-conv i+1's output
+        crop = CenterCrop(border=crops[i])  # encoder level i+1 cut to the size of up-conv i+1's output
         inner.append(("", Parallel([(f"crop{i + 1}", crop), ("", _level(i + 1, width, depth, crops))],
                                    combine="cat", merge_name=f"cat{i + 1}")))
         inner.append((f"dec{i + 1}", _double_conv(2 * c, c)))
@@ -128,14 +71,16 @@ def unet(tile: int = 572, in_channels: int = 1, num_classes: int = 2) -> Model:
 
     Names are flat: ``enc1.0`` .. ``enc5.2`` (``enc5`` is the bottleneck), ``pool1..4``,
     ``up4..1``, ``crop4..1``, the concatenation rows ``cat4..1``, ``dec4.0`` .. ``dec1.2``, ``head``.
-    The crop sizes depend on the tile: ``unet(tile=...)`` builds for another valid tile
-    (16k + 124: 188, 204, ..., 572, ...); overriding only the input of the 572 model fails."""
+    The crops remove a fixed border (88, 40, 16, 4 pixels), so any valid tile (16k + 124: 188, 204,
+    ..., 572, ...) works with ``--input``; other sizes give odd maps before a pool or a concat mismatch."""
     sizes = unet_sizes(tile)
     w = 64
-    crops = [d + 4 for d in sizes["decoder"]]  # up-conv outputs: each decoder double conv takes 4 pixels
+    # up-conv outputs are the decoder sizes + 4 (each double conv takes 4 pixels); the crop removes
+    # the rest of the encoder map, the same border for every valid tile
+    crops = [(e - (d + 4)) // 2 for e, d in zip(sizes["encoder"], sizes["decoder"])]
     net = Sequential(
         ("enc1", _double_conv(in_channels, w)),
-        ("", Parallel([("crop1", CenterCrop(crops[0])), ("", _level(1, w, 4, crops))],
+        ("", Parallel([("crop1", CenterCrop(border=crops[0])), ("", _level(1, w, 4, crops))],
                       combine="cat", merge_name="cat1")),
         ("dec1", _double_conv(2 * w, w)),
         ("head", Conv2d(w, num_classes, 1)),
