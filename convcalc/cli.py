@@ -182,6 +182,16 @@ def emit(report, fmt: str, layout: str, verified=None) -> None:
 
 
 def load_model(name: str, input_dims):
+    """A zoo name, a spec file (.yaml/.yml/.json) or a one-line spec ("3x32x32 | conv 10 k3 | ...")."""
+    import os
+
+    if "|" in name or name.lower().endswith((".yaml", ".yml", ".json")) or os.path.sep in name:
+        from . import spec
+
+        model = spec.load(name)
+        if input_dims is not None:
+            model.input = tuple(input_dims)
+        return model
     from . import zoo
 
     return zoo.get(name, input_dims)
@@ -412,6 +422,23 @@ def layer(kind, input_, batch, dtype, fmt, layout, depth, **options):
     dims = to_dims(input_, layout, square_default=False)
     report = analyze(Sequential((lay.kind, lay)), dims, batch=batch, dtype=dtype, name=lay.kind)
     emit(report, fmt, layout)
+
+
+# Further verbs live in their own modules (cli_*.py), each with register(cli).
+def _register_commands():
+    import importlib
+
+    for mod in ("cli_symbolic", "cli_check", "cli_spec", "cli_plot"):
+        try:
+            module = importlib.import_module(f"{__package__}.{mod}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__package__}.{mod}":
+                raise
+            continue
+        module.register(cli)
+
+
+_register_commands()
 
 
 def main():  # console-script entry point
