@@ -27,16 +27,17 @@ def dtype_bytes(dtype: str) -> int:
 class _Walker:
     def __init__(self, batch, nbytes: int):
         self.batch, self.nbytes = batch, nbytes
-        self.rows, self.warnings, self.conditions = [], [], []
+        self.rows, self.warnings, self.conditions, self.tiling = [], [], [], []
         self.peak = 0
 
     def bytes_of(self, shape) -> object:
         return simplify(prod(shape) * self.batch * self.nbytes)
 
     def note_live(self, live) -> None:
-        if is_sym(live) or is_sym(self.peak):
-            from .sym import smax
-            self.peak = smax(self.peak, live)
+        # With symbols the peak is a maximum over many expressions whose order depends on the
+        # input size: sympy's Max of them is slow and unreadable, so it is left undetermined.
+        if self.peak is None or is_sym(live):
+            self.peak = None
         else:
             self.peak = max(self.peak, live)
 
@@ -68,6 +69,8 @@ class _Walker:
             self.warnings.append(f"{name}: {w}")
         for cond, text in inf.conditions:
             self.conditions.append((cond, f"{name}: {text}"))
+        for left, text in inf.tiling:
+            self.tiling.append((left, f"{name}: {text}"))
         self.rows.append(Row(name=name or layer.kind, kind=layer.kind, desc=layer.describe(), input=tuple(shape),
                              output=tuple(inf.shape), params=inf.params, buffers=inf.buffers,
                              macs=simplify(inf.macs * self.batch), rf=out_rf, activation_bytes=act,
@@ -84,7 +87,7 @@ class _Walker:
             live_outs = sum((self.bytes_of(s) for s, _ in outs), 0)
             outs.append(self.walk(child, join(prefix, name), shape, rf, held + in_bytes + live_outs))
         shapes = [tuple(s) for s, _ in outs]
-        merged = merge_shapes(block, shapes, join(prefix, block.merge_name))
+        merged = merge_shapes(block, shapes, join(prefix, block.merge_name), self.conditions)
         out_rf = rfmath.union([r for _, r in outs]) if rf is not None else None
         act = self.bytes_of(merged)
         self.note_live(held + sum((self.bytes_of(s) for s in shapes), 0) + act)
@@ -98,7 +101,18 @@ class _Walker:
         return shape, rf
 
 
-def merge_shapes(block, shapes, where) -> tuple:
+def merge_shapes(block, shapes, where, conds=None) -> tuple:
+    """The merged shape; with symbols, the equalities it needs become conditions."""
+    conds = [] if conds is None else conds
+
+    def same(a, b, what):
+        if is_sym(a) or is_sym(b):
+            from .sym import sp
+
+            eq = sp().Eq(a, b)
+            if eq is not sp().true:
+                conds.append((eq, f"{where}: {what} {fmt(a)} = {fmt(b)}"))
+
     def text(s):
         return "x".join(fmt(d) for d in s)
 
@@ -111,6 +125,9 @@ def merge_shapes(block, shapes, where) -> tuple:
             if any(a != b for i, (a, b) in enumerate(zip(s, shapes[0])) if i != dim and not (is_sym(a) or is_sym(b))):
                 raise ShapeError(f"{where}: branch shapes {', '.join(text(s) for s in shapes)} differ "
                                  f"outside the concatenated dim")
+            for i, (a, b) in enumerate(zip(s, shapes[0])):
+                if i != dim:
+                    same(a, b, f"dim {i}")
         out = list(shapes[0])
         out[dim] = simplify(sum(s[dim] for s in shapes))
         return tuple(out)
@@ -120,6 +137,8 @@ def merge_shapes(block, shapes, where) -> tuple:
                                                if not (is_sym(a) or is_sym(b))):
                 raise ShapeError(f"{where}: cannot add shapes {' and '.join(text(s) for s in shapes)}"
                                  " (a projection shortcut is needed)")
+            for i, (a, b) in enumerate(zip(s, shapes[0])):
+                same(a, b, f"dim {i}")
         return shapes[0]
     # mul: broadcasting, as PyTorch
     rank = max(len(s) for s in shapes)
@@ -165,7 +184,7 @@ def analyze(model, input=None, batch=1, dtype: str = "fp32", name: str | None = 
         "input_bytes": input_bytes,
         "param_bytes": param_bytes, "buffer_bytes": simplify(buffers * nbytes),
         "peak_activation_bytes": walker.peak,
-        "peak_bytes": simplify(walker.peak + param_bytes + buffers * nbytes),
+        "peak_bytes": None if walker.peak is None else simplify(walker.peak + param_bytes + buffers * nbytes),
     }
     return Report(model=name, input=input, batch=batch, dtype=dtype, dtype_bytes=nbytes, rows=rows, totals=totals,
-                  warnings=tuple(walker.warnings), conditions=tuple(walker.conditions))
+                  warnings=tuple(walker.warnings), conditions=tuple(walker.conditions), tiling=tuple(walker.tiling))

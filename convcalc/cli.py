@@ -13,7 +13,7 @@ import click
 
 from .errors import ConvcalcError
 
-FORMATS = ("table", "json", "csv", "markdown")
+FORMATS = ("table", "json", "csv", "markdown", "latex", "html")
 COUNTING = ("MACs count one multiply plus one accumulate (conv and linear weights only; bias adds, "
             "norms, activations and pooling are not MACs). FLOPs = 2 x MACs.")
 
@@ -147,12 +147,39 @@ def table_options(f):
                      help="Collapse rows into blocks of this many name levels, with subtotals.")(f)
     f = click.option("--input", "input_", type=SHAPE, default=None,
                      help="Input shape per sample: 3x224x224, 224 (square RGB), 3xHxW (symbolic).")(f)
+    # --bars / --columns reach emit() through the context, so commands need no new parameters.
+    f = click.option("--bars", is_flag=True, expose_value=False, callback=_remember,
+                     help="Add a share-of-total bar beside params and MACs (table, html).")(f)
+    f = click.option("--columns", default=None, expose_value=False, callback=_remember, metavar="COL,...",
+                     help="Choose and order columns (table, latex, html): layer, kind, input, output, params, "
+                          "buffers, macs, flops, rf, memory.")(f)
     return f
+
+
+def _remember(ctx, param, value):
+    if param.name == "columns" and value is not None:
+        from .render.table import parse_columns
+        try:
+            value = parse_columns(value)
+        except ConvcalcError as e:
+            raise click.BadParameter(str(e).split(": ", 1)[-1], ctx, param) from None
+    ctx.meta[f"convcalc.{param.name}"] = value
+    return value
 
 
 def emit(report, fmt: str, layout: str, verified=None) -> None:
     """Print a report in the chosen format; warnings go to stderr."""
-    if fmt == "json":
+    ctx = click.get_current_context(silent=True)
+    bars, columns = (ctx.meta.get("convcalc.bars", False), ctx.meta.get("convcalc.columns")) if ctx else (False, None)
+    if columns is not None and fmt not in ("table", "latex", "html"):
+        raise ConvcalcError(f"--columns applies to --format table, latex and html, not {fmt}")
+    if fmt == "latex":
+        from .render.latex import to_latex
+        click.echo(to_latex(report, layout, columns=columns), nl=False)
+    elif fmt == "html":
+        from .render.html import to_html
+        click.echo(to_html(report, layout, columns=columns, bars=bars, verified=verified), nl=False)
+    elif fmt == "json":
         from .render.text import to_json
         click.echo(to_json(report))
     elif fmt == "csv":
@@ -169,7 +196,7 @@ def emit(report, fmt: str, layout: str, verified=None) -> None:
         tty = out.isatty()
         console = Console(file=out, width=None if tty else 400, no_color=not tty or None,
                           highlight=False, soft_wrap=not tty)
-        console.print(layer_table(report, layout, verified))
+        console.print(layer_table(report, layout, verified, bars=bars, columns=columns))
         from .render.text import summary_line
         click.echo(summary_line(report))
     conv = report.meta.get("convention")

@@ -48,6 +48,7 @@ class Report:
     totals: dict
     warnings: tuple = ()
     conditions: tuple = ()  # (relational, text) under which every layer is valid (symbolic input)
+    tiling: tuple = ()      # (leftover expression, text): every stride tiles exactly when all are 0
     status: str = "complete"
     meta: dict = field(default_factory=dict)
 
@@ -147,7 +148,9 @@ def jsonable(v):
     if isinstance(v, Fraction):
         return v.numerator if v.denominator == 1 else float(v)
     if is_sym(v):
-        return str(v)
+        from .sym import fmt
+
+        return fmt(v)
     if getattr(v, "is_Integer", False):
         return int(v)
     if getattr(v, "is_Rational", False):

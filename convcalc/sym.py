@@ -80,7 +80,7 @@ def floordiv(a: Dim, b: Dim) -> Dim:
         return int((Fraction(a) / Fraction(b)).__floor__())
     S = sp()
     a, b = S.sympify(a), S.sympify(b)
-    split = _split_floor(S.expand(a))
+    split = _split_floor(S.expand(a)) if a.has(S.floor) else None
     if split is not None and b.is_integer and b.is_positive:
         u, rest = split
         return norm(S.floor(S.expand((u + rest) / b)))
@@ -109,13 +109,15 @@ def prod(xs: Iterable[Dim]) -> Dim:
     out: Dim = 1
     for x in xs:
         out = out * x
-    return norm(sp().expand(out)) if is_sym(out) else out
+    return norm(out) if is_sym(out) else out
 
 
 def simplify(x: Dim) -> Dim:
+    """Canonical form: sympy's own automatic simplification, kept factored (expanding products
+    of floors makes expressions long and slow), numbers back to ints."""
     if not is_sym(x):
-        return x
-    return norm(sp().expand(x))
+        return norm(x) if not isinstance(x, (int, Fraction)) else x
+    return norm(x)
 
 
 def resolve(cond, default: bool) -> bool:
@@ -141,14 +143,13 @@ def window_out(L: Dim, k: Dim, s: Dim = 1, p_lo: Dim = 0, p_hi: Dim = 0, d: Dim 
     span = L + p_lo + p_hi - d * (k - 1) - 1
     if not ceil_mode:
         return simplify(floordiv(span, s) + 1)
-    out = ceildiv(span, s) + 1
-    starts_in_right_pad = (out - 1) * s >= L + p_lo
-    if isinstance(starts_in_right_pad, bool):
-        return out - 1 if starts_in_right_pad else out
-    decided = resolve(starts_in_right_pad, None)  # type: ignore[arg-type]
-    if decided is None:
-        return sp().Piecewise((out - 1, starts_in_right_pad), (out, True))
-    return simplify(out - 1 if decided else out)
+    # ceil_mode: window t starts at t*s - p_lo; PyTorch keeps the windows up to ceil(span/s)
+    # whose start lies inside the input or the left padding (t*s <= L + p_lo - 1).
+    # Both bounds are floor((x + c)/s) of the same x: compare the constants, not the floors.
+    gap = simplify((span + s - 1) - (L + p_lo - 1))
+    if not is_sym(gap):
+        return simplify((ceildiv(span, s) if gap <= 0 else floordiv(L + p_lo - 1, s)) + 1)
+    return simplify(smin(ceildiv(span, s), floordiv(L + p_lo - 1, s)) + 1)
 
 
 def leftover(L: Dim, k: Dim, s: Dim = 1, p_lo: Dim = 0, p_hi: Dim = 0, d: Dim = 1) -> Dim:
@@ -158,7 +159,37 @@ def leftover(L: Dim, k: Dim, s: Dim = 1, p_lo: Dim = 0, p_hi: Dim = 0, d: Dim = 
 
 
 def fmt(x) -> str:
-    """Human text for a Dim (sympy's str for expressions)."""
+    """Human text for a Dim: ints as they are, expressions in sympy syntax with each floor's
+    argument over one denominator (``floor((H - 1)/32) + 1``, not ``floor(H/32 - 1/32) + 1``)."""
     if isinstance(x, Fraction):
         return str(x.numerator) if x.denominator == 1 else f"{float(x):g}"
+    if is_sym(x):
+        return _printer().doprint(x)
     return str(x)
+
+
+_PRINTER = None
+
+
+def _printer():
+    global _PRINTER
+    if _PRINTER is None:
+        from sympy.printing.str import StrPrinter
+
+        S = sp()
+
+        class Printer(StrPrinter):
+            def _rounding(self, name, expr):
+                num, den = S.fraction(S.together(expr.args[0]))
+                if den == 1:
+                    return f"{name}({self._print(num)})"
+                return f"{name}(({self._print(num)})/{self._print(den)})"
+
+            def _print_floor(self, expr):
+                return self._rounding("floor", expr)
+
+            def _print_ceiling(self, expr):
+                return self._rounding("ceiling", expr)
+
+        _PRINTER = Printer()
+    return _PRINTER

@@ -43,6 +43,7 @@ class Inference:
     windows: tuple = ()
     warnings: list = field(default_factory=list)
     conditions: list = field(default_factory=list)  # symbolic validity: (relational, text)
+    tiling: list = field(default_factory=list)      # symbolic leftovers that must be 0 to tile exactly
 
 
 def tuple_arg(value, n: int, name: str) -> tuple:
@@ -63,14 +64,28 @@ def check_positive(value, name: str, allow_zero: bool = False) -> None:
             raise ConfigError(f"{name}: expected {kind} integer, got {v!r}")
 
 
-def require_size(value: Dim, what: str, arithmetic: str, conds: list) -> None:
-    """A size must be >= 1: error when it surely is not, a condition when undecidable."""
+def require_size(value: Dim, what: str, arithmetic, conds: list) -> None:
+    """A size must be >= 1: error when it surely is not, a condition when undecidable.
+    ``arithmetic`` (text, or a function giving it) shows the working in the error."""
     ok = value >= 1
     decided = resolve(ok, None) if not isinstance(ok, bool) else ok
     if decided is False:
-        raise ShapeError(f"{what} would be {value} < 1: {arithmetic}")
+        working = arithmetic() if callable(arithmetic) else arithmetic
+        raise ShapeError(f"{what} would be {value} < 1: {working}")
     if decided is None:
         conds.append((ok, f"{what} >= 1"))
+
+
+def require_equal(value, expected, what: str, conds: list) -> None:
+    """``value == expected``: an error when surely not, a condition when undecidable."""
+    ok = value == expected
+    if ok is True:
+        return
+    if not is_sym(value) and not is_sym(expected):
+        raise ShapeError(f"{what}: expected {expected}, got {value}")
+    from ..sym import sp
+
+    conds.append((sp().Eq(value, expected), f"{what} = {expected}"))
 
 
 class Layer:

@@ -59,22 +59,25 @@ def window_axes(layer_kind: str, shape: tuple, kernel, stride, pads, dilation, c
     """Output sizes, RF windows, warnings and conditions of a windowed layer, per axis."""
     nd = len(kernel)
     names = axis_names(nd)
-    out, windows, warnings, conds = [], [], [], []
+    out, windows, warnings, conds, tiling = [], [], [], [], []
     for ax, (L, k, s, (lo, hi), d) in enumerate(zip(shape[1:], kernel, stride, pads, dilation)):
         n = window_out(L, k, s, lo, hi, d, ceil_mode)
-        arithmetic = (f"floor(({fmt(L)} + {fmt(lo)} + {fmt(hi)} - {fmt(d)}*({fmt(k)}-1) - 1)/{fmt(s)}) + 1"
-                      f" = {fmt(n)}")
-        require_size(n, f"{layer_kind} output {names[ax]}", arithmetic +
-                     f" (kernel {fmt(d * (k - 1) + 1)} is larger than the padded input {fmt(L + lo + hi)})", conds)
+        def arithmetic(L=L, k=k, s=s, lo=lo, hi=hi, d=d, n=n):
+            return (f"floor(({fmt(L)} + {fmt(lo)} + {fmt(hi)} - {fmt(d)}*({fmt(k)}-1) - 1)/{fmt(s)}) + 1 = {fmt(n)}"
+                    f" (kernel {fmt(d * (k - 1) + 1)} is larger than the padded input {fmt(L + lo + hi)})")
+
+        require_size(n, f"{layer_kind} output {names[ax]}", arithmetic, conds)
         windows.append(Window(k=simplify(d * (k - 1) + 1), s=s, p=lo))
         left = leftover(L, k, s, lo, hi, d)
+        if not ceil_mode and is_sym(left):
+            tiling.append((left, f"stride {fmt(s)} tiles {names[ax]}"))
         if not ceil_mode and not is_sym(left) and left != 0:
             warnings.append(
                 f"stride {fmt(s)} does not tile {names[ax]}: the last {fmt(left)} pixel(s) of the padded "
                 f"input ({fmt(L)} + {fmt(lo)} + {fmt(hi)}) are never covered by a {fmt(d * (k - 1) + 1)}-wide window"
             )
         out.append(n)
-    return tuple(out), tuple(windows), warnings, conds
+    return tuple(out), tuple(windows), warnings, conds, tiling
 
 
 class _ConvNd(Layer):
@@ -138,11 +141,12 @@ class _ConvNd(Layer):
                 limit = L - 1 if self.padding_mode == "reflect" else L
                 if not is_sym(L) and max(lo, hi) > limit:
                     raise ShapeError(f"{self.padding_mode} padding {max(lo, hi)} is too large for {name}={L}")
-        out, windows, warnings, conds = window_axes(self.kind, shape, k, self.stride, self.pads, self.dilation)
+        out, windows, warnings, conds, tiling = window_axes(self.kind, shape, k, self.stride, self.pads,
+                                                            self.dilation)
         params = c_out * (c_in // g) * prod(k) + (c_out if self.bias else 0)
         macs = c_out * prod(out) * (c_in // g) * prod(k)
         return Inference(shape=(c_out, *out), params=simplify(params), macs=simplify(macs), rf="window",
-                         windows=windows, warnings=warnings, conditions=conds)
+                         windows=windows, warnings=warnings, conditions=conds, tiling=tiling)
 
     def weight_shapes(self, shape):
         ws = {"weight": (self.out_channels, shape[0] // self.groups, *self.kernel_size)}
@@ -207,6 +211,7 @@ class _ConvTransposeNd(_ConvNd):
                                                     self.dilation, self.output_padding):
             n = simplify((L - 1) * s - lo - hi + d * (kk - 1) + op + 1)
             require_size(n, f"{self.kind} output {name}",
+                         lambda L=L, s=s, lo=lo, d=d, kk=kk, op=op, n=n:
                          f"({fmt(L)}-1)*{fmt(s)} - 2*{fmt(lo)} + {fmt(d)}*({fmt(kk)}-1) + {fmt(op)} + 1 = {fmt(n)}",
                          conds)
             keff = simplify(d * (kk - 1) + 1)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError, ShapeError
 from ..sym import fmt, is_sym, prod, simplify
-from .base import Inference, Layer, check_positive
+from .base import Inference, Layer, check_positive, require_equal
 
 
 class Linear(Layer):
@@ -27,12 +27,15 @@ class Linear(Layer):
                 and f_in != self.in_features:
             hint = " (flatten the feature map first?)" if len(shape) > 1 else ""
             raise ShapeError(f"linear expects {self.in_features} input features, got {fmt(f_in)}{hint}")
+        conds = []
+        if self.in_features is not None and (is_sym(f_in) or is_sym(self.in_features)):
+            require_equal(f_in, self.in_features, "linear input features", conds)
         lead = prod(shape[:-1])
         params = f_in * self.out_features + (self.out_features if self.bias else 0)
         macs = lead * f_in * self.out_features
         rf = "global" if len(shape) == 1 else "same"
         return Inference(shape=(*shape[:-1], self.out_features), params=simplify(params), macs=simplify(macs),
-                         rf=rf)
+                         rf=rf, conditions=conds)
 
     def weight_shapes(self, shape):
         ws = {"weight": (self.out_features, shape[-1])}

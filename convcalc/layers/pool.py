@@ -40,10 +40,10 @@ class _PoolNd(Layer):
     def infer(self, shape: tuple) -> Inference:
         self.check_rank(shape, (self.nd + 1,))
         pads = tuple((p, p) for p in self.padding)
-        out, windows, warnings, conds = window_axes(self.kind, shape, self.kernel_size, self.stride, pads,
-                                                    self.dilation, self.ceil_mode)
+        out, windows, warnings, conds, tiling = window_axes(self.kind, shape, self.kernel_size, self.stride, pads,
+                                                            self.dilation, self.ceil_mode)
         return Inference(shape=(shape[0], *out), rf="window", windows=windows, warnings=warnings,
-                         conditions=conds)
+                         conditions=conds, tiling=tiling)
 
     def describe(self) -> str:
         text = f"{self.op}pool {kernel_text(self.kernel_size)}"

@@ -59,4 +59,4 @@ def summary_line(report) -> str:
             f" · buffers {exact(t['buffers'])}"
             f" · MACs {exact(t['macs'])} ({human_count(t['macs'])} MACs = {human_count(t['flops'])} FLOPs)"
             f" · activations {human_bytes(t['activation_bytes'])}"
-            f" · forward peak {human_bytes(t['peak_bytes'])}")
+            + (f" · forward peak {human_bytes(t['peak_bytes'])}" if t["peak_bytes"] is not None else ""))

@@ -1,0 +1,453 @@
+"""Figures of a Report: cost per layer, a unit's receptive field, the volume diagram, a comparison.
+
+matplotlib is an optional extra (``pip install 'convcalc[plot]'``) imported only here and only
+when a figure is made. Figures are built on the Agg canvas directly (never pyplot), so nothing
+opens a window and the caller's backend is left alone. Like every renderer, this module draws
+the numbers a Report holds; it computes none of them.
+"""
+from __future__ import annotations
+
+import math
+import os
+from fractions import Fraction
+
+from .errors import ConvcalcError
+from .units import human_bytes, human_count, rf_text, shape_text
+
+MISSING = "plotting needs matplotlib: pip install 'convcalc[plot]'"
+EXTENSIONS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+KINDS = ("cost", "rf", "volumes", "compare")
+COLOURS = {"params": "#4C72B0", "macs": "#DD8452", "memory": "#55A868", "field": "#E24A33", "grid": "#348ABD"}
+
+
+# -- matplotlib, files ---------------------------------------------------------------------------------
+def require_matplotlib():
+    """The matplotlib module, or the one-line error naming the extra."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ConvcalcError(MISSING) from None
+    return matplotlib
+
+
+def new_figure(figsize, dpi: int = 100):
+    """A Figure on the Agg canvas (headless)."""
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def output_format(path: str) -> str:
+    """``png``, ``svg`` or ``pdf`` from the file's extension; a writable directory is required."""
+    ext = os.path.splitext(str(path))[1].lower()
+    if ext not in EXTENSIONS:
+        raise ConvcalcError(f"cannot write {path}: unknown extension {ext or '(none)'!r}; "
+                            f"use .png, .svg or .pdf")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ConvcalcError(f"cannot write {path}: no directory {folder}")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise ConvcalcError(f"cannot write {path}: permission denied")
+    return EXTENSIONS[ext]
+
+
+def save(fig, path: str, dpi=None) -> str:
+    """Write ``fig`` as PNG, SVG or PDF by the extension of ``path``; returns the format."""
+    fmt = output_format(path)
+    try:
+        fig.savefig(path, format=fmt, dpi=dpi, metadata=_metadata(fmt))
+    except OSError as e:
+        raise ConvcalcError(f"cannot write {path}: {e.strerror or e}") from None
+    return fmt
+
+
+def _metadata(fmt: str) -> dict:
+    # No timestamps, so the same report gives the same file.
+    return {"svg": {"Date": None}, "pdf": {"CreationDate": None}, "png": {"Software": "convcalc"}}[fmt]
+
+
+def svg_text(fig) -> str:
+    """The figure as an ``<svg>`` element to inline in HTML (no XML prolog, no DOCTYPE)."""
+    import io
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def png_size(path: str) -> tuple:
+    """(width, height) in pixels of a PNG file, read from its header."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ConvcalcError(f"{path} is not a PNG file")
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def _numeric(report) -> None:
+    if report.symbolic:
+        raise ConvcalcError("plots need numbers: give --input with sizes (e.g. 3x224x224), not symbols")
+
+
+def _count_axis(ax, fmt) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt(int(v)) if v >= 1 else ("0" if v == 0 else "")))
+
+
+def _title(report) -> str:
+    t = report.totals
+    return (f"{report.model} · input {shape_text(report.input)} · batch {report.batch} · {report.dtype} · "
+            f"params {human_count(t['params'])} · MACs {human_count(t['macs'])}")
+
+
+# -- --kind cost ---------------------------------------------------------------------------------------
+def cost_rows(report) -> list:
+    """Rows worth a bar: those with parameters or MACs, or that change the shape (pooling,
+    flatten). Activations, dropout and the like repeat their input's numbers and are left out."""
+    keep = [r for r in report.rows if r.params or r.macs or tuple(r.output) != tuple(r.input)]
+    return keep or list(report.rows)
+
+
+def cost_figure(report, log: bool = False, figsize=None, dpi: int = 100):
+    """Three bar charts sharing the layer axis: parameters, MACs and activation memory."""
+    _numeric(report)
+    rows = cost_rows(report)
+    n = len(rows)
+    fig = new_figure(figsize or (13, max(3.2, 1.3 + 0.26 * n)), dpi)
+    axes = fig.subplots(1, 3, sharey=True)
+    ys = list(range(n))
+    series = [
+        ("Parameters", "params", [int(r.params) for r in rows], human_count),
+        ("MACs", "macs", [int(r.macs) for r in rows], human_count),
+        (f"Activation memory ({report.dtype}, batch {report.batch})", "memory",
+         [int(r.activation_bytes) for r in rows], human_bytes),
+    ]
+    for ax, (title, key, values, fmt) in zip(axes, series):
+        ax.barh(ys, values, height=0.72, color=COLOURS[key], label=title)
+        ax.set_title(title, fontsize=10)
+        if log:
+            ax.set_xscale("log")
+        _count_axis(ax, fmt)
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_axisbelow(True)
+        top = max(values) if any(values) else 1
+        ax.set_xlim(right=top * (4 if log else 1.28))
+        if log:
+            ax.set_xlim(left=max(1, min((v for v in values if v), default=1)) / 2)
+        for y, v in zip(ys, values):
+            if v:
+                ax.text(v, y, " " + fmt(v), va="center", ha="left", fontsize=7)
+        ax.tick_params(axis="x", labelsize=8)
+    axes[0].set_yticks(ys)
+    axes[0].set_yticklabels([r.name for r in rows], fontsize=8)
+    axes[0].invert_yaxis()
+    fig.suptitle(_title(report) + (" · log scale" if log else ""), fontsize=11)
+    return fig
+
+
+# -- --kind rf -----------------------------------------------------------------------------------------
+def rf_row(report, layer=None):
+    """The row whose unit is drawn: ``layer`` by name, or the last layer that still has a spatial map."""
+    if layer is not None:
+        try:
+            row = report.row(layer)
+        except KeyError:
+            import difflib
+
+            close = difflib.get_close_matches(layer, [r.name for r in report.rows], n=3, cutoff=0.5)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise ConvcalcError(f"no layer {layer!r} in {report.model}{hint}") from None
+        if row.rf is None:
+            raise ConvcalcError(f"{layer}: no receptive field (the input has no spatial axes)")
+        return row
+    for row in reversed(report.rows):
+        if row.rf and not any(a.is_global for a in row.rf) and len(row.output) == len(report.input):
+            return row
+    raise ConvcalcError(f"{report.model}: no layer with a spatial output to draw")
+
+
+def read_image(path: str):
+    """An image array read by matplotlib (PNG natively, JPEG and others through Pillow)."""
+    if not os.path.isfile(path):
+        raise ConvcalcError(f"cannot read image {path}: no such file")
+    require_matplotlib()
+    import matplotlib.image as mpimg
+
+    try:
+        img = mpimg.imread(path)
+    except Exception as e:  # Pillow and matplotlib raise many kinds
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConvcalcError(f"cannot read image {path}: {reason}") from None
+    if getattr(img, "ndim", 0) not in (2, 3):
+        raise ConvcalcError(f"cannot read image {path}: not a 2-D image")
+    return img
+
+
+def _f(x) -> float:
+    return float(Fraction(x)) if isinstance(x, Fraction) else float(x)
+
+
+def _num(x) -> str:
+    x = _f(x)
+    return str(int(x)) if x == int(x) else f"{x:g}"
+
+
+def rf_figure(report, layer=None, image=None, figsize=None, dpi: int = 100):
+    """The field of one unit of ``layer`` (default: the centre unit of the last spatial layer)
+    as a square on the input grid, with every unit's centre (the jump grid) and the first
+    unit's centre (the start). ``image`` (a path or an array) is shown stretched to the input."""
+    _numeric(report)
+    if len(report.input) != 3:
+        raise ConvcalcError(f"--kind rf draws 2-D inputs (CxHxW); {report.model} has input "
+                            f"{shape_text(report.input)}")
+    row = rf_row(report, layer)
+    img = read_image(image) if isinstance(image, (str, os.PathLike)) else image
+    H, W = (int(d) for d in report.input[1:])
+    ry, rx = row.rf
+    whole = ry.is_global or rx.is_global
+    if whole or len(row.output) != 3:
+        Ho = Wo = 1
+        i = j = 0
+    else:
+        Ho, Wo = int(row.output[1]), int(row.output[2])
+        i, j = (Ho - 1) // 2, (Wo - 1) // 2
+    cy = _f(ry.start) + (0 if whole else i * _f(ry.jump))
+    cx = _f(rx.start) + (0 if whole else j * _f(rx.jump))
+    sy, sx = _f(ry.size), _f(rx.size)
+
+    from matplotlib.patches import FancyArrowPatch, Rectangle
+
+    fig = new_figure(figsize or (8, 8), dpi)
+    ax = fig.subplots()
+    if img is not None:
+        ax.imshow(img, extent=(0, W, H, 0), interpolation="bilinear", zorder=0)
+    else:
+        ax.add_patch(Rectangle((0, 0), W, H, facecolor="#f2f2f2", edgecolor="none", zorder=0))
+        if max(H, W) <= 64:  # pixel grid where pixels are big enough to see
+            for x in range(W + 1):
+                ax.plot([x, x], [0, H], color="#d0d0d0", lw=0.5, zorder=1)
+            for y in range(H + 1):
+                ax.plot([0, W], [y, y], color="#d0d0d0", lw=0.5, zorder=1)
+    ax.add_patch(Rectangle((0, 0), W, H, fill=False, edgecolor="black", lw=1.2, zorder=2,
+                           label=f"input {H}x{W}"))
+    ax.add_patch(Rectangle((cx - sx / 2, cy - sy / 2), sx, sy, facecolor=COLOURS["field"], alpha=0.22,
+                           edgecolor="none", zorder=3))
+    ax.add_patch(Rectangle((cx - sx / 2, cy - sy / 2), sx, sy, fill=False, edgecolor=COLOURS["field"], lw=2,
+                           zorder=4, label=f"field {_num(sy)}x{_num(sx)} px"))
+    if not whole:
+        jy, jx = _f(ry.jump), _f(rx.jump)
+        ys = [_f(ry.start) + k * jy for k in range(Ho)]
+        xs = [_f(rx.start) + k * jx for k in range(Wo)]
+        step = max(1, math.ceil(max(Ho, Wo) / 80))  # keep the grid readable on big maps
+        gx = [x for x in xs[::step] for _ in ys[::step]]
+        gy = [y for _ in xs[::step] for y in ys[::step]]
+        ms = max(1.5, min(5.0, 160 / max(Ho, Wo)))
+        ax.plot(gx, gy, ".", color=COLOURS["grid"], ms=ms, zorder=5,
+                label=f"unit centres (jump grid, {_num(jy)}x{_num(jx)} px)" + (f", every {step}th" if step > 1 else ""))
+        ax.plot([_f(rx.start)], [_f(ry.start)], marker="s", ms=8, color="#8E44AD", ls="none", zorder=6,
+                label=f"start: first unit's centre ({_num(ry.start)}, {_num(rx.start)})")
+        if Wo > 1:
+            nx = cx + jx if j + 1 < Wo else cx - jx
+            ax.add_patch(FancyArrowPatch((cx, cy), (nx, cy), arrowstyle="-|>", mutation_scale=12,
+                                         color="black", lw=1.2, zorder=7))
+            ax.annotate(f"jump {_num(jx)}", ((cx + nx) / 2, cy), xytext=(0, -8), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=8, zorder=8)
+    ax.plot([cx], [cy], marker="*", ms=14, color=COLOURS["field"], markeredgecolor="black", ls="none", zorder=7,
+            label=f"this unit ({i}, {j}) of {Ho}x{Wo}, centre ({_num(cy)}, {_num(cx)})")
+    pad = max(2.0, 0.04 * max(H, W))
+    ax.set_xlim(min(0.0, cx - sx / 2) - pad, max(float(W), cx + sx / 2) + pad)
+    ax.set_ylim(max(float(H), cy + sy / 2) + pad, min(0.0, cy - sy / 2) - pad)  # image rows go down
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (input pixels)")
+    ax.set_ylabel("y (input pixels)")
+    notes = []
+    if whole:
+        notes.append("every unit sees the whole input")
+    if not (ry.exact and rx.exact):
+        notes.append("largest field (uneven adaptive pooling)")
+    if ry.period > 1 or rx.period > 1:
+        notes.append("average field (upsampled: fields repeat periodically)")
+    title = (f"{report.model}: receptive field of {row.name} ({row.desc})\n"
+             f"size/jump {rf_text(row.rf)}" + (f" · {'; '.join(notes)}" if notes else "")
+             + (" · image stretched to the input" if img is not None else ""))
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.08), fontsize=8, frameon=False, ncol=1)
+    return fig
+
+
+# -- --kind volumes ------------------------------------------------------------------------------------
+def volume_items(report) -> list:
+    """What the diagram draws: the input, each conv / pool output (and any other change of a
+    spatial shape), then each fully connected layer. Dicts: name, desc, shape, kernel."""
+    if any(r.kind in ("add", "concat", "mul") for r in report.rows):
+        raise ConvcalcError(f"--kind volumes draws sequential networks; {report.model} has branches "
+                            f"(add/concat): try --kind cost")
+    if len(report.input) != 3:
+        raise ConvcalcError(f"--kind volumes draws 2-D networks (CxHxW input); {report.model} has input "
+                            f"{shape_text(report.input)}")
+    items = [{"name": "input", "desc": "", "shape": tuple(int(d) for d in report.input), "kernel": None}]
+    for r in report.rows:
+        kernel = getattr(r.layer, "kernel_size", None)
+        shape = tuple(int(d) for d in r.output)
+        if len(shape) == 3 and (kernel is not None or shape != items[-1]["shape"]):
+            items.append({"name": r.name, "desc": r.desc, "shape": shape,
+                          "kernel": tuple(kernel) if kernel is not None else None})
+        elif len(shape) == 1 and r.kind == "linear":
+            items.append({"name": r.name, "desc": r.desc, "shape": shape, "kernel": None})
+    return items
+
+
+def _side(n: int) -> float:
+    return max(0.5, 0.6 * math.sqrt(n))
+
+
+def _depth(c: int) -> float:
+    return 0.3 + 0.35 * math.log2(max(c, 1))
+
+
+def volumes_figure(report, kernels: bool = True, figsize=None, dpi: int = 100):
+    """Boxes in oblique perspective like the AlexNet paper's figure: height H, width W drawn
+    receding, thickness growing with the channels C, sizes written on the edges."""
+    _numeric(report)
+    items = volume_items(report)
+    from matplotlib.patches import Polygon
+
+    ang = math.radians(40)
+    gap = 1.6
+    x = 0.0
+    boxes = []
+    for it in items:
+        if len(it["shape"]) == 3:
+            C, H, W = it["shape"]
+            t, h, w = _depth(C), _side(H), _side(W)
+        else:
+            (N,) = it["shape"]
+            t, h, w = 0.35, 0.55 * math.log2(N + 1), 0.35
+        dx, dy = 0.5 * w * math.cos(ang), 0.5 * w * math.sin(ang)
+        boxes.append({**it, "x": x, "t": t, "h": h, "dx": dx, "dy": dy})
+        x += t + dx + gap + max(0.0, 1.4 - t)
+    height = max(b["h"] + b["dy"] for b in boxes)
+    low = -height / 2 - 0.5
+    xlim, ylim = (-1.0, x - gap + 0.5), (low - 2.8, height / 2 + 0.6)
+    span_x, span_y = xlim[1] - xlim[0], ylim[1] - ylim[0]
+    inch = min(0.42, 26.0 / span_x)  # inches per drawing unit: one scale for both axes
+    fig = new_figure(figsize or (span_x * inch + 0.4, span_y * inch + 0.7), dpi)
+    ax = fig.subplots()
+    for k, b in enumerate(boxes):
+        x0, t, h, dx, dy = b["x"], b["t"], b["h"], b["dx"], b["dy"]
+        yb = -h / 2
+        dense = len(b["shape"]) == 1
+        colour = ("#F4D03F" if b["name"] == "input" else "#F5B7B1" if dense
+                  else "#AED6F1" if "pool" not in b["desc"] else "#A9DFBF")
+        front = [(x0, yb), (x0 + t, yb), (x0 + t, yb + h), (x0, yb + h)]
+        top = [(x0, yb + h), (x0 + t, yb + h), (x0 + t + dx, yb + h + dy), (x0 + dx, yb + h + dy)]
+        side = [(x0 + t, yb), (x0 + t + dx, yb + dy), (x0 + t + dx, yb + h + dy), (x0 + t, yb + h)]
+        for poly, shade in ((front, 1.0), (top, 0.85), (side, 0.7)):
+            ax.add_patch(Polygon(poly, closed=True, facecolor=_shade(colour, shade), edgecolor="#333333",
+                                 lw=0.8, zorder=2 + 3 * k, gid=f"volume-{b['name']}"))
+        z = 3 + 3 * k
+        if dense:
+            ax.text(x0 + t / 2, yb - 0.25, str(b["shape"][0]), ha="center", va="top", fontsize=8, zorder=z)
+        else:
+            C, H, W = b["shape"]
+            ax.text(x0 - 0.12, yb + h / 2, str(H), ha="right", va="center", fontsize=8, zorder=z)
+            ax.text(x0 + t + dx / 2 + 0.12, yb + dy / 2 - 0.05, str(W), ha="left", va="top", fontsize=8,
+                    zorder=z)
+            ax.text(x0 + t / 2, yb - 0.25, str(C), ha="center", va="top", fontsize=8, zorder=z)
+        label = b["name"] + ("\n" + b["desc"] if b["desc"] else "")
+        ax.text(x0 + (t + dx) / 2, low - 0.6 - (0.9 if k % 2 else 0), label, ha="center", va="top",
+                fontsize=7, color="#222222", zorder=z)
+        if kernels and b["kernel"] and k > 0 and len(boxes[k - 1]["shape"]) == 3:
+            _kernel_window(ax, boxes[k - 1], b, z)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(_title(report), fontsize=10)
+    return fig
+
+
+def _kernel_window(ax, prev, cur, z) -> None:
+    """The kernel as a small window on the previous volume's H x W face, with lines to the one
+    unit it produces in the next volume."""
+    from matplotlib.patches import Polygon
+
+    _, Hp, Wp = prev["shape"]
+    kh, kw = cur["kernel"][0], cur["kernel"][-1]
+    x0, t, h, dx, dy = prev["x"], prev["t"], prev["h"], prev["dx"], prev["dy"]
+    fh, fw = min(1.0, kh / Hp), min(1.0, kw / Wp)
+    # window on the side face: rows from 55% of the height, columns from 30% of the depth
+    u0, v0 = 0.3 * (1 - fw), 0.55 * (1 - fh)
+    base = (x0 + t, -h / 2)
+
+    def face(u, v):
+        return base[0] + u * dx, base[1] + v * h + u * dy
+
+    quad = [face(u0, v0), face(u0 + fw, v0), face(u0 + fw, v0 + fh), face(u0, v0 + fh)]
+    ax.add_patch(Polygon(quad, closed=True, facecolor="#E74C3C", alpha=0.55, edgecolor="#922B21", lw=0.8,
+                         zorder=z))
+    # the unit it produces: on the next volume's front, at the same relative height
+    xn, hn, dxn, dyn = cur["x"], cur["h"], cur["dx"], cur["dy"]
+    target = (xn + 0.35 * dxn, -hn / 2 + (v0 + fh / 2) * hn + 0.35 * dyn)
+    for p in quad:
+        ax.plot([p[0], target[0]], [p[1], target[1]], color="#922B21", lw=0.6, zorder=z)
+    kx = max(p[0] for p in quad)
+    ky = max(p[1] for p in quad)
+    ax.text(kx + 0.05, ky + 0.05, "x".join(str(k) for k in (kh, kw)), fontsize=6.5, color="#922B21",
+            ha="left", va="bottom", zorder=z)
+
+
+def _shade(colour: str, factor: float) -> tuple:
+    from matplotlib.colors import to_rgb
+
+    return tuple(min(1.0, c * factor) for c in to_rgb(colour))
+
+
+# -- --kind compare ------------------------------------------------------------------------------------
+def compare_figure(reports, figsize=None, dpi: int = 100):
+    """Several models: parameters against MACs, both on log scales, each point named."""
+    if not reports:
+        raise ConvcalcError("--kind compare needs at least one model")
+    for r in reports:
+        _numeric(r)
+    fig = new_figure(figsize or (8, 6), dpi)
+    ax = fig.subplots()
+    xs = [int(r.totals["params"]) for r in reports]
+    ys = [int(r.totals["macs"]) for r in reports]
+    ax.scatter(xs, ys, s=40, color=COLOURS["params"], edgecolor="black", zorder=3, label="models")
+    for r, x, y in zip(reports, xs, ys):
+        ax.annotate(f"{r.model} ({shape_text(r.input)})", (x, y), xytext=(5, 4), textcoords="offset points",
+                    fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    human = FuncFormatter(lambda v, _pos: human_count(int(v)) if v >= 1 else "")
+    ax.xaxis.set_major_formatter(human)
+    ax.yaxis.set_major_formatter(human)
+    lo_x, hi_x = min(xs), max(xs)
+    lo_y, hi_y = min(ys), max(ys)
+    ax.set_xlim(lo_x / 2, hi_x * 4)
+    ax.set_ylim(lo_y / 2, hi_y * 2)
+    ax.set_xlabel("parameters")
+    ax.set_ylabel(f"MACs (batch {reports[0].batch})")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.set_title("parameters vs MACs", fontsize=11)
+    return fig
+
+
+def figure(kind: str, reports, **options):
+    """Dispatch on ``kind``: cost, rf, volumes (one report) or compare (several)."""
+    if kind not in KINDS:
+        raise ConvcalcError(f"unknown plot kind {kind!r}: expected one of {', '.join(KINDS)}")
+    if kind == "compare":
+        return compare_figure(reports, **options)
+    if len(reports) != 1:
+        raise ConvcalcError(f"--kind {kind} draws one model, got {len(reports)}; --kind compare takes several")
+    return {"cost": cost_figure, "rf": rf_figure, "volumes": volumes_figure}[kind](reports[0], **options)

@@ -1,0 +1,123 @@
+"""Which input sizes a network accepts, and which it tiles exactly (no pixel dropped).
+
+A symbolic analysis collects, per layer, the conditions under which every size is at
+least 1 (and linear layers get the features they expect), and the leftover pixels of
+every strided window. Here those are turned into answers a user can act on: ranges of
+each symbol, the smallest square input, and the sizes tiled exactly as a congruence.
+"""
+from __future__ import annotations
+
+import math
+
+from .errors import ConvcalcError
+from .sym import dims, sp
+
+HI = 4096  # the range searched for sizes
+
+
+def _checker(exprs, symbols, kind):
+    """A fast predicate over integer values of ``symbols`` (sympy's lambdify, math module)."""
+    if not exprs:
+        return lambda *v: True
+    S = sp()
+    if kind == "conditions":
+        f = S.lambdify(symbols, list(exprs), modules=["math"])
+        return lambda *v: all(bool(x) for x in f(*v))
+    f = S.lambdify(symbols, list(exprs), modules=["math"])
+    return lambda *v: all(x == 0 for x in f(*v))
+
+
+def _ranges(values: list) -> str:
+    if not values:
+        return "no size"
+    runs, start, prev = [], values[0], values[0]
+    for v in values[1:] + [None]:
+        if v is not None and v == prev + 1:
+            prev = v
+            continue
+        runs.append((start, prev))
+        if v is not None:
+            start = prev = v
+    parts = []
+    for a, b in runs[:6]:
+        if b == HI:
+            parts.append(f">= {a}")
+        else:
+            parts.append(f"{a}..{b}" if b > a else f"{a}")
+    more = "" if len(runs) <= 6 else f" (+{len(runs) - 6} more ranges)"
+    return ", ".join(parts) + more
+
+
+def congruence(values: list, hi: int = HI) -> str:
+    """``n = r (mod m), n >= v0: v0, v1, ...`` for a periodic set, else the first values."""
+    if not values:
+        return "none"
+    first = ", ".join(str(v) for v in values[:6]) + (", ..." if len(values) > 6 else "")
+    if len(values) == 1:
+        return f"only {values[0]}"
+    m = 0
+    for a, b in zip(values, values[1:]):
+        m = math.gcd(m, b - a)
+    r = values[0] % m
+    complete = set(values) == set(range(values[0], hi + 1, m))
+    if complete and m > 1:
+        return f"n = {r} (mod {m}), n >= {values[0]}: {first}"
+    if complete:
+        return f"every n >= {values[0]}"
+    return first
+
+
+def describe(report) -> list:
+    """Human lines: the values each symbol may take (one symbol at a time, the others free)."""
+    lines = []
+    by_symbol, coupled = {}, []
+    for cond, text in report.conditions:
+        syms = sorted(getattr(cond, "free_symbols", ()), key=str)
+        if len(syms) == 1:
+            by_symbol.setdefault(syms[0], []).append(cond)
+        elif syms:
+            coupled.append(text)
+    for sym, conds in sorted(by_symbol.items(), key=lambda kv: str(kv[0])):
+        ok = _checker(conds, [sym], "conditions")
+        values = [n for n in range(1, HI + 1) if ok(n)]
+        lines.append(f"{sym}: {_ranges(values)}")
+    seen = set()
+    for text in coupled:
+        if text not in seen:
+            seen.add(text)
+            lines.append(f"and {text}")
+    return lines
+
+
+def square_sizes(model, exact: bool = False, hi: int = HI) -> list:
+    """Every square spatial size n in 1..hi the network accepts (all spatial axes = n, channels as
+    its default input); with ``exact``, only those where every strided window tiles its input."""
+    from .analyze import analyze
+
+    base = tuple(getattr(model, "input", ()) or ())
+    if len(base) < 2:
+        raise ConvcalcError("the model has no spatial input to solve for")
+    (n,) = dims("n") if isinstance(dims("n"), tuple) else (dims("n"),)
+    report = analyze(model, (base[0],) + (n,) * (len(base) - 1))
+    ok = _checker([c for c, _ in report.conditions], [n], "conditions")
+    tiles = _checker([t for t, _ in report.tiling], [n], "tiling") if exact else (lambda v: True)
+    out = []
+    for v in range(1, hi + 1):
+        try:
+            if ok(v) and tiles(v):
+                out.append(v)
+        except (ValueError, ZeroDivisionError, OverflowError):
+            continue
+    return out
+
+
+def confirm(model, size: int, exact: bool) -> bool:
+    """The numeric engine agrees at ``size`` (accepts it; with ``exact``, warns of no dropped pixel)."""
+    from .analyze import analyze
+
+    base = tuple(model.input)
+    try:
+        r = analyze(model, (base[0],) + (size,) * (len(base) - 1))
+    except ConvcalcError:
+        return False
+    return not (exact and any("does not tile" in w for w in r.warnings))
