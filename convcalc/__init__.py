@@ -23,4 +23,5 @@ def from_torch(module, input_shape, name=None):
 
     return convert(module, input_shape, name=name)
 
+
 __version__ = "0.1.0"

@@ -74,7 +74,7 @@ class _Walker:
         self.rows.append(Row(name=name or layer.kind, kind=layer.kind, desc=layer.describe(), input=tuple(shape),
                              output=tuple(inf.shape), params=inf.params, buffers=inf.buffers,
                              macs=simplify(inf.macs * self.batch), rf=out_rf, activation_bytes=act,
-                             warnings=tuple(inf.warnings), layer=layer))
+                             warnings=tuple(inf.warnings), layer=layer, rf_in=rf))
         return inf.shape, out_rf
 
     def parallel(self, block, prefix, shape, rf, held):

@@ -49,6 +49,29 @@ class ShapeType(click.ParamType):
 SHAPE = ShapeType()
 
 
+class BatchType(click.ParamType):
+    """A positive integer, or a symbol name for a symbolic batch."""
+
+    name = "N"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value < 1:
+                self.fail(f"batch must be at least 1, got {value}", param, ctx)
+            return value
+        text = str(value).strip()
+        if re.fullmatch(r"-?\d+", text):
+            return self.convert(int(text), param, ctx)
+        if re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", text):
+            from .sym import dims
+
+            return dims(text)
+        self.fail(f"batch must be a positive integer or a symbol name, got {value!r}", param, ctx)
+
+
+BATCH = BatchType()
+
+
 def to_dims(shape, layout: str, square_default: bool = True):
     """A parsed --input to a per-sample ``(C, *spatial)`` tuple of ints / sympy symbols."""
     if shape is None:
@@ -131,6 +154,9 @@ def cli():
       convcalc vgg16 --input 3x224x224 --batch 8 --dtype fp16
       convcalc list                        every model with its totals
       convcalc layer conv2d --input 3x32x32 --out 10 -k 5 -p 2
+      convcalc "3x32x32 | conv 10 k3 p1 | relu | maxpool 2 | flatten | linear 10"   (or my_net.yaml)
+        one-liner: SHAPE | KIND ARGS | ...; a bare number is out_channels / out_features / a pool's kernel;
+        k3 s2 p1 d2 g2 = kernel, stride, padding, dilation, groups; nobias, ceil, NAME=VALUE
     """
 
 
@@ -141,8 +167,8 @@ def table_options(f):
                      help="Read --input and print shapes as CxHxW (PyTorch) or HxWxC (many courses).")(f)
     f = click.option("--dtype", type=click.Choice(["fp32", "fp16", "bf16", "int8", "fp64"]), default="fp32",
                      show_default=True, help="Bytes per element for memory columns.")(f)
-    f = click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Batch size: scales MACs and activation memory, never parameters.")(f)
+    f = click.option("--batch", type=BATCH, default=1, show_default=True,
+                     help="Batch size (or a symbol, N): scales MACs and activation memory, never parameters.")(f)
     f = click.option("--depth", type=click.IntRange(min=1), default=None,
                      help="Collapse rows into blocks of this many name levels, with subtotals.")(f)
     f = click.option("--input", "input_", type=SHAPE, default=None,
@@ -150,6 +176,11 @@ def table_options(f):
     # --bars / --columns reach emit() through the context, so commands need no new parameters.
     f = click.option("--bars", is_flag=True, expose_value=False, callback=_remember,
                      help="Add a share-of-total bar beside params and MACs (table, html).")(f)
+    f = click.option("--explain", is_flag=True, expose_value=False, callback=_remember,
+                     help="Show the work: per layer and quantity, the general formula, the numbers substituted, "
+                          "the result (text, markdown $...$, latex align*, json).")(f)
+    f = click.option("--exact", is_flag=True, expose_value=False, callback=_remember,
+                     help="With a symbolic --input: also the sizes for which every stride tiles its input.")(f)
     f = click.option("--columns", default=None, expose_value=False, callback=_remember, metavar="COL,...",
                      help="Choose and order columns (table, latex, html): layer, kind, input, output, params, "
                           "buffers, macs, flops, rf, memory.")(f)
@@ -171,6 +202,10 @@ def emit(report, fmt: str, layout: str, verified=None) -> None:
     """Print a report in the chosen format; warnings go to stderr."""
     ctx = click.get_current_context(silent=True)
     bars, columns = (ctx.meta.get("convcalc.bars", False), ctx.meta.get("convcalc.columns")) if ctx else (False, None)
+    if ctx is not None and ctx.meta.get("convcalc.explain"):
+        return emit_explanation(report, fmt)
+    if report.symbolic and fmt == "table":
+        return emit_symbolic(report, layout, exact=bool(ctx and ctx.meta.get("convcalc.exact")))
     if columns is not None and fmt not in ("table", "latex", "html"):
         raise ConvcalcError(f"--columns applies to --format table, latex and html, not {fmt}")
     if fmt == "latex":
@@ -204,6 +239,46 @@ def emit(report, fmt: str, layout: str, verified=None) -> None:
         from .units import exact, human_count
         click.echo(f"{conv['name']} would report {exact(conv['total'])} ({human_count(conv['total'])}) "
                    f"operations for this model (convcalc: {exact(report.totals['macs'])} MACs)")
+    for w in report.warnings:
+        click.echo(f"warning: {w}", err=True)
+
+
+def emit_explanation(report, fmt: str) -> None:
+    from . import explain
+
+    exps = explain.explain_report(report)
+    if fmt == "latex":
+        click.echo(explain.to_latex(exps), nl=False)
+    elif fmt == "markdown":
+        click.echo(explain.to_markdown(exps), nl=False)
+    elif fmt == "json":
+        import json
+        click.echo(json.dumps(explain.to_json(exps), indent=2))
+    else:
+        click.echo(explain.to_text(exps), nl=False)
+
+
+def emit_symbolic(report, layout: str, exact: bool) -> None:
+    from rich.console import Console
+
+    from . import validity
+    from .render.symbolic import symbolic_table
+
+    tty = sys.stdout.isatty()
+    from .units import exact as exact_text
+
+    Console(width=None if tty else 160, no_color=not tty or None, highlight=False).print(
+        symbolic_table(report, layout))
+    t = report.totals
+    for label, key in (("params", "params"), ("buffers", "buffers"), ("MACs", "macs"), ("FLOPs", "flops"),
+                       ("activation bytes", "activation_bytes"), ("parameter bytes", "param_bytes")):
+        click.echo(f"{label}: {exact_text(t[key])}")
+    lines = validity.describe(report)
+    if lines:
+        click.echo("valid for " + "; ".join(lines))
+    if exact:
+        for line in validity.describe_tiling(report):
+            click.echo(line)
     for w in report.warnings:
         click.echo(f"warning: {w}", err=True)
 

@@ -77,7 +77,11 @@ def svg_text(fig) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
-    return text[text.index("<svg"):]
+    text = text[text.index("<svg"):]
+    start, end = text.find("<metadata>"), text.find("</metadata>")
+    if 0 <= start < end:  # the RDF block names matplotlib's web site; a page needs none of it
+        text = text[:start] + text[end + len("</metadata>"):]
+    return text
 
 
 def png_size(path: str) -> tuple:
@@ -98,6 +102,31 @@ def _count_axis(ax, fmt) -> None:
     from matplotlib.ticker import FuncFormatter
 
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt(int(v)) if v >= 1 else ("0" if v == 0 else "")))
+
+
+def _bytes_axis(ax, top: int) -> None:
+    """Ticks at round numbers of KiB / MiB / GiB (not 195 KiB, 391 KiB, ...)."""
+    from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator
+
+    scale = next((s for s in (2**30, 2**20, 2**10) if top >= s), 1)
+    inner = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10])
+
+    class Scaled(Locator):
+        def __call__(self):
+            return self.tick_values(*self.axis.get_view_interval())
+
+        def tick_values(self, vmin, vmax):
+            return [t * scale for t in inner.tick_values(vmin / scale, vmax / scale)]
+
+    if ax.get_xscale() == "linear":
+        ax.xaxis.set_major_locator(Scaled())
+    else:  # powers of 16 bytes: 1 KiB, 16 KiB, 256 KiB, 4 MiB, ...
+        from matplotlib.ticker import LogLocator, NullFormatter
+
+        ax.xaxis.set_major_locator(LogLocator(base=16))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: human_bytes(int(v)) if v >= 1 else
+                                               ("0" if v == 0 else "")))
 
 
 def _title(report) -> str:
@@ -133,7 +162,10 @@ def cost_figure(report, log: bool = False, figsize=None, dpi: int = 100):
         ax.set_title(title, fontsize=10)
         if log:
             ax.set_xscale("log")
-        _count_axis(ax, fmt)
+        if key == "memory":
+            _bytes_axis(ax, max(values) if values else 0)
+        else:
+            _count_axis(ax, fmt)
         ax.grid(axis="x", alpha=0.3)
         ax.set_axisbelow(True)
         top = max(values) if any(values) else 1
@@ -256,7 +288,7 @@ def rf_figure(report, layer=None, image=None, figsize=None, dpi: int = 100):
             nx = cx + jx if j + 1 < Wo else cx - jx
             ax.add_patch(FancyArrowPatch((cx, cy), (nx, cy), arrowstyle="-|>", mutation_scale=12,
                                          color="black", lw=1.2, zorder=7))
-            ax.annotate(f"jump {_num(jx)}", ((cx + nx) / 2, cy), xytext=(0, -8), textcoords="offset points",
+            ax.annotate(f"jump {_num(jx)}", ((cx + nx) / 2, cy), xytext=(0, 5), textcoords="offset points",
                         ha="center", va="bottom", fontsize=8, zorder=8)
     ax.plot([cx], [cy], marker="*", ms=14, color=COLOURS["field"], markeredgecolor="black", ls="none", zorder=7,
             label=f"this unit ({i}, {j}) of {Ho}x{Wo}, centre ({_num(cy)}, {_num(cx)})")
@@ -332,9 +364,9 @@ def volumes_figure(report, kernels: bool = True, figsize=None, dpi: int = 100):
         dx, dy = 0.5 * w * math.cos(ang), 0.5 * w * math.sin(ang)
         boxes.append({**it, "x": x, "t": t, "h": h, "dx": dx, "dy": dy})
         x += t + dx + gap + max(0.0, 1.4 - t)
-    height = max(b["h"] + b["dy"] for b in boxes)
-    low = -height / 2 - 0.5
-    xlim, ylim = (-1.0, x - gap + 0.5), (low - 2.8, height / 2 + 0.6)
+    top = max(b["h"] / 2 + b["dy"] for b in boxes)
+    low = -max(b["h"] / 2 for b in boxes) - 0.4
+    xlim, ylim = (-1.0, x - gap + 0.5), (low - 2.6, top + 0.4)
     span_x, span_y = xlim[1] - xlim[0], ylim[1] - ylim[0]
     inch = min(0.42, 26.0 / span_x)  # inches per drawing unit: one scale for both axes
     fig = new_figure(figsize or (span_x * inch + 0.4, span_y * inch + 0.7), dpi)

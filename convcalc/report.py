@@ -27,6 +27,7 @@ class Row:
     activation_bytes: object  # output activations for the whole batch
     warnings: tuple = ()
     layer: object = field(default=None, compare=False, repr=False)  # the layer (None for merges/blocks)
+    rf_in: object = field(default=None, compare=False, repr=False)  # receptive field of its input
 
     @property
     def flops(self):
@@ -67,6 +68,15 @@ class Report:
 
     def __len__(self):
         return len(self.rows)
+
+    def __str__(self):  # print(report): the layer table as text
+        from .render.notebook import text; return text(self)  # noqa: E702
+
+    def __rich__(self):  # rich.print(report) in a terminal
+        from .render.notebook import rich_renderable; return rich_renderable(self)  # noqa: E702
+
+    def _repr_html_(self):  # Jupyter
+        from .render.notebook import html; return html(self)  # noqa: E702
 
     def collapse(self, depth: int) -> "Report":
         """Rows grouped by the first ``depth`` parts of their dotted names, with subtotals

@@ -120,6 +120,25 @@ def simplify(x: Dim) -> Dim:
     return norm(x)
 
 
+def exact_lambdify(symbols, exprs):
+    """A fast evaluator of ``exprs`` at integer points, in exact rational arithmetic (sympy's
+    lambdify works in floats, where floor(-6/3 + 4/3 + 2/3) can come out as -1)."""
+    import math
+
+    from sympy.printing.pycode import PythonCodePrinter
+
+    class _Exact(PythonCodePrinter):
+        def _print_Rational(self, e):
+            return f"Fraction({e.p}, {e.q})"
+
+        def _print_Half(self, e):
+            return "Fraction(1, 2)"
+
+    env = {"Fraction": Fraction, "math": math, "floor": math.floor, "ceiling": math.ceil, "Min": min, "Max": max}
+    f = sp().lambdify(symbols, exprs, modules=[env, "math"], printer=_Exact)
+    return lambda *values: f(*[Fraction(v) for v in values])
+
+
 def resolve(cond, default: bool) -> bool:
     """Decide a condition that may be symbolic; ``default`` when it cannot be decided."""
     if isinstance(cond, bool):
@@ -183,7 +202,8 @@ def _printer():
                 num, den = S.fraction(S.together(expr.args[0]))
                 if den == 1:
                     return f"{name}({self._print(num)})"
-                return f"{name}(({self._print(num)})/{self._print(den)})"
+                inner = self._print(num)
+                return f"{name}({inner}/{self._print(den)})" if num.is_Atom else f"{name}(({inner})/{self._print(den)})"
 
             def _print_floor(self, expr):
                 return self._rounding("floor", expr)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from .errors import ConvcalcError
-from .sym import dims, sp
+from .sym import dims, exact_lambdify
 
 HI = 4096  # the range searched for sizes
 
@@ -19,11 +19,9 @@ def _checker(exprs, symbols, kind):
     """A fast predicate over integer values of ``symbols`` (sympy's lambdify, math module)."""
     if not exprs:
         return lambda *v: True
-    S = sp()
+    f = exact_lambdify(symbols, list(exprs))
     if kind == "conditions":
-        f = S.lambdify(symbols, list(exprs), modules=["math"])
         return lambda *v: all(bool(x) for x in f(*v))
-    f = S.lambdify(symbols, list(exprs), modules=["math"])
     return lambda *v: all(x == 0 for x in f(*v))
 
 
@@ -48,7 +46,7 @@ def _ranges(values: list) -> str:
     return ", ".join(parts) + more
 
 
-def congruence(values: list, hi: int = HI) -> str:
+def congruence(values: list, hi: int = HI, name: str = "n") -> str:
     """``n = r (mod m), n >= v0: v0, v1, ...`` for a periodic set, else the first values."""
     if not values:
         return "none"
@@ -61,9 +59,9 @@ def congruence(values: list, hi: int = HI) -> str:
     r = values[0] % m
     complete = set(values) == set(range(values[0], hi + 1, m))
     if complete and m > 1:
-        return f"n = {r} (mod {m}), n >= {values[0]}: {first}"
+        return f"{name} = {r} (mod {m}), {name} >= {values[0]}: {first}"
     if complete:
-        return f"every n >= {values[0]}"
+        return f"every {name} >= {values[0]}"
     return first
 
 
@@ -121,3 +119,24 @@ def confirm(model, size: int, exact: bool) -> bool:
     except ConvcalcError:
         return False
     return not (exact and any("does not tile" in w for w in r.warnings))
+
+
+def describe_tiling(report) -> list:
+    """Per symbol, the values (within those accepted) for which every stride tiles exactly."""
+    by_symbol = {}
+    for left, _ in report.tiling:
+        syms = sorted(getattr(left, "free_symbols", ()), key=str)
+        if len(syms) == 1:
+            by_symbol.setdefault(syms[0], []).append(left)
+    conds = {}
+    for cond, _ in report.conditions:
+        syms = sorted(getattr(cond, "free_symbols", ()), key=str)
+        if len(syms) == 1:
+            conds.setdefault(syms[0], []).append(cond)
+    lines = []
+    for sym in sorted(set(by_symbol) | set(conds), key=str):
+        ok = _checker(conds.get(sym, []), [sym], "conditions")
+        tiles = _checker(by_symbol.get(sym, []), [sym], "tiling")
+        values = [v for v in range(1, HI + 1) if ok(v) and tiles(v)]
+        lines.append(f"every stride tiles {sym} exactly when {congruence(values, name=str(sym))}")
+    return lines

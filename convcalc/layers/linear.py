@@ -31,8 +31,9 @@ class Linear(Layer):
         if self.in_features is not None and (is_sym(f_in) or is_sym(self.in_features)):
             require_equal(f_in, self.in_features, "linear input features", conds)
         lead = prod(shape[:-1])
-        params = f_in * self.out_features + (self.out_features if self.bias else 0)
-        macs = lead * f_in * self.out_features
+        f = self.in_features if self.in_features is not None else f_in  # the weights it declares
+        params = f * self.out_features + (self.out_features if self.bias else 0)
+        macs = lead * f * self.out_features
         rf = "global" if len(shape) == 1 else "same"
         return Inference(shape=(*shape[:-1], self.out_features), params=simplify(params), macs=simplify(macs),
                          rf=rf, conditions=conds)

@@ -1,0 +1,413 @@
+"""Show the work: for each quantity, the general formula, the numbers substituted, the result.
+
+The general formula is not written here. It comes from running the layer's own
+``infer`` on a *symbolic twin*: the same layer class built with symbols for its
+hyper-parameters (``K_h``, ``S_h``, ``P_h``, ...) on a symbolic input (``C_in``,
+``H``, ``W``). So an explanation cannot drift from what convcalc computes: the same
+code produces both, and the substituted formula is checked to equal the number.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from . import layers as L
+from .errors import ConvcalcError
+from .rf import AxisRF, through
+from .sym import sp
+
+AXIS_SUFFIX = {1: ("",), 2: ("h", "w"), 3: ("d", "h", "w")}
+INPUT_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+@dataclass
+class Step:
+    quantity: str   # "H_out", "params", "MACs", "RF size", ...
+    general: object  # sympy expression in the symbols
+    values: dict     # symbol -> number
+    result: object   # the number convcalc reports
+    note: str = ""
+
+
+@dataclass
+class Explanation:
+    name: str
+    desc: str
+    steps: list = field(default_factory=list)
+
+
+def _sym(name):
+    return sp().Symbol(name, integer=True, positive=True)
+
+
+def _nonneg(name):
+    return sp().Symbol(name, integer=True, nonnegative=True)
+
+
+def _axis_syms(base, nd, nonneg=False):
+    make = _nonneg if nonneg else _sym
+    return tuple(make(f"{base}_{sfx}" if sfx else base) for sfx in AXIS_SUFFIX[nd])
+
+
+def _twin(layer, shape):
+    """(symbolic twin layer, symbolic input shape, values of every symbol)."""
+    nd = len(shape) - 1
+    names = INPUT_NAMES.get(nd, tuple(f"L{i}" for i in range(nd)))
+    c_in = _sym("C_in")
+    spatial = tuple(_sym(n) for n in names)
+    sym_shape = (c_in, *spatial)
+    values = {c_in: shape[0], **dict(zip(spatial, shape[1:]))}
+    if isinstance(layer, L.conv._ConvNd):
+        K, S, D = _axis_syms("K", nd), _axis_syms("S", nd), _axis_syms("D", nd)
+        lo, hi = [p[0] for p in layer.pads], [p[1] for p in layer.pads]
+        if lo == hi:
+            P = _axis_syms("P", nd, nonneg=True)
+            padding = P
+            values.update(zip(P, lo))
+        else:
+            Plo, Phi = _axis_syms("P_lo", nd, nonneg=True), _axis_syms("P_hi", nd, nonneg=True)
+            padding = tuple(zip(Plo, Phi))
+            values.update(zip(Plo, lo))
+            values.update(zip(Phi, hi))
+        c_out, g = _sym("C_out"), _sym("g")
+        values.update(zip(K, layer.kernel_size))
+        values.update(zip(S, layer.stride))
+        values.update(zip(D, layer.dilation))
+        values.update({c_out: layer.out_channels, g: layer.groups})
+        if layer.transposed:
+            OP = _axis_syms("OP", nd, nonneg=True)
+            values.update(zip(OP, layer.output_padding))
+            twin = type(layer)(None, c_out, K, stride=S, padding=padding, output_padding=OP, groups=g,
+                               bias=layer.bias, dilation=D)
+        else:
+            twin = type(layer)(None, c_out, K, stride=S, padding=padding, dilation=D, groups=g, bias=layer.bias,
+                               padding_mode=layer.padding_mode)
+        return twin, sym_shape, values
+    if isinstance(layer, L.pool._PoolNd):
+        K, S, P = _axis_syms("K", nd), _axis_syms("S", nd), _axis_syms("P", nd, nonneg=True)
+        D = _axis_syms("D", nd) if not isinstance(layer, L.pool._AvgPoolNd) else (1,) * nd
+        values.update(zip(K, layer.kernel_size))
+        values.update(zip(S, layer.stride))
+        values.update(zip(P, layer.padding))
+        if not isinstance(layer, L.pool._AvgPoolNd):
+            values.update(zip(D, layer.dilation))
+            twin = type(layer)(K, S, padding=P, dilation=D, ceil_mode=layer.ceil_mode)
+        else:
+            twin = type(layer)(K, S, padding=P, ceil_mode=layer.ceil_mode)
+        return twin, sym_shape, values
+    if isinstance(layer, L.Linear):
+        f_in, f_out = _sym("F_in"), _sym("F_out")
+        lead = tuple(_sym(f"N_{i + 1}") for i in range(len(shape) - 1))
+        values = {f_in: shape[-1], f_out: layer.out_features, **dict(zip(lead, shape[:-1]))}
+        return L.Linear(None, f_out, bias=layer.bias), (*lead, f_in), values
+    if isinstance(layer, L.norm._BatchNorm):
+        c = _sym("C")
+        values = {c: shape[0], **dict(zip(spatial, shape[1:]))}
+        return layer, (c, *spatial), values
+    return layer, sym_shape, values
+
+
+def explain_layer(layer, shape, rf_in=None, name: str = "") -> Explanation:
+    """The steps for one layer on a numeric input ``shape`` (and incoming receptive field)."""
+    ex = Explanation(name or layer.kind, layer.describe())
+    try:
+        twin, sym_shape, values = _twin(layer, tuple(shape))
+        general = twin.infer(sym_shape)
+        actual = layer.infer(tuple(shape))
+    except ConvcalcError:
+        raise
+    nd = len(shape) - 1
+    out_names = ["C_out"] + [f"{n}_out" for n in INPUT_NAMES.get(nd, ())] if nd else ["F_out"]
+    if isinstance(layer, L.Linear):
+        out_names = [f"N_{i + 1}" for i in range(len(shape) - 1)] + ["F_out"]
+    sizes = {}
+    for i, (g, a) in enumerate(zip(general.shape, actual.shape)):
+        qname = out_names[i] if i < len(out_names) else f"dim{i}"
+        if i == 0 and not isinstance(layer, L.Linear):
+            qname = "C_out"
+        if _is_formula(g) and not g.is_Symbol:
+            ex.steps.append(Step(qname, g, values, a))
+            sizes[g] = _sym(qname)
+        elif _is_formula(g) and i == 0:
+            ex.steps.append(Step(qname, a, {}, a))
+    results = {st.quantity: st.result for st in ex.steps}
+    substitute = {**values, **{sym: results[str(sym)] for sym in sizes.values()}}
+    if general.params != 0 or actual.params != 0:
+        ex.steps.append(Step("params", general.params, values, actual.params))
+    if general.macs != 0 or actual.macs != 0:
+        macs = general.macs
+        if sizes:
+            macs = macs.subs(sizes) if hasattr(macs, "subs") else macs
+        ex.steps.append(Step("MACs", macs, substitute, actual.macs))
+    if actual.buffers:
+        ex.steps.append(Step("buffers", general.buffers, values, actual.buffers))
+    if general.rf == "window" and nd:
+        r, j = _sym("r_in"), _sym("j_in")
+        r_vals = rf_in or tuple(AxisRF(1, 1, Fraction(1, 2)) for _ in range(nd))
+        sym_rf = tuple(AxisRF(r, j, Fraction(1, 2)) for _ in range(nd))
+        g_out = through(sym_rf, general.windows)
+        a_out = through(r_vals, actual.windows)
+        axis = INPUT_NAMES.get(nd, ())
+        for i, (go, ao, ri) in enumerate(zip(g_out, a_out, r_vals)):
+            v = {**values, r: ri.size, j: ri.jump}
+            tag = f" ({axis[i]})" if nd > 1 else ""
+            ex.steps.append(Step(f"RF size{tag}", go.size, v, ao.size))
+            ex.steps.append(Step(f"RF jump{tag}", go.jump, v, ao.jump))
+    for st in ex.steps:  # the same code computed both: the substituted formula must give the number
+        if _is_formula(st.general):
+            got = st.general.subs(st.values)
+            if got != st.result and sp().nsimplify(got) != sp().nsimplify(st.result):
+                st.note = f"(formula gives {got})"
+    return ex
+
+
+def _is_formula(x) -> bool:
+    return bool(getattr(x, "free_symbols", None))
+
+
+def explain_report(report) -> list:
+    """Per layer of an analysed model (numeric input), its explanation."""
+    if report.symbolic:
+        raise ConvcalcError("--explain needs numbers: give a numeric --input (the formulas are the explanation)")
+    out = []
+    for row in report.rows:
+        if row.layer is None:
+            continue
+        rf_in = row.rf_in if row.rf_in is not None and not any(a.is_global for a in row.rf_in) else None
+        out.append(explain_layer(row.layer, row.input, rf_in, row.name))
+    return out
+
+
+def to_json(explanations) -> list:
+    return [{"name": ex.name, "description": ex.desc,
+             "steps": [{"quantity": st.quantity, "formula": _unicode(st.general) if _is_formula(st.general) else None,
+                        "substituted": _unicode(st.general, st.values) if _is_formula(st.general) else None,
+                        "result": _plain(st.result)} for st in ex.steps]} for ex in explanations]
+
+
+def _plain(v):
+    if isinstance(v, Fraction):
+        return v.numerator if v.denominator == 1 else float(v)
+    return v
+
+
+# -- text forms ------------------------------------------------------------------------------------------
+
+_INPUTS = {"H", "W", "L", "C_in", "F_in", "r_in", "C"}
+
+
+def _name_rank_add(term) -> int:
+    S = sp()
+    names = {str(x) for x in getattr(term, "free_symbols", ())}
+    if term.has(S.floor) or term.has(S.ceiling) or names & _INPUTS or term.is_Number is False and "D" in names \
+            and len(names) == 1:
+        return 0
+    if any(n.startswith("P") for n in names):
+        return 1
+    if any(n.startswith(("D", "K")) for n in names):
+        return 2
+    if any(n.startswith("OP") for n in names):
+        return 3
+    if term.is_Number:
+        return 5
+    return 4
+
+
+def _rank_mul(f) -> int:
+    S = sp()
+    if f.is_Number:
+        return 0
+    n = str(f)
+    if n in ("C_out", "F_out"):
+        return 1
+    if n.endswith("_out") or n in ("r_in", "j_in"):
+        return 2
+    if isinstance(f, S.floor) or n in ("C_in", "F_in", "C"):
+        return 3
+    if f.is_Add:
+        return 9
+    if n.startswith("K"):
+        return 4
+    if n.startswith("D"):
+        return 5
+    if n.startswith("S"):
+        return 6
+    return 7
+
+
+def nice(e):
+    """The same expression, arranged as a textbook writes it: inputs first, padding, then the
+    kernel term, constants last; ``D·(K − 1)`` kept together; one fraction inside each floor."""
+    S = sp()
+    if not _is_formula(e):
+        return e
+    if isinstance(e, (S.floor, S.ceiling)):
+        num, den = S.fraction(S.together(e.args[0]))
+        if num.is_Symbol and den.is_Symbol:
+            return e
+        num = S.expand(num)
+        for d in sorted((x for x in num.free_symbols if str(x).startswith("D")), key=str):
+            num = S.collect(num, d)
+        inner = nice(num)
+        return type(e)(S.Mul(inner, S.Pow(den, -1), evaluate=False) if den != 1 else inner, evaluate=False)
+    if e.is_Add:
+        terms = [nice(t) for t in e.args]
+        return S.Add(*sorted(terms, key=_name_rank_add), evaluate=False)
+    if e.is_Mul:
+        factors = []
+        for f in e.args:
+            if f.is_Add and f.could_extract_minus_sign():  # D·(1 − K) -> −D·(K − 1)
+                factors.append(S.Integer(-1))
+                f = -f
+            factors.append(nice(f))
+        coeff = S.Integer(1)
+        rest = []
+        for f in factors:
+            if f.is_Number:
+                coeff *= f
+            else:
+                rest.append(f)
+        rest.sort(key=_rank_mul)
+        return S.Mul(*([coeff] if coeff != 1 else []), *rest, evaluate=False)
+    if e.args:
+        return e.func(*[nice(a) for a in e.args], evaluate=False)
+    return e
+
+
+def _printers():
+    from sympy.printing.str import StrPrinter
+
+    S = sp()
+
+    class Unicode(StrPrinter):
+        def __init__(self, values=None):
+            super().__init__({"order": "none"})
+            self.values = values or {}
+
+        def _print_Symbol(self, expr):
+            if expr in self.values:
+                v = self.values[expr]
+                return str(v) if not isinstance(v, Fraction) else f"{float(v):g}"
+            return expr.name
+
+        def _rounding(self, open_, close, expr):
+            num, den = S.fraction(expr.args[0])
+            if num.is_Symbol and den.is_Symbol:  # C_in/g: exact by construction
+                return f"({self._print(num)}/{self._print(den)})"
+            if den == 1:
+                return f"{open_}{self._print(num)}{close}"
+            return f"{open_}({self._print(num)})/{self._print(den)}{close}"
+
+        def _print_floor(self, expr):
+            return self._rounding("⌊", "⌋", expr)
+
+        def _print_ceiling(self, expr):
+            return self._rounding("⌈", "⌉", expr)
+
+    return Unicode
+
+
+def _unicode(expr, values=None) -> str:
+    text = _printers()(values).doprint(nice(expr)) if _is_formula(expr) else str(expr)
+    return text.replace("**", "^").replace("*", "·").replace(" - ", " − ")
+
+
+def _latex(expr, values=None) -> str:
+    from sympy.printing.latex import LatexPrinter
+
+    S = sp()
+    if not _is_formula(expr):
+        return str(expr)
+    names = {s: (str(v) if not isinstance(v, Fraction) else f"{float(v):g}") for s, v in (values or {}).items()}
+
+    class Latex(LatexPrinter):
+        def _print_floor(self, e, exp=None):
+            num, den = S.fraction(e.args[0])
+            if num.is_Symbol and den.is_Symbol:
+                return rf"\frac{{{self._print(num)}}}{{{self._print(den)}}}"
+            return super()._print_floor(e, exp)
+
+    settings = {"symbol_names": names, "order": "none"}
+    if values:
+        settings["mul_symbol"] = "dot"
+    return Latex(settings).doprint(nice(expr))
+
+
+def _result_text(v) -> str:
+    if isinstance(v, Fraction):
+        return str(v.numerator) if v.denominator == 1 else str(v)
+    if isinstance(v, int):
+        return f"{v:,}" if abs(v) >= 10000 else str(v)
+    return str(v)
+
+
+def step_line(st: Step) -> str:
+    """``H_out = ⌊(H + 2·P_h − D_h·(K_h − 1) − 1)/S_h⌋ + 1 = ⌊(32 + 2·0 − 1·(5 − 1) − 1)/3⌋ + 1 = 10``"""
+    if not _is_formula(st.general):
+        return f"{st.quantity} = {_result_text(st.result)}"
+    general = _unicode(st.general)
+    filled = _unicode(st.general, st.values)
+    return f"{st.quantity} = {general} = {filled} = {_result_text(st.result)}" + (f"  {st.note}" if st.note else "")
+
+
+def to_text(explanations) -> str:
+    lines = []
+    for ex in explanations:
+        lines.append(f"{ex.name}  ({ex.desc})")
+        for st in ex.steps:
+            lines.append("  " + step_line(st))
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def to_markdown(explanations) -> str:
+    lines = []
+    for ex in explanations:
+        lines.append(f"**{ex.name}** ({ex.desc})\n")
+        for st in ex.steps:
+            q = st.quantity.replace("_", r"\_")
+            if _is_formula(st.general):
+                lines.append(f"- {q}: ${_latex(st.general)} = {_latex(st.general, st.values)} = {_tex_num(st.result)}$")
+            else:
+                lines.append(f"- {q}: ${_tex_num(st.result)}$")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _tex_quantity(q: str) -> str:
+    base, _, rest = q.partition(" (")
+    tex = {"params": r"\text{params}", "MACs": r"\text{MACs}", "buffers": r"\text{buffers}",
+           "RF size": r"r", "RF jump": r"j"}.get(base)
+    if tex is None:
+        head, _, sub = base.partition("_")
+        tex = f"{head}_{{\\text{{{sub}}}}}" if sub else head
+    if rest:
+        tex += f"^{{({rest.rstrip(')')})}}"
+    return tex
+
+
+def _tex_num(v) -> str:
+    if isinstance(v, Fraction):
+        return str(v.numerator) if v.denominator == 1 else f"\\tfrac{{{v.numerator}}}{{{v.denominator}}}"
+    if isinstance(v, int):
+        return f"{v:,}".replace(",", "\\,")
+    return str(v)
+
+
+def to_latex(explanations) -> str:
+    """Ready-to-paste ``align*`` blocks, one per layer."""
+    out = []
+    for ex in explanations:
+        out.append(f"% {ex.name}: {ex.desc}")
+        out.append(r"\begin{align*}")
+        lines = []
+        for st in ex.steps:
+            if _is_formula(st.general):
+                lines.append(f"{_tex_quantity(st.quantity)} &= {_latex(st.general)} "
+                             f"= {_latex(st.general, st.values)} = {_tex_num(st.result)}")
+            else:
+                lines.append(f"{_tex_quantity(st.quantity)} &= {_tex_num(st.result)}")
+        out.append(" \\\\\n".join(lines))
+        out.append(r"\end{align*}")
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,306 @@
+"""Symbols, validity, explanations and solving backwards (issue: symbols)."""
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import convcalc as cc
+from convcalc import zoo
+from convcalc.errors import ConvcalcError, NeedsNumber
+from convcalc.sym import dims, exact_lambdify, fmt, sp
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def agree(expr, formula, symbols, ranges, trials=300):
+    """Two integer-valued expressions agree on random valid integer points."""
+    f1 = exact_lambdify(symbols, expr)
+    f2 = exact_lambdify(symbols, formula)
+    rng = random.Random(0)
+    checked = 0
+    for _ in range(trials * 5):
+        vals = [rng.randint(*r) for r in ranges]
+        try:
+            a, b = f1(*vals), f2(*vals)
+        except (ValueError, ZeroDivisionError):
+            continue
+        assert a == b, (dict(zip(symbols, vals)), a, b)
+        checked += 1
+        if checked >= trials:
+            break
+    assert checked >= trials // 2
+
+
+# -- the lecture formulas as symbolic identities ---------------------------------------------------------
+def test_seed_001_conv_output_params_and_receptive_field():
+    S = sp()
+    W, F, P, Sd, Cin, K = dims("W F P S C_in K")
+    # cs231n-style note: output floor((W - k + 2P)/S) + 1 (seed 001: "Now the output size should be ...")
+    r = cc.analyze(cc.Sequential(cc.Conv1d(Cin, K, F, stride=Sd, padding=P)), (Cin, W))
+    agree(r.rows[0].output[1], S.floor((W - F + 2 * P) / Sd) + 1, [W, F, P, Sd], [(1, 80), (1, 9), (0, 4), (1, 5)])
+    # weight matrix C_out x C_in x K_H x K_W plus a C_out bias
+    KH, KW, H = dims("K_H K_W H")
+    r2 = cc.analyze(cc.Sequential(cc.Conv2d(Cin, K, (KH, KW))), (Cin, H, W))
+    assert S.expand(r2.rows[0].params - (K * Cin * KH * KW + K)) == 0
+    # 1D: C_out x (L - K + 1); 3D: C_out x (H-K+1)(W-K+1)(D-K+1), params C_out*C_in*K^3 (+ bias)
+    L, D = dims("L D")
+    r1 = cc.analyze(cc.Sequential(cc.Conv1d(Cin, K, F)), (Cin, L))
+    assert S.simplify(r1.rows[0].output[1] - (L - F + 1)) == 0
+    r3 = cc.analyze(cc.Sequential(cc.Conv3d(Cin, K, F)), (Cin, H, W, D))
+    assert [S.simplify(o - (n - F + 1)) for o, n in zip(r3.rows[0].output[1:], (H, W, D))] == [0, 0, 0]
+    assert S.expand(r3.rows[0].params - (K * Cin * F ** 3 + K)) == 0
+    # pooling: (H - K)/S + 1, no parameters
+    rp = cc.analyze(cc.Sequential(cc.MaxPool1d(F, Sd)), (Cin, W))
+    agree(rp.rows[0].output[1], S.floor((W - F) / Sd) + 1, [W, F, Sd], [(1, 80), (1, 9), (1, 5)])
+    assert rp.rows[0].params == 0
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3, 6])
+def test_seed_001_receptive_field_of_L_layers(layers):
+    K = 5
+    r = cc.analyze(cc.Sequential(*[cc.Conv2d(None, 2, K) for _ in range(layers)]), (1, 64, 64))
+    assert r.rows[-1].rf[0].size == 1 + layers * (K - 1)
+
+
+def test_seed_003_output_params_macs():
+    S = sp()
+    li, p, k, s, ci, co = dims("l_i p k s c_i c_o")
+    r = cc.analyze(cc.Sequential(cc.Conv1d(ci, co, k, stride=s, padding=p, bias=False)), (ci, li)).rows[0]
+    # l_o = floor((l_i + 2p - k)/s) + 1 ; params c_i*c_o*k (no bias) ; MACs c_i*c_o*l_o*k
+    agree(r.output[1], S.floor((li + 2 * p - k) / s) + 1, [li, p, k, s], [(1, 90), (0, 4), (1, 9), (1, 5)])
+    assert S.expand(r.params - ci * co * k) == 0
+    assert S.simplify(r.macs - ci * co * r.output[1] * k) == 0
+    lw, lh, kw, kh = dims("l_w l_h k_w k_h")
+    r2 = cc.analyze(cc.Sequential(cc.Conv2d(ci, co, (kh, kw), bias=False)), (ci, lh, lw)).rows[0]
+    assert S.simplify(r2.macs - ci * co * r2.output[1] * r2.output[2] * kw * kh) == 0
+
+
+# -- compact expressions ------------------------------------------------------------------------------
+def test_resnet152_last_feature_map_is_one_floor():
+    H, W = dims("H W")
+    r = cc.analyze(zoo.get("resnet152"), (3, H, W))
+    last = r.row("layer4.2.add").output
+    assert fmt(last[1]) == "floor((H - 1)/32) + 1" and fmt(last[2]) == "floor((W - 1)/32) + 1"
+
+
+def test_deep_stride_chain_prints_without_recursion():
+    H = dims("H")
+    net = cc.Sequential(*[cc.Conv1d(None, 2, 3, stride=2, padding=1) for _ in range(12)])
+    out = cc.analyze(net, (1, H)).rows[-1].output[1]
+    assert fmt(out) == "floor((H - 1)/4096) + 1"
+
+
+# -- substitution agreement -------------------------------------------------------------------------
+MODELS = ["tinyconv", "alexnet-torchvision", "resnet18", "googlenet", "squeezenet1_0", "mobilenet_v2",
+          "densenet121", "unet"]
+_SYMBOLIC = {}
+
+
+def symbolic(name):
+    if name not in _SYMBOLIC:
+        H, W, N = dims("H W N")
+        m = zoo.get(name)
+        _SYMBOLIC[name] = (cc.analyze(m, (m.input[0], H, W), batch=N), (H, W, N))
+    return _SYMBOLIC[name]
+
+
+@settings(max_examples=25, deadline=None)
+@given(name=st.sampled_from(MODELS), h=st.integers(1, 700), w=st.integers(1, 700), n=st.integers(1, 4))
+def test_symbolic_equals_numeric_after_substitution(name, h, w, n):
+    m = zoo.get(name)
+    try:
+        num = cc.analyze(m, (m.input[0], h, w), batch=n)
+    except ConvcalcError:
+        return
+    rep, (H, W, N) = symbolic(name)
+    vals = {H: h, W: w, N: n}
+
+    def sub(x):
+        return int(x.subs(vals)) if hasattr(x, "subs") else x
+
+    for a, b in zip(rep.rows, num.rows):
+        assert a.name == b.name
+        assert tuple(sub(d) for d in a.output) == b.output, a.name
+        assert sub(a.params) == b.params and sub(a.macs) == b.macs, a.name
+        assert sub(a.activation_bytes) == b.activation_bytes, a.name
+    assert sub(rep.totals["macs"]) == num.totals["macs"]
+    # every validity condition holds where the numeric engine accepts the input
+    for cond, text in rep.conditions:
+        assert bool(cond.subs(vals)), text
+
+
+def test_symbolic_speed_budget_is_not_a_timed_test_but_alexnet_is_quick_enough():
+    # (timings belong in benchmarks/; this only checks it completes and stays compact)
+    H, W = dims("H W")
+    r = cc.analyze(zoo.get("alexnet"), (3, H, W))
+    assert len(fmt(r.totals["macs"])) < 400
+
+
+# -- validity -------------------------------------------------------------------------------------
+def test_min_input_alexnet_torchvision():
+    from convcalc.solve import min_input
+
+    m = zoo.get("alexnet-torchvision")
+    n = min_input(m)
+    # conv1 11x11/4 p2 -> pool 3/2 -> conv 5x5 p2 -> pool 3/2 -> 3x3 convs -> pool 3/2 needs a 3x3 map:
+    # 3 = floor((x-3)/2)+1 -> x >= 7 ... back to the input: 63 (torchvision's min_size for AlexNet)
+    assert n == 63
+    cc.analyze(m, (3, 63, 63))
+    with pytest.raises(ConvcalcError):
+        cc.analyze(m, (3, 62, 62))
+
+
+def test_unet_exact_tiles_are_16k_plus_12():
+    from convcalc.solve import exact_inputs
+
+    sizes = exact_inputs(zoo.get("unet"))
+    assert sizes[:4] == [188, 204, 220, 236] and 572 in sizes
+    assert all(s % 16 == 12 for s in sizes)
+
+
+def test_conditions_name_each_symbol():
+    from convcalc.validity import describe
+
+    H, W = dims("H W")
+    lines = describe(cc.analyze(zoo.get("alexnet-torchvision"), (3, H, W)))
+    assert "H: >= 63" in lines and "W: >= 63" in lines
+
+
+# -- explain ------------------------------------------------------------------------------------------
+def test_explain_conv_matches_the_lecture():
+    from convcalc.explain import explain_layer, step_line
+
+    ex = explain_layer(cc.Conv2d(None, 5, 5, stride=3), (3, 32, 32))
+    lines = {st.quantity: step_line(st) for st in ex.steps}
+    assert lines["H_out"] == "H_out = ⌊(H + 2·P_h − D_h·(K_h − 1) − 1)/S_h⌋ + 1 = ⌊(32 + 2·0 − 1·(5 − 1) − 1)/3⌋ + 1 = 10"
+    assert lines["params"] == "params = C_out·(C_in/g)·K_h·K_w + C_out = 5·(3/1)·5·5 + 5 = 380"
+    assert lines["MACs"].endswith("= 5·10·10·(3/1)·5·5 = 37,500")
+    assert all(not st.note for st in ex.steps)  # the substituted formula gives the reported number
+
+
+@settings(max_examples=60, deadline=None)
+@given(k=st.integers(1, 7), s=st.integers(1, 4), p=st.integers(0, 3), d=st.integers(1, 3), L=st.integers(8, 40),
+       g=st.sampled_from([1, 2]))
+def test_explained_formulas_evaluate_to_the_reported_numbers(k, s, p, d, L, g):
+    from convcalc.explain import explain_layer
+
+    layer = cc.Conv2d(None, 4, k, stride=s, padding=p, dilation=d, groups=g)
+    try:
+        ex = explain_layer(layer, (4, L, L + 1))
+    except ConvcalcError:
+        return
+    for st_ in ex.steps:
+        if hasattr(st_.general, "subs"):
+            assert sp().nsimplify(st_.general.subs(st_.values)) == sp().nsimplify(st_.result), st_.quantity
+
+
+def test_explain_latex_golden():
+    from convcalc.explain import explain_layer, to_latex
+
+    text = to_latex([explain_layer(cc.Conv2d(None, 10, 5, padding=2), (3, 32, 32), name="conv")])
+    golden = GOLDEN / "explain_conv.tex"
+    assert text == golden.read_text()
+    assert text.count(r"\begin{align*}") == text.count(r"\end{align*}") == 1
+    assert text.count("{") == text.count("}")
+
+
+def test_explain_cli_markdown_and_model():
+    from click.testing import CliRunner
+
+    from convcalc.cli import cli
+
+    r = CliRunner().invoke(cli, ["layer", "conv2d", "--input", "3x32x32", "--out", "10", "-k", "5", "-p", "2",
+                                 "--explain", "--format", "markdown"])
+    assert r.exit_code == 0 and "$" in r.output and "760" in r.output
+    r = CliRunner().invoke(cli, ["tinyconv", "--explain"])
+    assert r.exit_code == 0 and "fc" in r.output and "1610" in r.output.replace(",", "")
+
+
+# -- solve ------------------------------------------------------------------------------------------
+def test_solve_the_issue_example():
+    from convcalc.solve import solve_layer
+
+    sol = solve_layer(cc.Conv2d, {"out_channels": 1, "kernel_size": 5, "stride": 1}, (3, 32, 32), "padding",
+                      (32, 32))
+    assert sol.values == [2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(find=st.sampled_from(["padding", "stride", "kernel_size", "dilation", "input"]),
+       k=st.integers(1, 6), s=st.integers(1, 4), p=st.integers(0, 3), d=st.integers(1, 2), L=st.integers(6, 40))
+def test_solver_round_trip(find, k, s, p, d, L):
+    from convcalc.solve import solve_layer
+
+    kw = {"out_channels": 1, "kernel_size": k, "stride": s, "padding": p, "dilation": d}
+    try:
+        out = cc.analyze(cc.Sequential(cc.Conv2d(None, **kw)), (1, L, L)).rows[0].output[1:]
+    except ConvcalcError:
+        return
+    known = {x: v for x, v in kw.items() if x != find}
+    sol = solve_layer(cc.Conv2d, known, (1, L, L), find, tuple(out))
+    original = L if find == "input" else kw[find]
+    assert original in sol.values
+    for v in sol.values:  # every solution, run forward, gives the target
+        kw2 = dict(known)
+        shape = (1, L, L)
+        if find == "input":
+            shape = (1, v, v)
+        else:
+            kw2[find] = v
+        assert cc.analyze(cc.Sequential(cc.Conv2d(None, **kw2)), shape).rows[0].output[1:] == out
+
+
+def test_solve_output_padding_inverts_a_conv():
+    from convcalc.solve import solve_layer
+
+    # a 3x3/2 p1 conv maps 32 -> 16; the transposed conv needs output_padding 1 to give 32 back
+    down = cc.analyze(cc.Sequential(cc.Conv2d(8, 8, 3, stride=2, padding=1)), (8, 32, 32)).rows[0].output
+    sol = solve_layer(cc.ConvTranspose2d, {"out_channels": 8, "kernel_size": 3, "stride": 2, "padding": 1}, down,
+                      "output_padding", (32, 32))
+    assert sol.values == [1]
+
+
+def test_solve_out_channels_from_budget():
+    from convcalc.solve import solve_layer
+
+    sol = solve_layer(cc.Conv2d, {"kernel_size": 3}, (64, 56, 56), "out_channels", None, params=40000)
+    # params = C_out*(64*9 + 1) <= 40000 -> C_out = floor(40000/577) = 69
+    assert sol.values == [40000 // (64 * 9 + 1)]
+
+
+def test_solve_says_why_there_is_none():
+    from convcalc.solve import solve_layer
+
+    sol = solve_layer(cc.Conv2d, {"out_channels": 1, "kernel_size": 4, "stride": 2, "padding": 0}, (1, 32, 32),
+                      "dilation", (16, 16))
+    assert sol.values == [] and "nearest" in sol.why
+
+
+# -- bad input ----------------------------------------------------------------------------------------
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "convcalc", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["verify", "alexnet", "--input", "3xHxW"], "numeric input"),
+    (["solve", "conv2d", "--input", "32", "--output", "33", "-k", "4", "-s", "2", "--find", "dilation"], "no dilation"),
+    (["solve", "conv2d", "--input", "32", "--output", "32", "-k", "5", "-p", "2", "--find", "padding"], "both given"),
+    (["solve", "conv2d", "--input", "Hx32", "--output", "32", "-k", "5", "--find", "padding"], "numbers"),
+    (["solve", "conv2d", "--input", "32", "--output", "32", "-k", "5", "--find", "colour"], "cannot solve"),
+    (["alexnet", "--input", "3xHxW", "--explain"], "needs numbers"),
+])
+def test_bad_input(args, needle):
+    r = run_cli(*args)
+    assert r.returncode == 2 and r.stdout == "", (r.stdout, r.stderr)
+    assert len(r.stderr.strip().splitlines()) == 1 and needle in r.stderr, r.stderr
+
+
+def test_verify_with_symbols_is_a_clear_error():
+    from convcalc.verify import verify
+
+    H, W = dims("H W")
+    with pytest.raises(NeedsNumber):
+        verify(zoo.get("tinyconv"), (3, H, W))
