@@ -366,7 +366,7 @@ def volumes_figure(report, kernels: bool = True, figsize=None, dpi: int = 100):
         x += t + dx + gap + max(0.0, 1.4 - t)
     top = max(b["h"] / 2 + b["dy"] for b in boxes)
     low = -max(b["h"] / 2 for b in boxes) - 0.4
-    xlim, ylim = (-1.0, x - gap + 0.5), (low - 2.6, top + 0.4)
+    xlim, ylim = (-1.2, x - gap + 1.2), (low - 2.6, top + 0.4)
     span_x, span_y = xlim[1] - xlim[0], ylim[1] - ylim[0]
     inch = min(0.42, 26.0 / span_x)  # inches per drawing unit: one scale for both axes
     fig = new_figure(figsize or (span_x * inch + 0.4, span_y * inch + 0.7), dpi)

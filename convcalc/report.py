@@ -49,7 +49,7 @@ class Report:
     totals: dict
     warnings: tuple = ()
     conditions: tuple = ()  # (relational, text) under which every layer is valid (symbolic input)
-    tiling: tuple = ()      # (leftover expression, text): every stride tiles exactly when all are 0
+    tiling: tuple = ()      # (dropped-pixels expression, text): every stride tiles exactly when all are <= 0
     status: str = "complete"
     meta: dict = field(default_factory=dict)
 

@@ -339,16 +339,24 @@ class _Builder:
             self.fail(place, f"nested too deeply (at most {MAX_DEPTH} levels)")
         if not isinstance(items, list):
             self.fail(place, f"expected a list of layers, got {_show(items) if items is None else type(items).__name__}")
-        children, seen = [], set()
+        children, seen = [], {}
         for i, item in enumerate(items):
             where = f"{place}[{i}]"
             name, module = self.item(item, where, depth + 1)
             name = name if name is not None else str(start + i)
-            if name in seen:
-                self.fail(where, f"duplicate name {name!r} in this list")
-            seen.add(name)
+            self.unique(name, item, module, seen, where)
             children.append((name, module))
         return Sequential(*children, label=label)
+
+    def unique(self, name, item, module, seen, where):
+        """A name may repeat only for the same parameter-free layer (torchvision's one ``relu`` module
+        called twice); anything else would make two rows, or two exported modules, ambiguous."""
+        if name in seen:
+            prev_item, prev = seen[name]
+            if not (prev_item == item and _stateless(module) and _stateless(prev)):
+                self.fail(where, f"duplicate name {name!r} (only an identical parameter-free layer may repeat "
+                                 f"a name)")
+        seen[name] = (item, module)
 
     def item(self, item, place: str, depth: int):
         """One list item -> (explicit name or None, module)."""
@@ -356,7 +364,7 @@ class _Builder:
         if self.count > MAX_LAYERS:
             self.fail(place, f"more than {MAX_LAYERS:,} items (repeat counts and aliases multiply)")
         if isinstance(item, str):
-            return None, self.note(make_layer(item, {}, f"{self.where}: {place}"), f"{place}.{item}")
+            return None, self.note(make_layer(item, {}, f"{self.where}: {place}.{item}"), f"{place}.{item}")
         if not isinstance(item, dict):
             self.fail(place, f"expected a layer name or a mapping, got {_show(item)}")
         if not item:
@@ -482,9 +490,7 @@ class _Builder:
                 if sc != []:
                     shortcut = self.seq(sc, f"{place}.{sc_key}", depth)
             post = self.post(item, place, depth, start=len(body))
-            clash = {n for n, _ in body} & {n for n, _ in post}
-            if clash:
-                self.fail(f"{place}.post", f"name {sorted(clash)[0]!r} is used in the body too")
+            self.no_clash(body, post, item.get("residual"), item.get("post"), f"{place}.post")
             return Parallel([("", body), (sc_key, shortcut)], combine="add", post=post.children, label="residual")
         # concat / add / mul: a list of branches
         branches_data = item[block]
@@ -518,10 +524,23 @@ class _Builder:
         combine = {"concat": "cat", "cat": "cat"}.get(block, block)
         return Parallel(branches, combine=combine, dim=dim, post=post.children, label=block)
 
+    def no_clash(self, body, post, body_items, post_items, place):
+        seen = {}
+        for (n, m), it in zip(body.children, body_items or []):
+            seen.setdefault(n, (it, m))
+        for (n, m), it in zip(post.children, post_items or []):
+            self.unique(n, it, m, seen, place)
+
     def post(self, item, place, depth, start):
         if item.get("post") is None:
             return Sequential()
         return self.seq(item["post"], f"{place}.post", depth, start=start)
+
+
+def _stateless(module) -> bool:
+    from .layers import Flatten, act, pool
+
+    return isinstance(module, (act.Elementwise, pool._PoolNd, pool._AdaptivePoolNd, Flatten))
 
 
 # -- the one-liner -----------------------------------------------------------------------------------
@@ -567,7 +586,8 @@ def parse_line(text: str) -> Model:
     if len(parts) < 2 or not parts[0]:
         raise SpecError(f"one-line spec: expected 'SHAPE | layer | layer ...', got {text!r}")
     where = "one-line spec"
-    shape = _Builder(where).input(parts[0]) if re.fullmatch(r"[\w\s×,()\[\]]+", parts[0]) else None
+    builder = _Builder(where)
+    shape = builder.input(parts[0]) if re.fullmatch(r"[\w\s×,()\[\]]+", parts[0]) else None
     if shape is None:
         raise SpecError(f"{where}: {parts[0]!r} is not a shape (expected e.g. 3x32x32)")
     children = []
@@ -607,5 +627,7 @@ def parse_line(text: str) -> Model:
             else:
                 raise SpecError(f"{place}: cannot read {tok!r} (expected a number, k3 s2 p1 d2 g2, nobias, ceil "
                                 f"or NAME=VALUE)")
-        children.append((str(i), make_layer(kind, args, place)))
-    return Model(text, Sequential(*children), shape, "one-line spec")
+        children.append((str(i), builder.note(make_layer(kind, args, place), f"layer {i + 1} ({part})")))
+    model = Model(text, Sequential(*children), shape, "one-line spec")
+    builder.check(model)
+    return model

@@ -172,7 +172,8 @@ def window_out(L: Dim, k: Dim, s: Dim = 1, p_lo: Dim = 0, p_hi: Dim = 0, d: Dim 
 
 
 def leftover(L: Dim, k: Dim, s: Dim = 1, p_lo: Dim = 0, p_hi: Dim = 0, d: Dim = 1) -> Dim:
-    """Pixels at the end of the padded input that no window covers (0 = stride tiles it)."""
+    """Pixels at the end of the padded input that no window covers (the real pixels among them
+    are those beyond the right padding ``p_hi``)."""
     span = L + p_lo + p_hi - d * (k - 1) - 1
     return simplify(span - s * floordiv(span, s))
 

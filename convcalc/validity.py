@@ -22,7 +22,7 @@ def _checker(exprs, symbols, kind):
     f = exact_lambdify(symbols, list(exprs))
     if kind == "conditions":
         return lambda *v: all(bool(x) for x in f(*v))
-    return lambda *v: all(x == 0 for x in f(*v))
+    return lambda *v: all(x <= 0 for x in f(*v))  # tiling: no real pixel left over
 
 
 def _ranges(values: list) -> str:
@@ -47,22 +47,25 @@ def _ranges(values: list) -> str:
 
 
 def congruence(values: list, hi: int = HI, name: str = "n") -> str:
-    """``n = r (mod m), n >= v0: v0, v1, ...`` for a periodic set, else the first values."""
+    """The set as residues modulo its period (``n = 12 (mod 16), n >= 188: 188, 204, ...`` or
+    ``n mod 32 in {1, 2, 3, 4}, n >= 1: ...``); the first values when it has no period."""
     if not values:
         return "none"
     first = ", ".join(str(v) for v in values[:6]) + (", ..." if len(values) > 6 else "")
     if len(values) == 1:
         return f"only {values[0]}"
-    m = 0
-    for a, b in zip(values, values[1:]):
-        m = math.gcd(m, b - a)
-    r = values[0] % m
-    complete = set(values) == set(range(values[0], hi + 1, m))
-    if complete and m > 1:
-        return f"{name} = {r} (mod {m}), {name} >= {values[0]}: {first}"
-    if complete:
-        return f"every {name} >= {values[0]}"
-    return first
+    members, start = set(values), values[0]
+    for m in range(1, 257):
+        if all((v in members) == (v - m in members) for v in range(start + m, hi + 1)):
+            break
+    else:
+        return first
+    residues = sorted({v % m for v in values})
+    if m == 1:
+        return f"every {name} >= {start}"
+    if len(residues) == 1:
+        return f"{name} = {residues[0]} (mod {m}), {name} >= {start}: {first}"
+    return f"{name} mod {m} in {{{', '.join(map(str, residues))}}}, {name} >= {start}: {first}"
 
 
 def describe(report) -> list:

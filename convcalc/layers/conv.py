@@ -68,13 +68,14 @@ def window_axes(layer_kind: str, shape: tuple, kernel, stride, pads, dilation, c
 
         require_size(n, f"{layer_kind} output {names[ax]}", arithmetic, conds)
         windows.append(Window(k=simplify(d * (k - 1) + 1), s=s, p=lo))
-        left = leftover(L, k, s, lo, hi, d)
-        if not ceil_mode and is_sym(left):
-            tiling.append((left, f"stride {fmt(s)} tiles {names[ax]}"))
-        if not ceil_mode and not is_sym(left) and left != 0:
+        # Pixels past the last window: only real pixels count (right padding may go unused).
+        dropped = simplify(leftover(L, k, s, lo, hi, d) - hi)
+        if not ceil_mode and is_sym(dropped):
+            tiling.append((dropped, f"stride {fmt(s)} reaches the end of {names[ax]}"))
+        if not ceil_mode and not is_sym(dropped) and dropped > 0:
             warnings.append(
-                f"stride {fmt(s)} does not tile {names[ax]}: the last {fmt(left)} pixel(s) of the padded "
-                f"input ({fmt(L)} + {fmt(lo)} + {fmt(hi)}) are never covered by a {fmt(d * (k - 1) + 1)}-wide window"
+                f"stride {fmt(s)} does not tile {names[ax]}: the last {fmt(dropped)} pixel(s) of the input "
+                f"({fmt(L)} + {fmt(lo)} + {fmt(hi)} padding) are never covered by a {fmt(d * (k - 1) + 1)}-wide window"
             )
         out.append(n)
     return tuple(out), tuple(windows), warnings, conds, tiling

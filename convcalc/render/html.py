@@ -12,6 +12,7 @@ from .table import BAR_COLUMNS, COLUMNS, bar_text, cell, parse_columns, share, t
 from .text import summary_line
 
 NUM = ' class="num"'
+MAX_BARS = 60
 STYLE = """
 .convcalc { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; font-size: 13px; color: #222; }
 .convcalc table { border-collapse: collapse; margin: 0.5em 0; }
@@ -97,9 +98,15 @@ def cost_svg(report):
         import matplotlib  # noqa: F401
     except ImportError:
         return None
-    from ..plot import cost_figure, svg_text
+    from ..plot import cost_figure, cost_rows, svg_text
 
-    return svg_text(cost_figure(report))
+    # A page stays readable: deep networks are drawn by blocks (the deepest level with <= 60 bars).
+    depth = max((r.depth for r in report.rows), default=1)
+    shown = report
+    while len(cost_rows(shown)) > MAX_BARS and depth > 1:
+        depth -= 1
+        shown = report.collapse(depth)
+    return svg_text(cost_figure(shown))
 
 
 def to_html(report, layout: str = "chw", columns=None, bars: bool = False, verified=None,
