@@ -184,8 +184,30 @@ def fmt(x) -> str:
     if isinstance(x, Fraction):
         return str(x.numerator) if x.denominator == 1 else f"{float(x):g}"
     if is_sym(x):
-        return _printer().doprint(x)
+        text = _FMT_CACHE.get(x)
+        if text is None:
+            text = _FMT_CACHE[x] = _printer().doprint(x)
+        return text
     return str(x)
+
+
+_FMT_CACHE: dict = {}
+
+
+def over_one_denominator(arg):
+    """``(numerator, denominator)`` of a sum with rational coefficients, cheaply (no ``together``)."""
+    import math as _m
+
+    S = sp()
+    terms = S.Add.make_args(arg)
+    den = 1
+    for t in terms:
+        c = t.as_coeff_Mul()[0]
+        if c.is_Rational:
+            den = den * int(c.q) // _m.gcd(den, int(c.q))
+    if den == 1:
+        return arg, S.Integer(1)
+    return S.Add(*[t * den for t in terms]), S.Integer(den)
 
 
 _PRINTER = None
@@ -200,7 +222,7 @@ def _printer():
 
         class Printer(StrPrinter):
             def _rounding(self, name, expr):
-                num, den = S.fraction(S.together(expr.args[0]))
+                num, den = over_one_denominator(expr.args[0])
                 if den == 1:
                     return f"{name}({self._print(num)})"
                 inner = self._print(num)

@@ -248,12 +248,17 @@ def from_torch(module, input_shape, name: Optional[str] = None) -> Model:
             raise TorchError(f"torch.fx cannot trace {type(module).__name__}: {type(e).__name__}: "
                              f"{str(e).splitlines()[0] if str(e) else ''}") from None
         gm = fx.GraphModule(module, graph)
+        for node in graph.nodes:  # an unsupported module is named before anything runs
+            if node.op == "call_module" and getattr(gm.get_submodule(node.target), "convcalc_kind", None) != "merge":
+                module_layer(gm.get_submodule(node.target), node.target)
         try:
             with torch.no_grad():
                 ShapeProp(gm).propagate(torch.zeros(1, *shape))
         except Exception as e:
+            cause = e.__cause__ or e  # ShapeProp wraps the error of the node that failed
+            text = str(cause).splitlines()[0] if str(cause) else ""
             raise TorchError(f"{type(module).__name__} does not run on input 1x{'x'.join(map(str, shape))}: "
-                             f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+                             f"{type(cause).__name__}: {text}") from None
     finally:
         module.train(was_training)
     infos, order, torch_shapes = _convert_nodes(gm)
@@ -266,6 +271,23 @@ def from_torch(module, input_shape, name: Optional[str] = None) -> Model:
 def _meta_shape(node):
     tm = node.meta.get("tensor_meta")
     return tuple(tm.shape) if tm is not None and hasattr(tm, "shape") else None
+
+
+def _is_batch_size(arg) -> bool:
+    """``x.size(0)`` or ``x.shape[0]`` in a traced graph."""
+    import operator
+
+    torch = _torch()
+    if not isinstance(arg, torch.fx.Node):
+        return False
+    if arg.op == "call_method" and arg.target == "size" and tuple(arg.args[1:2]) == (0,):
+        return True
+    if arg.op == "call_function" and arg.target is operator.getitem and arg.args[1] == 0:
+        base = arg.args[0]
+        return isinstance(base, torch.fx.Node) and (
+            (base.op == "call_function" and base.target is getattr and base.args[1] == "shape")
+            or (base.op == "call_method" and base.target == "size" and len(base.args) == 1))
+    return False
 
 
 def _convert_nodes(gm):
@@ -389,8 +411,8 @@ def _convert_nodes(gm):
                 if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
                     dims = tuple(dims[0])
                 src = src_of(node, node.args[0])
-                if len(dims) == 2 and (dims[1] == -1 or (shape is not None and len(shape) == 2)) and \
-                        shape is not None and len(shape) == 2:
+                if len(dims) == 2 and _is_batch_size(dims[0]) and shape is not None and len(shape) == 2 and \
+                        (dims[1] == -1 or dims[1] == shape[1]):
                     infos[node] = _Node("layer", src=src, layer=linear.Flatten(1), name=row)
                 else:
                     raise TorchError(f"{where(node)}unsupported {op_text(node)}{tuple(dims)}: only "
