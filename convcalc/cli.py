@@ -274,8 +274,7 @@ def emit_symbolic(report, layout: str, exact: bool) -> None:
                        ("activation bytes", "activation_bytes"), ("parameter bytes", "param_bytes")):
         click.echo(f"{label}: {exact_text(t[key])}")
     lines = validity.describe(report)
-    if lines:
-        click.echo("valid for " + "; ".join(lines))
+    click.echo("valid for " + ("; ".join(lines) if lines else "every size (no layer ever runs out of input)"))
     if exact:
         for line in validity.describe_tiling(report):
             click.echo(line)
@@ -410,8 +409,9 @@ def list_models(fmt):
     rows = []
     for name in zoo.names():
         r = analyze(zoo.get(name))
-        last_spatial = next((row.rf for row in reversed(r.rows) if row.rf and not any(a.is_global for a in row.rf)),
-                            None)
+        # the field of the last feature map (after a squeeze-and-excitation gate it is the whole image)
+        last_spatial = next((row.rf for row in reversed(r.rows)
+                             if row.rf and len(row.output) > 1 and any(d != 1 for d in row.output[1:])), None)
         rows.append((name, r.input, r.totals["params"], r.totals["macs"], last_spatial))
     if fmt == "json":
         import json

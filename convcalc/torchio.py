@@ -252,7 +252,10 @@ def from_torch(module, input_shape, name: Optional[str] = None) -> Model:
             if node.op == "call_module" and getattr(gm.get_submodule(node.target), "convcalc_kind", None) != "merge":
                 module_layer(gm.get_submodule(node.target), node.target)
         try:
-            with torch.no_grad():
+            import contextlib
+            import io
+
+            with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints tracebacks
                 ShapeProp(gm).propagate(torch.zeros(1, *shape))
         except Exception as e:
             cause = e.__cause__ or e  # ShapeProp wraps the error of the node that failed

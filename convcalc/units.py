@@ -52,8 +52,8 @@ def rf_text(rf) -> str:
     """``11/4`` (size/jump) per axis, collapsed when all axes agree; ``355 (all)`` when global."""
     if not rf:
         return ""
-    sizes = [fmt(a.size) for a in rf]
-    size = sizes[0] if len(set(sizes)) == 1 else "x".join(sizes)
+    sizes = [fmt(a.size) if not is_sym(a.size) else f"({fmt(a.size)})" for a in rf]
+    size = sizes[0] if len(set(sizes)) == 1 else ("x" if not any(is_sym(a.size) for a in rf) else " x ").join(sizes)
     if any(a.is_global for a in rf):
         return f"{size} (all)"
     jumps = [fmt(a.jump) for a in rf]

@@ -179,7 +179,7 @@ def test_three_way_add_is_one_merge():
     ("return self.conv(x) * 2", "with a constant"),
     ("return self.lstm(x)", "lstm: unsupported module LSTM"),
     ("y = self.conv(x)\n        return torch.cat([y, y + x], 1) + y.repeat(1, 2, 1, 1)", "Tensor.repeat"),
-    ("y = self.conv(x)\n        z = y + x\n        return z * y", "not series-parallel"),
+    ("y = self.conv(x)\n        z = y + x\n        return z * y", "series-parallel"),
     ("if x.sum() > 0:\n            return x\n        return -x", "torch.fx cannot trace"),
     ("return x.view(3, -1)", "only x.view(batch, -1)"),
     ("return self.conv(x) + self.weight", "uses the tensor attribute 'weight'"),

@@ -17,12 +17,12 @@ def shape_text(shape, layout: str = "chw") -> str:
 
 def symbolic_table(report, layout: str = "chw") -> Table:
     title = f"{report.model} · input {shape_text(report.input, layout)} · batch {fmt(report.batch)} · {report.dtype}"
-    t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", show_lines=True)
+    t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
     t.add_column("Layer", no_wrap=True)
     t.add_column("Kind", no_wrap=True)
-    t.add_column("Output", overflow="fold", ratio=2)
-    t.add_column("Params", justify="right", overflow="fold", ratio=1)
-    t.add_column("MACs", overflow="fold", ratio=3)
+    t.add_column("Output", no_wrap=True)
+    t.add_column("Params", justify="right", overflow="fold")
+    t.add_column("MACs", overflow="fold", min_width=44)
     t.add_column("RF", justify="right", no_wrap=True)
     for r in report.rows:
         t.add_row(r.name, r.desc, shape_text(r.output, layout), exact(r.params) if r.params else "",
