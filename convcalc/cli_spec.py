@@ -76,7 +76,7 @@ def register(cli):
         if any(is_sym(d) for d in dims):
             raise ConvcalcError("from-torch runs the model once: give a numeric --input (no symbols)")
         try:
-            import torch  # noqa: F401
+            import torch  # noqa: F401  (a clear message before running the user's file)
         except ImportError:
             raise ConvcalcError("from-torch needs PyTorch: pip install 'convcalc[torch]'") from None
         module, name = _load_torch_object(target)

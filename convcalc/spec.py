@@ -338,7 +338,8 @@ class _Builder:
         if depth > MAX_DEPTH:
             self.fail(place, f"nested too deeply (at most {MAX_DEPTH} levels)")
         if not isinstance(items, list):
-            self.fail(place, f"expected a list of layers, got {_show(items) if items is None else type(items).__name__}")
+            got = _show(items) if items is None else type(items).__name__
+            self.fail(place, f"expected a list of layers, got {got}")
         children, seen = [], {}
         for i, item in enumerate(items):
             where = f"{place}[{i}]"
@@ -514,7 +515,7 @@ class _Builder:
             branches.append((bname, None if b == [] else self.seq(b, where, depth)))
         dim = item.get("dim", 0)
         if block not in ("concat", "cat") and "dim" in item:
-            self.fail(f"{place}.dim", f"only concat takes a dim")
+            self.fail(f"{place}.dim", "only concat takes a dim")
         if not isinstance(dim, int) or isinstance(dim, bool) or not -5 <= dim <= 4:
             self.fail(f"{place}.dim", f"expected a per-sample dim (0 = channels), got {_show(dim)}")
         post = self.post(item, place, depth, start=len(branches))

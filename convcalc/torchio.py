@@ -50,11 +50,6 @@ def _tup(v):
     return v
 
 
-def _first(v):
-    """PyTorch stores conv args as tuples; convcalc takes tuples too."""
-    return _tup(v)
-
-
 def module_layer(m, path: str) -> Layer:
     """The convcalc layer for one torch leaf module."""
     nn = _torch().nn
@@ -64,11 +59,11 @@ def module_layer(m, path: str) -> Layer:
     name = type(m).__name__
     if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
         cls = KINDS[name.lower()]
-        kw = dict(in_channels=m.in_channels, out_channels=m.out_channels, kernel_size=_first(m.kernel_size),
-                  stride=_first(m.stride), padding=m.padding if isinstance(m.padding, str) else _first(m.padding),
-                  dilation=_first(m.dilation), groups=m.groups, bias=m.bias is not None, padding_mode=m.padding_mode)
+        kw = dict(in_channels=m.in_channels, out_channels=m.out_channels, kernel_size=_tup(m.kernel_size),
+                  stride=_tup(m.stride), padding=m.padding if isinstance(m.padding, str) else _tup(m.padding),
+                  dilation=_tup(m.dilation), groups=m.groups, bias=m.bias is not None, padding_mode=m.padding_mode)
         if isinstance(m, nn.modules.conv._ConvTransposeNd):
-            kw["output_padding"] = _first(m.output_padding)
+            kw["output_padding"] = _tup(m.output_padding)
         return cls(**kw)
     if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
         if m.return_indices:
@@ -806,7 +801,7 @@ class _Exporter:
         self.i = 0
         self.helpers = set()
 
-    def next_row(self, kinds=None):
+    def next_row(self):
         row = self.rows[self.i]
         self.i += 1
         return row
@@ -948,7 +943,7 @@ def to_torch_source(model, input=None, class_name: str = "Net", source: Optional
             '(multiply-accumulates of conv and linear weights). Module names equal convcalc\'s row names."""',
             "import torch", "from torch import nn"]
     parts = []
-    for h in ("block", "merge", "layerscale", "layernorm2d", "channelslice", "permute", "stochasticdepth", "centercrop"):
+    for h in _HELPERS:
         if h in ex.helpers:
             parts.append(_HELPERS[h].rstrip("\n"))
     names = list(attrs)

@@ -6,7 +6,7 @@ import os
 import sys
 
 try:
-    import torch
+    import torch  # noqa: F401
 except ImportError:
     print("PyTorch is not installed: pip install 'convcalc[torch]'")
     sys.exit(0)

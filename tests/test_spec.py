@@ -4,8 +4,8 @@ Expected numbers are written as arithmetic; every invalid spec must be one Convc
 naming the file and the place, never a traceback.
 """
 import json
-import re
 import os
+import re
 
 import pytest
 from click.testing import CliRunner

@@ -36,6 +36,7 @@ REGISTRY = {
     "resnet101": "resnet:resnet101", "resnet152": "resnet:resnet152",
     "resnext50_32x4d": "resnet:resnext50_32x4d", "wide_resnet50_2": "resnet:wide_resnet50_2",
     "googlenet": "inception:googlenet", "inception_v3": "inception:inception_v3",
+    "googlenet_aux": "inception:googlenet_with_aux", "inception_v3_aux": "inception:inception_v3_with_aux",
     "densenet121": "densenet:densenet121",
     "squeezenet1_0": "squeezenet:squeezenet1_0", "squeezenet1_1": "squeezenet:squeezenet1_1",
     "shufflenet_v2_x1_0": "shufflenet:shufflenet_v2_x1_0",

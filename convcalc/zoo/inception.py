@@ -284,3 +284,15 @@ def inception_v3(aux_logits: bool = False) -> Model:
     if aux_logits:
         del figures["gmacs"]  # training mode runs the aux head too: no published figure
     return Model(name, net, (3, 299, 299), inception_v3.__doc__, figures)
+
+
+def googlenet_with_aux() -> Model:
+    """GoogLeNet as ``torchvision.models.googlenet(weights=None)`` builds it for training: with both
+    auxiliary classifiers (13,004,888 parameters); their logits follow the main logits."""
+    return googlenet(aux_logits=True)
+
+
+def inception_v3_with_aux() -> Model:
+    """Inception v3 with its auxiliary classifier, as torchvision's published num_params counts it
+    (27,161,264 parameters)."""
+    return inception_v3(aux_logits=True)

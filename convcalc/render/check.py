@@ -1,0 +1,157 @@
+"""The graded report of ``convcalc check``: a rich table with worked solutions, markdown, JSON.
+
+Pure functions of a :class:`convcalc.check.SheetResult`; nothing here computes a number.
+"""
+from __future__ import annotations
+
+import json
+
+MARK = {"right": "✓", "wrong": "✗", "error": "!", "key": "·"}
+FIELD_LABEL = {"output": "output", "height": "height", "width": "width", "channels": "channels",
+               "params": "params", "macs": "MACs", "flops": "FLOPs", "rf": "RF", "memory": "memory",
+               "param_memory": "param memory"}
+
+
+def score_line(result) -> str:
+    c = result.counts()
+    graded = c["right"] + c["wrong"]
+    parts = [f"score {c['right']}/{graded}" + (f" ({100 * c['right'] // graded}%)" if graded else "")]
+    if c["wrong"]:
+        parts.append(f"{c['wrong']} wrong")
+    if c["errors"]:
+        parts.append(f"{c['errors']} could not be graded")
+    keys = sum(v.status == "key" for q in result.questions for v in q.verdicts)
+    if keys:
+        parts.append(f"{keys} unanswered (key shown)")
+    return " · ".join(parts)
+
+
+def _qlabel(g) -> str:
+    return f"Q{g.number}" + (f" ({g.ident})" if g.ident not in (None, "") else "")
+
+
+def _solutions(result, show_work: bool):
+    """(heading, [lines]) for every wrong answer (every answer with show_work)."""
+    out = []
+    for g in result.questions:
+        for v in g.verdicts:
+            warn = v.status == "right" and "the working" in v.note
+            if v.status == "wrong" or warn or (show_work and v.work):
+                head = f"{'⚠' if warn else MARK[v.status]} {_qlabel(g)} {FIELD_LABEL[v.field]}: "
+                if v.status == "wrong" or warn:
+                    head += f"you wrote {v.given}, correct {v.expected_text}"
+                else:
+                    head += v.expected_text
+                lines = []
+                if v.note:
+                    lines.append(v.note)
+                lines += v.work
+                out.append((head, lines))
+    return out
+
+
+def check_renderables(result, show_work: bool = False) -> list:
+    """Renderables in order: title, the table, worked solutions, the score."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    items = [Text(f"{result.title} · {result.counts()['questions']} question"
+                  f"{'s' if result.counts()['questions'] != 1 else ''} · shapes as "
+                  f"{ {'chw': 'CxHxW', 'hwc': 'HxWxC', 'any': 'either order'}[result.layout] }")]
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    t.add_column("#", no_wrap=True)
+    t.add_column("Question", max_width=30, overflow="fold")
+    t.add_column("Answer", no_wrap=True)
+    t.add_column("Given", overflow="fold", max_width=22)
+    t.add_column("Correct", overflow="fold", max_width=24)
+    t.add_column("", no_wrap=True)
+    t.add_column("Mistake / note", overflow="fold", max_width=40)
+    for g in result.questions:
+        if g.error is not None:
+            t.add_row(f"Q{g.number}", g.title, "", "", "", MARK["error"], _short_error(g.error))
+            continue
+        for i, v in enumerate(g.verdicts):
+            note = _table_note(v)
+            t.add_row(f"Q{g.number}" if i == 0 else "", g.title if i == 0 else "", FIELD_LABEL[v.field], v.given,
+                      v.expected_text, MARK[v.status], note)
+        if g.verdicts and g is not result.questions[-1]:
+            t.add_row("", "", "", "", "", "", "")
+    items.append(t)
+    sols = _solutions(result, show_work)
+    if sols:
+        items.append(Text("worked solutions" if not show_work else "work"))
+        for head, lines in sols:
+            items.append(Text(head))
+            for line in lines:
+                items.append(Text("    " + line, overflow="fold"))
+    items.append(Text(score_line(result)))
+    return items
+
+
+def _table_note(v) -> str:
+    """The short note of the table; the full one is in the worked solutions, JSON and markdown."""
+    from ..check import SLIPS
+
+    note = v.note
+    if v.status == "wrong":
+        if v.slip:
+            return SLIPS[v.slip]
+        if note.startswith("transposed"):
+            return note.split(";")[0].replace("transposed: right numbers in ", "transposed (") + ")"
+        return note or "see the worked solution"
+    if v.status == "right":
+        if "the working" in note:
+            return "⚠ the result is right, the working is not" + (f" ({SLIPS[v.slip]})" if v.slip else "")
+        if "read " in note or "given in" in note:
+            return note.split("; ")[-1] if "read " in note else note
+        return ""
+    return note
+
+
+def _short_error(msg: str) -> str:
+    """The error without its ``sheet.yaml: question N:`` prefix (the row says which question)."""
+    import re
+
+    return re.sub(r"^.*?question \d+(?: \([^)]*\))?: ", "", msg)
+
+
+def print_report(console, result, show_work: bool = False) -> None:
+    for r in check_renderables(result, show_work):
+        console.print(r)
+
+
+def to_markdown(result, show_work: bool = False) -> str:
+    """A table for a TA to paste, then the worked solutions."""
+    def cell(x) -> str:
+        return str(x).replace("|", "\\|").replace("\n", " ")
+
+    lines = [f"## {cell(result.title)}", "", "| # | Question | Answer | Given | Correct | | Note |",
+             "|---|---|---|---|---|:-:|---|"]
+    for g in result.questions:
+        if g.error is not None:
+            lines.append(f"| {_qlabel(g)} | {cell(g.title)} | | | | {MARK['error']} | {cell(g.error)} |")
+            continue
+        for i, v in enumerate(g.verdicts):
+            given = f"`{cell(v.given)}`" if v.given else ""
+            lines.append(f"| {_qlabel(g) if i == 0 else ''} | {cell(g.title) if i == 0 else ''} | "
+                         f"{FIELD_LABEL[v.field]} | {given} | {cell(v.expected_text)} | {MARK[v.status]} | "
+                         f"{cell(v.note)} |")
+    sols = _solutions(result, show_work)
+    if sols:
+        lines += ["", "### Worked solutions" if not show_work else "### Work", ""]
+        for head, body in sols:
+            lines.append(f"**{cell(head)}**")
+            lines.append("")
+            lines.append("```")
+            lines += body
+            lines.append("```")
+            lines.append("")
+    lines += ["", f"**{score_line(result)}**", ""]
+    return "\n".join(lines)
+
+
+def to_json(result) -> str:
+    from ..check import to_dict
+
+    return json.dumps(to_dict(result), indent=2, ensure_ascii=False)
