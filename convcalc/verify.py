@@ -408,7 +408,9 @@ def verify(model, input=None, batch: int = 1, seed: int = 0, max_memory: int = 2
         weights = {}
         for wname, wshape in layer.weight_shapes(shape).items():
             fan_in = max(1, int(np.prod(wshape[1:])) if len(wshape) > 1 else 1)
-            weights[wname] = (rng.standard_normal(wshape) * math.sqrt(2.0 / fan_in)).astype(np.float32)
+            w = rng.standard_normal(wshape, dtype=np.float32)
+            w *= np.float32(math.sqrt(2.0 / fan_in))
+            weights[wname] = w
         buffers = {}
         for bname, bshape in layer.buffer_shapes(shape).items():
             if bname == "num_batches_tracked":
@@ -444,6 +446,6 @@ def verify(model, input=None, batch: int = 1, seed: int = 0, max_memory: int = 2
         step(row, res)
         return y, F2
 
-    x0 = rng.standard_normal((batch, *in_shape)).astype(np.float32)
+    x0 = rng.standard_normal((batch, *in_shape), dtype=np.float32)
     run(net, "", x0, fields_init())
     return VerifyResult(report.model, in_shape, batch, results)
