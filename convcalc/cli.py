@@ -444,6 +444,46 @@ def list_models(fmt):
     Console(width=None if tty else 400, no_color=not tty or None, highlight=False).print(t)
 
 
+@cli.command("rf")
+@click.argument("model")
+@click.option("--input", "input_", type=SHAPE, default=None, help="Input shape per sample.")
+@click.option("--layout", type=click.Choice(["chw", "hwc"]), default="chw", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def rf_cmd(model, input_, layout, fmt):
+    """Receptive-field detail of MODEL per layer and axis: size, jump (effective stride), start
+    (centre of the first unit's field, in input pixels) and effective padding, as in
+    google-research/receptive_field."""
+    from .analyze import analyze
+    from .report import jsonable
+
+    report = analyze(load_model(model, to_dims(input_, layout)))
+    rows = [r for r in report.rows if r.rf]
+    if fmt == "json":
+        import json
+        from .report import rf_dict
+        click.echo(json.dumps({"model": report.model, "input": [jsonable(d) for d in report.input],
+                               "layers": [{"name": r.name, "kind": r.kind, **rf_dict(r.rf)} for r in rows]}, indent=2))
+        return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{report.model} · receptive fields (input {'x'.join(str(d) for d in report.input)})",
+              box=box.SIMPLE_HEAD, title_justify="left")
+    for col in ("Layer", "Kind", "Size", "Jump", "Start", "Eff. padding"):
+        t.add_column(col, no_wrap=True, justify="left" if col in ("Layer", "Kind") else "right")
+
+    def axes(values):
+        texts = [str(jsonable(v)) if v is not None else "all" for v in values]
+        return texts[0] if len(set(texts)) == 1 else " x ".join(texts)
+
+    for r in rows:
+        t.add_row(r.name, r.desc, axes([a.size for a in r.rf]), axes([a.jump for a in r.rf]),
+                  axes([a.start for a in r.rf]), axes([a.effective_padding for a in r.rf]))
+    tty = sys.stdout.isatty()
+    Console(width=None if tty else 400, no_color=not tty or None, highlight=False).print(t)
+
+
 # -- convcalc layer KIND ---------------------------------------------------------------------------------
 LAYER_OPTIONS = [
     # (option decls, parameter name of the layer class, type)

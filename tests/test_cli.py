@@ -114,3 +114,14 @@ def test_bad_input_one_line_exit_2(args, needle):
 def test_help_states_the_counting_convention():
     r = run("--help")
     assert r.exit_code == 0 and "FLOPs = 2 x MACs" in " ".join(r.output.split())
+
+
+def test_rf_command_matches_google_receptive_field_table():
+    # google-research/receptive_field README: vgg_16 pool5 -- size 212, effective stride 32,
+    # effective padding 90
+    r = run("rf", "vgg16", "--format", "json")
+    layers = {x["name"]: x for x in json.loads(r.output)["layers"]}
+    pool5 = layers["features.30"]
+    assert pool5["size"] == [212, 212] and pool5["jump"] == [32, 32] and pool5["effective_padding"] == [90, 90]
+    table = run("rf", "alexnet")
+    assert table.exit_code == 0 and "195" in table.output
