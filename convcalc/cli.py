@@ -518,7 +518,8 @@ def layer_command(f):
     return f
 
 
-def build_layer(kind: str, options: dict):
+def layer_class_and_kwargs(kind: str, options: dict):
+    """The layer class for KIND and its keyword arguments from the CLI's layer options."""
     from .layers import ALIASES, KINDS
     import difflib
 
@@ -543,10 +544,15 @@ def build_layer(kind: str, options: dict):
         if name not in accepted:
             raise ConvcalcError(f"{key} has no option --{name.replace('_', '-')}")
         kwargs[name] = value
+    return cls, kwargs
+
+
+def build_layer(kind: str, options: dict):
+    cls, kwargs = layer_class_and_kwargs(kind, options)
     try:
         return cls(**kwargs)
     except TypeError as e:
-        raise ConvcalcError(f"{key}: {e}") from None
+        raise ConvcalcError(f"{cls.kind}: {e}") from None
 
 
 @cli.command("layer")

@@ -80,33 +80,15 @@ def register(cli):
 
 
 def _constructor_kwargs(kind, options, find):
-    """The layer class and its keyword arguments from the CLI options (as `convcalc layer` maps them)."""
+    """The layer class and its keyword arguments, less the unknown being solved for."""
     import inspect
 
-    from .cli import build_layer
-    from .layers import ALIASES, KINDS
+    from .cli import layer_class_and_kwargs
 
-    key = kind.lower().replace("_", "").replace("-", "")
-    key = ALIASES.get(key, key)
-    if key not in KINDS:
-        build_layer(kind, {})  # raises the unknown-kind error with suggestions
-    cls = KINDS[key]
-    accepted = inspect.signature(cls.__init__).parameters
-    kwargs = {}
-    for name, value in options.items():
-        if value is None or value is False:
-            continue
-        if name == "no_bias":
-            name, value = "bias", False
-        elif name == "ceil_mode":
-            value = True
-        elif name == "no_count_include_pad":
-            name, value = "count_include_pad", False
-        if name not in accepted:
-            raise ConvcalcError(f"{key} has no option --{name.replace('_', '-')}")
-        kwargs[name] = value
+    cls, kwargs = layer_class_and_kwargs(kind, options)
     if find in kwargs:
         raise ConvcalcError(f"--find {find} and a value for it were both given")
-    if "out_channels" in accepted and "out_channels" not in kwargs and find != "out_channels":
+    if "out_channels" in inspect.signature(cls.__init__).parameters and "out_channels" not in kwargs \
+            and find != "out_channels":
         kwargs["out_channels"] = 1  # channels do not change spatial sizes
     return cls, kwargs
