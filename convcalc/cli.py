@@ -506,6 +506,12 @@ LAYER_OPTIONS = [
     (("--start-dim",), "start_dim", int),
     (("--end-dim",), "end_dim", int),
     (("--dim",), "dim", int),
+    (("--normalized-shape",), "normalized_shape", IntTuple()),
+    (("--scale-factor",), "scale_factor", float),
+    (("--mode",), "mode", click.Choice(["nearest", "nearest-exact", "linear", "bilinear", "trilinear"])),
+    (("--negative-slope",), "negative_slope", float),
+    (("--alpha",), "alpha", float),
+    (("--beta",), "beta", float),
 ]
 
 
@@ -515,6 +521,8 @@ def layer_command(f):
     f = click.option("--no-bias", is_flag=True, help="bias=False.")(f)
     f = click.option("--ceil-mode", is_flag=True, help="ceil_mode=True (pooling).")(f)
     f = click.option("--no-count-include-pad", is_flag=True, help="count_include_pad=False (avg pooling).")(f)
+    f = click.option("--no-affine", is_flag=True, help="affine=False (norms: no scale and shift).")(f)
+    f = click.option("--no-track-running-stats", is_flag=True, help="track_running_stats=False (no buffers).")(f)
     return f
 
 
@@ -535,12 +543,12 @@ def layer_class_and_kwargs(kind: str, options: dict):
     for name, value in options.items():
         if value is None or value is False:
             continue
-        if name == "no_bias":
-            name, value = "bias", False
-        elif name == "ceil_mode":
+        if name == "ceil_mode":
             value = True
-        elif name == "no_count_include_pad":
-            name, value = "count_include_pad", False
+        elif name.startswith("no_"):  # --no-bias, --no-affine, ...: the PyTorch flag set to False
+            name, value = name[3:], False
+        if name == "affine" and "elementwise_affine" in accepted:
+            name = "elementwise_affine"
         if name not in accepted:
             raise ConvcalcError(f"{key} has no option --{name.replace('_', '-')}")
         kwargs[name] = value
