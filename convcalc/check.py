@@ -315,7 +315,7 @@ def parse_shape(raw) -> tuple:
         if "=" in text:
             text = text.split("=")[-1].strip()
         inner = text.strip()
-        while inner[:1] in "([{" and inner[-1:] in ")]}":
+        while len(inner) >= 2 and inner[0] in "([{" and inner[-1] in ")]}":
             inner = inner[1:-1].strip()
         items = [p for p in _SHAPE_SPLIT.split(inner) if p != ""] if inner else []
     if not items:
@@ -425,8 +425,22 @@ class SheetResult:
 
     @property
     def exit_code(self) -> int:
+        """0 all right; 1 any answer wrong; 2 when the sheet itself is broken somewhere (a question
+        or an answer that cannot be graded): bad input, even though the others were graded."""
         c = self.counts()
-        return 0 if c["wrong"] == 0 and c["errors"] == 0 else 1
+        if c["errors"]:
+            return 2
+        return 0 if c["wrong"] == 0 else 1
+
+    def first_error(self):
+        """Text of the first question or answer that could not be graded."""
+        for q in self.questions:
+            if q.error is not None:
+                return q.error
+            for v in q.verdicts:
+                if v.status == "error":
+                    return v.note
+        return None
 
 
 # -- building networks -------------------------------------------------------------------------------------
@@ -701,6 +715,10 @@ def quantity(report, at, fld: str):
     if fld == "rf":
         if last.rf is None:
             raise CheckError("rf: the input has no spatial axes")
+        if row is None:  # a whole network: the last feature map's field (as `convcalc list`)
+            spatial = [r for r in rows if r.rf is not None and not any(a.is_global for a in r.rf)]
+            if spatial:
+                return tuple(spatial[-1].rf)
         return tuple(last.rf)
     if row is not None:
         vals = {"params": row.params, "macs": row.macs, "flops": row.flops, "memory": row.activation_bytes,
@@ -1082,7 +1100,7 @@ def _slip_cout_for_cin(ctx, fld):
     from .layers import Linear
 
     rows = [ctx.row] if ctx.row is not None else ctx.rows
-    total, changed = 0, False
+    total, changed, first = 0, False, None
     for r in rows:
         lay = r.layer
         key = {"params": "params", "param_memory": "params", "macs": "macs", "flops": "macs"}[fld]
@@ -1091,10 +1109,10 @@ def _slip_cout_for_cin(ctx, fld):
         try:
             if _is_conv(lay) and r.input[0] != lay.out_channels:
                 inf = rebuild(lay, in_channels=None).infer((lay.out_channels, *r.input[1:]))
-                changed = True
+                changed, first = True, first or (r.input[0], lay.out_channels)
             elif isinstance(lay, Linear) and r.input[-1] != lay.out_features:
                 inf = rebuild(lay, in_features=None).infer((*r.input[:-1], lay.out_features))
-                changed = True
+                changed, first = True, first or (r.input[-1], lay.out_features)
             else:
                 total += getattr(r, key) if key == "params" else r.macs
                 continue
@@ -1104,7 +1122,8 @@ def _slip_cout_for_cin(ctx, fld):
     if not changed:
         return
     val = {"params": total, "param_memory": total * ctx.report.dtype_bytes, "macs": total, "flops": 2 * total}[fld]
-    yield val, "that is the count with C_out input channels in place of C_in"
+    yield val, (f"that is the count with C_out = {first[1]} inputs in place of C_in = {first[0]}"
+                + (" (in every layer)" if len(rows) > 1 else ""))
 
 
 def _window_args(lay):
@@ -1222,7 +1241,7 @@ def _rf_chain(ctx, start_size, extra_k=0, ignore_jump=False):
                 rf = tuple(AxisRF(a.size, 1, a.start) for a in rf)
             rf = through(rf, wins)
         elif inf.rf == "global":
-            return None
+            break
     return rf
 
 

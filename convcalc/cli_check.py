@@ -63,13 +63,18 @@ def register(cli):
 
         Each answer is marked ✓ or ✗; a wrong one gets the correct value, the worked solution
         and, when it is what a known slip gives (forgot the bias, the padding, groups, did not
-        floor, FLOPs for MACs, ...), the slip's name. Exit 0 all right, 1 any wrong (or a
-        sheet question that could not be graded), 2 bad input.
+        floor, FLOPs for MACs, ...), the slip's name. Exit 0 all right, 1 any wrong, 2 bad input
+        (in a sheet, a question that cannot be graded is an error row, the others are still
+        graded, and the first broken place is named on stderr).
         """
         from . import check as ck
 
         expects = {k[len("expect_"):]: v for k, v in rest.items() if k.startswith("expect_") and v is not None}
         options = {k: v for k, v in rest.items() if not k.startswith("expect_")}
+        import os
+
+        if target.lower().endswith((".yaml", ".yml", ".json")) and not os.path.exists(target):
+            raise ck.CheckError(f"{target}: no such file")
         if ck.is_sheet(target):
             if expects or input_ is not None or at is not None:
                 raise click.UsageError("a sheet carries its own questions: --expect-*, --input and --at apply to "
@@ -78,10 +83,11 @@ def register(cli):
                 return _emit_key(ck, target)
             result = ck.grade_sheet(target, show_work=show_work, layout=layout, exact=exact)
             _emit(result, fmt, show_work)
-            broken = result.counts()["broken"]
-            if broken:
-                click.echo(f"convcalc: {broken} question{'s' if broken != 1 else ''} of {result.source} could not be "
-                           f"graded (the error rows say why)", err=True)
+            errors = result.counts()["errors"]
+            if errors:  # the others are graded above; the broken place is named on stderr
+                first = " ".join(str(result.first_error()).split())
+                more = f" (+{errors - 1} more, see the error rows)" if errors > 1 else ""
+                click.echo(f"convcalc: error: {first}{more}", err=True)
             return result.exit_code
         q = _flag_question(ck, target, input_, layout or "chw", at, dtype, batch, bool(exact), expects, options,
                            answer_key)

@@ -84,7 +84,7 @@ def check_renderables(result, show_work: bool = False) -> list:
         for head, lines in sols:
             items.append(Text(head))
             for line in lines:
-                items.append(Text("    " + line, overflow="fold"))
+                items.append(Text("    " + line))
     items.append(Text(score_line(result)))
     return items
 
@@ -117,8 +117,12 @@ def _short_error(msg: str) -> str:
 
 
 def print_report(console, result, show_work: bool = False) -> None:
+    """The table is laid out at the console's width; the solution lines are never wrapped
+    (a formula broken across lines is hard to read; a terminal wraps them if it must)."""
+    from rich.table import Table
+
     for r in check_renderables(result, show_work):
-        console.print(r)
+        console.print(r, soft_wrap=not isinstance(r, Table))
 
 
 def to_markdown(result, show_work: bool = False) -> str:
