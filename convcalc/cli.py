@@ -202,7 +202,11 @@ def emit(report, fmt: str, layout: str, verified=None) -> None:
     """Print a report in the chosen format; warnings go to stderr."""
     ctx = click.get_current_context(silent=True)
     bars, columns = (ctx.meta.get("convcalc.bars", False), ctx.meta.get("convcalc.columns")) if ctx else (False, None)
+    if bars and fmt not in ("table", "html"):
+        raise ConvcalcError(f"--bars applies to --format table and html, not {fmt}")
     if ctx is not None and ctx.meta.get("convcalc.explain"):
+        if fmt not in ("table", "markdown", "latex", "json"):
+            raise ConvcalcError(f"--explain prints text, markdown, latex or json, not {fmt}")
         return emit_explanation(report, fmt)
     if report.symbolic and fmt == "table":
         return emit_symbolic(report, layout, exact=bool(ctx and ctx.meta.get("convcalc.exact")))
@@ -365,7 +369,8 @@ def run_verify(model, dims, batch, seed, max_memory):
 @click.option("--input", "input_", type=SHAPE, default=None, help="Input shape per sample (numbers only).")
 @click.option("--layout", type=click.Choice(["chw", "hwc"]), default="chw", show_default=True)
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the random input and weights.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed for the random input and weights.")
 @click.option("--max-memory", default="2GiB", show_default=True,
               help="Refuse to run when the estimated peak memory is above this (512MiB, 1GiB, ...).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -399,7 +404,8 @@ def verify_cmd(model, input_, layout, batch, seed, max_memory, fmt):
 
 
 @cli.command("list")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table",
+              show_default=True)
 def list_models(fmt):
     """Every zoo model with its input, parameters, MACs and receptive field."""
     from . import zoo

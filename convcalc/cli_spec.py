@@ -108,14 +108,20 @@ def register(cli):
         from .cli import SHAPE
         from .torchio import to_torch_source
 
-        if not class_name.isidentifier():
+        import keyword
+
+        if not class_name.isidentifier() or keyword.iskeyword(class_name):
             raise ConvcalcError(f"--class-name: {class_name!r} is not a Python identifier")
         dims = to_dims(SHAPE.convert(input_, None, None), layout) if input_ is not None else None
         m = load_model(model, dims)
         source = os.path.basename(model) if model.lower().endswith((".yaml", ".yml", ".json")) else None
         text = to_torch_source(m, class_name=class_name, source=source)
         if output:
-            with open(output, "w", encoding="utf-8") as f:
+            try:
+                f = open(output, "w", encoding="utf-8")
+            except OSError as e:
+                raise ConvcalcError(f"cannot write {output}: {e.strerror}") from None
+            with f:
                 f.write(text)
             click.echo(f"wrote {output}", err=True)
         else:

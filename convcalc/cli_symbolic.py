@@ -59,7 +59,9 @@ def register(cli):
             raise ConvcalcError("solve needs numbers, not symbols, in --input and --output")
         if layout == "hwc" and len(dims) > 1:
             dims = [dims[-1]] + dims[:-1]
-        if len(dims) == 1:  # a bare spatial size: square, 1 channel (channels do not change sizes)
+        if len(dims) == 1 and target.lower() in ("linear", "fc", "dense"):
+            pass  # features
+        elif len(dims) == 1:  # a bare spatial size: square, 1 channel (channels do not change sizes)
             dims = [options.get("in_channels") or 1, dims[0], dims[0]] if not target.endswith(("1d", "3d")) \
                 else ([1, dims[0]] if target.endswith("1d") else [1, dims[0], dims[0], dims[0]])
         out = None
@@ -67,8 +69,18 @@ def register(cli):
             out = list(output_)
             if layout == "hwc" and len(out) > 1:
                 out = [out[-1]] + out[:-1]
-            if len(out) == 1:
+            if len(out) == 1 and len(dims) > 1:
                 out = out * (len(dims) - 1)
+        import inspect
+
+        from .cli import layer_class_and_kwargs
+
+        accepted = inspect.signature(layer_class_and_kwargs(target, {})[0].__init__).parameters
+        if key == "out_channels" and "out_channels" not in accepted and "out_features" in accepted:
+            key = "out_features"  # linear layers: the same question
+        if out is not None and len(out) == len(dims) and "out_channels" in accepted and key != "out_channels" \
+                and options.get("out_channels") is None:
+            options = {**options, "out_channels": out[0]}  # channels given in --output
         cls, known = _constructor_kwargs(target, options, key)
         sol = S.solve_layer(cls, known, tuple(dims), key, tuple(out) if out else None, params)
         if not sol.values:

@@ -11,7 +11,7 @@ from .errors import ConvcalcError
 
 RANGES = {  # the "sane range" searched for each unknown
     "padding": (0, 64), "stride": (1, 64), "kernel_size": (1, 64), "dilation": (1, 64),
-    "output_padding": (0, 63), "input": (1, 4096), "out_channels": (1, 1 << 16),
+    "output_padding": (0, 63), "input": (1, 4096), "out_channels": (1, 1 << 16), "out_features": (1, 1 << 16),
 }
 ALIASES = {"p": "padding", "pad": "padding", "s": "stride", "k": "kernel_size", "kernel": "kernel_size",
            "d": "dilation", "op": "output_padding", "input_size": "input", "size": "input",
@@ -43,7 +43,7 @@ def solve_layer(cls, kwargs: dict, input_shape: tuple, find: str, output=None, p
     if output is None and params is None:
         raise ConvcalcError("give the target: --output SIZE or --params N")
     lo, hi = RANGES[find]
-    if find == "out_channels" and params is not None:
+    if find in ("out_channels", "out_features") and params is not None:
         hi = max(1, min(hi, params))
     nd = len(input_shape) - 1
     want = tuple(output) if output is not None else None
@@ -63,16 +63,19 @@ def solve_layer(cls, kwargs: dict, input_shape: tuple, find: str, output=None, p
         out = row.output
         got = out if (want is not None and len(want) == len(out)) else _spatial(out)
         match_out = want is None or tuple(got) == want
-        if params is not None and output is None and find == "out_channels":
+        if params is not None and output is None and find in ("out_channels", "out_features"):
             match = row.params <= params
         else:
             match = match_out and (params is None or row.params == params)
         seen.append((v, got, row.params))
         if match:
             good.append(v)
-    if find == "out_channels" and params is not None and output is None and good:
+    if find in ("out_channels", "out_features") and params is not None and output is None and good:
         best = max(good)
         exact = [v for v, _, p in seen if p == params]
+        if not exact and best == hi:
+            return Solution(find, [], (lo, hi), f"even {hi:,} {find} (the search limit) use fewer than "
+                                                f"{params:,} parameters")
         return Solution(find, exact or [best], (lo, hi),
                         "" if exact else f"no value uses exactly {params:,} parameters; the largest that fits is "
                                          f"{best} ({next(p for v, _, p in seen if v == best):,} parameters)")
@@ -94,7 +97,7 @@ def solve_layer(cls, kwargs: dict, input_shape: tuple, find: str, output=None, p
             why = (f"no {find} in {lo}..{hi} gives {target}" + (": the nearest are " + " and " .join(parts)
                                                                   if parts else ""))
             if params is not None:
-                why += f" (with {params:,} parameters)"
+                why += f" (and {params:,} parameters)"
     return Solution(find, good, (lo, hi), why)
 
 

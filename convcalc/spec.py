@@ -57,7 +57,7 @@ from .zoo import Model
 
 MAX_BYTES = 1 << 20      # refuse spec files over 1 MiB
 MAX_DEPTH = 50           # nesting of blocks and lists
-MAX_LAYERS = 100_000     # layers built in all (repeat and YAML aliases multiply)
+MAX_LAYERS = 10_000      # layers built in all (repeat and YAML aliases multiply)
 MAX_REPEAT = 10_000
 
 STRUCT_KEYS = ("name", "layers", "repeat", "residual", "shortcut", "downsample", "post", "concat", "cat", "add",

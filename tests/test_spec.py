@@ -280,7 +280,7 @@ def test_nesting_limit(tmp_path):
 
 def test_alias_bomb_is_refused(monkeypatch):
     """YAML aliases share one list many times: ten layers, nested ten-fold seven times (10**8 if
-    expanded). The builder counts items as it goes and stops at 100,000."""
+    expanded). The builder counts items as it goes and stops at 10,000."""
     import yaml
 
     text = "l0: &l0 [relu, relu, relu, relu, relu, relu, relu, relu, relu, relu]\n"

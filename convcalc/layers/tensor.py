@@ -48,6 +48,9 @@ class Permute(Layer):
         return "permute " + ",".join(str(d) for d in self.dims)
 
 
+UPSAMPLE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
+
+
 class Upsample(Layer):
     """``nn.Upsample`` / ``F.interpolate``: a given ``size`` or ``floor(L * scale_factor)``.
 
@@ -58,14 +61,32 @@ class Upsample(Layer):
     kind = "upsample"
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
+        import math
+
         if (size is None) == (scale_factor is None):
             raise ConfigError("upsample: give exactly one of size and scale_factor")
+        for f in (scale_factor if isinstance(scale_factor, (list, tuple)) else [scale_factor]):
+            if f is None:
+                continue
+            if isinstance(f, bool) or not isinstance(f, (int, float)) or not math.isfinite(f) or f <= 0 \
+                    or f > 1e6:
+                raise ConfigError(f"upsample: scale_factor must be a positive finite number, got {f!r}")
+        for n in (size if isinstance(size, (list, tuple)) else [size]):
+            if n is not None and not is_sym(n):
+                check_positive(n, "size")
+        if mode not in UPSAMPLE_MODES:
+            raise ConfigError(f"upsample: mode must be one of {', '.join(UPSAMPLE_MODES)}, got {mode!r}")
+        if align_corners is not None and mode in ("nearest", "nearest-exact"):
+            raise ConfigError("upsample: align_corners only goes with the interpolating modes")
         self.size, self.scale_factor, self.mode, self.align_corners = size, scale_factor, mode, align_corners
 
     def infer(self, shape):
         nd = len(shape) - 1
         if nd < 1:
             raise ShapeError("upsample needs spatial dims")
+        want = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(self.mode)
+        if want is not None and want != nd:
+            raise ShapeError(f"upsample mode {self.mode!r} needs {want} spatial dim(s), got {nd}")
         sizes = self.size if isinstance(self.size, (list, tuple)) else [self.size] * nd
         scales = self.scale_factor if isinstance(self.scale_factor, (list, tuple)) else [self.scale_factor] * nd
         out, windows = [], []
@@ -74,6 +95,8 @@ class Upsample(Layer):
                 fr = Fraction(str(f))
                 n = floordiv(L * fr.numerator, fr.denominator)
             n = simplify(n)
+            if not is_sym(n) and n < 1:
+                raise ShapeError(f"upsample output would be {n} < 1 ({fmt(L)} x {f})")
             up = simplify(Fraction(n) / Fraction(L)) if not (is_sym(n) or is_sym(L)) else simplify(n / L)
             if isinstance(up, Fraction) and up.denominator == 1:
                 up = up.numerator
