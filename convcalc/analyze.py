@@ -169,6 +169,7 @@ def analyze(model, input=None, batch=1, dtype: str = "fp32", name: str | None = 
             raise ShapeError(f"input sizes must be positive integers, got {'x'.join(fmt(x) for x in input)}")
     nbytes = dtype_bytes(dtype)
     walker = _Walker(batch, nbytes)
+    walker.warnings.extend(getattr(model, "warnings", None) or [])
     spatial = len(input) - 1
     rf0 = rfmath.initial(spatial) if spatial >= 1 else None
     walker.walk(net, "", input, rf0, 0)

@@ -286,8 +286,9 @@ def emit_symbolic(report, layout: str, exact: bool) -> None:
         click.echo(f"warning: {w}", err=True)
 
 
-def load_model(name: str, input_dims):
-    """A zoo name, a spec file (.yaml/.yml/.json) or a one-line spec ("3x32x32 | conv 10 k3 | ...")."""
+def load_model(name: str, input_dims, layout: str = "chw"):
+    """A zoo name, a spec file (.yaml/.yml/.json) or a one-line spec ("3x32x32 | conv 10 k3 | ...").
+    With ``layout='hwc'`` a one-liner's own shape is read as HxWxC, like ``--input``."""
     import os
 
     if "|" in name or name.lower().endswith((".yaml", ".yml", ".json")) or os.path.sep in name:
@@ -296,6 +297,8 @@ def load_model(name: str, input_dims):
         model = spec.load(name)
         if input_dims is not None:
             model.input = tuple(input_dims)
+        elif layout == "hwc" and "|" in name and len(model.input) > 1:
+            model.input = (model.input[-1], *model.input[:-1])
         return model
     from . import zoo
 
@@ -315,7 +318,7 @@ def show(model, input_, batch, dtype, fmt, layout, do_verify, depth, convention)
 
     from .analyze import analyze
 
-    m = load_model(model, to_dims(input_, layout))
+    m = load_model(model, to_dims(input_, layout), layout)
     report = analyze(m, batch=batch, dtype=dtype)
     if convention:
         from .conventions import count, row_ops
@@ -461,6 +464,7 @@ def rf_cmd(model, input_, layout, fmt):
     google-research/receptive_field."""
     from .analyze import analyze
     from .report import jsonable
+    from .sym import fmt as fmt_dim
 
     report = analyze(load_model(model, to_dims(input_, layout)))
     rows = [r for r in report.rows if r.rf]
@@ -480,7 +484,7 @@ def rf_cmd(model, input_, layout, fmt):
         t.add_column(col, no_wrap=True, justify="left" if col in ("Layer", "Kind") else "right")
 
     def axes(values):
-        texts = [str(jsonable(v)) if v is not None else "all" for v in values]
+        texts = [fmt_dim(v) if v is not None else "all" for v in values]
         return texts[0] if len(set(texts)) == 1 else " x ".join(texts)
 
     for r in rows:

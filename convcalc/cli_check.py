@@ -134,6 +134,10 @@ def _flag_question(ck, target, input_, layout, at, dtype, batch, exact, expects,
                                    f"model")
         model = load_model(target, to_dims(input_, read))
         net, dims, label = model.net, tuple(model.input), model.name
+    from .sym import is_sym
+
+    if dims is not None and any(is_sym(d) for d in dims):
+        raise ck.CheckError("check grades numbers: give a numeric --input (symbols are for `convcalc MODEL`)")
     if at is not None and at.isdigit():
         at = int(at)
     answers = {}

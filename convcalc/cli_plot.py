@@ -63,6 +63,10 @@ def register(cli):
         plots.output_format(output)     # a bad path fails before any work
         plots.require_matplotlib()
         figsize = _size(size)
+        if figsize is not None and figsize[0] * figsize[1] * dpi * dpi > 100e6:
+            raise ConvcalcError(f"a {figsize[0]:g}x{figsize[1]:g} in figure at {dpi} dpi would be "
+                                f"{figsize[0] * figsize[1] * dpi * dpi / 1e6:.0f} megapixels; keep it under 100 "
+                                "(lower --dpi or --size)")
         if image is not None and kind != "rf":
             raise ConvcalcError("--image is for --kind rf")
         if layer is not None and kind != "rf":

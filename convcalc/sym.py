@@ -182,7 +182,10 @@ def fmt(x) -> str:
     """Human text for a Dim: ints as they are, expressions in sympy syntax with each floor's
     argument over one denominator (``floor((H - 1)/32) + 1``, not ``floor(H/32 - 1/32) + 1``)."""
     if isinstance(x, Fraction):
-        return str(x.numerator) if x.denominator == 1 else f"{float(x):g}"
+        if x.denominator == 1:
+            return str(x.numerator)
+        # halves, quarters, ... read well as decimals; thirds and sevenths as fractions
+        return f"{float(x):g}" if x.denominator & (x.denominator - 1) == 0 else f"{x.numerator}/{x.denominator}"
     if is_sym(x):
         text = _FMT_CACHE.get(x)
         if text is None:

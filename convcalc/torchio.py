@@ -243,9 +243,16 @@ def from_torch(module, input_shape, name: Optional[str] = None) -> Model:
             raise TorchError(f"torch.fx cannot trace {type(module).__name__}: {type(e).__name__}: "
                              f"{str(e).splitlines()[0] if str(e) else ''}") from None
         gm = fx.GraphModule(module, graph)
+        calls = {}
         for node in graph.nodes:  # an unsupported module is named before anything runs
             if node.op == "call_module" and getattr(gm.get_submodule(node.target), "convcalc_kind", None) != "merge":
                 module_layer(gm.get_submodule(node.target), node.target)
+                calls[node.target] = calls.get(node.target, 0) + 1
+        for target, n in calls.items():  # weight sharing would count the same weights n times
+            weights = sum(p.numel() for p in gm.get_submodule(target).parameters())
+            if n > 1 and weights:
+                raise TorchError(f"module {target!r} is called {n} times with the same {weights:,} weights: convcalc "
+                                 "gives every call its own weights, so shared weights are not supported")
         try:
             import contextlib
             import io
@@ -262,6 +269,11 @@ def from_torch(module, input_shape, name: Optional[str] = None) -> Model:
     infos, order, torch_shapes = _convert_nodes(gm)
     net = _series_parallel(infos, order)
     model = Model(name or type(module).__name__, net, shape, f"traced from {type(module).__name__} with torch.fx")
+    used = sum(p.numel() for t in calls for p in gm.get_submodule(t).parameters())
+    total = sum(p.numel() for p in module.parameters())
+    if total != used:  # submodules or bare parameters the forward never touches
+        model.warnings.append(f"{total - used:,} of the module's {total:,} parameters are never used by its forward "
+                              "(they are not counted)")
     _check_shapes(model, torch_shapes)
     return model
 

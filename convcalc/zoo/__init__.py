@@ -20,6 +20,7 @@ class Model:
     input: tuple           # default per-sample input (C, *spatial)
     doc: str = ""
     figures: dict = field(default_factory=dict)  # published figures and their sources, for tests and docs
+    warnings: list = field(default_factory=list)  # said with every analysis of it (e.g. from_torch's notes)
 
 
 REGISTRY = {
