@@ -622,7 +622,11 @@ def read_sheet(path: str) -> dict:
     import yaml
 
     try:
-        data = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
+        loader = _loader()(text)  # a SafeLoader subclass that keeps how numbers were written
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
