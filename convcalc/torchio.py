@@ -258,11 +258,12 @@ def from_torch(module, input_shape, name: Optional[str] = None) -> Model:
             import io
 
             with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints tracebacks
-                ShapeProp(gm).propagate(torch.zeros(1, *shape))
+                # batch 2: a batch of one breaks training-style norms (BatchNorm1d without running stats)
+                ShapeProp(gm).propagate(torch.zeros(2, *shape))
         except Exception as e:
             cause = e.__cause__ or e  # ShapeProp wraps the error of the node that failed
             text = str(cause).splitlines()[0] if str(cause) else ""
-            raise TorchError(f"{type(module).__name__} does not run on input 1x{'x'.join(map(str, shape))}: "
+            raise TorchError(f"{type(module).__name__} does not run on input 2x{'x'.join(map(str, shape))}: "
                              f"{type(cause).__name__}: {text}") from None
     finally:
         module.train(was_training)
