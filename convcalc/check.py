@@ -607,18 +607,10 @@ def _loader():
 
 def read_sheet(path: str) -> dict:
     """The parsed YAML/JSON of a sheet; a sheet that cannot be read at all is a CheckError."""
+    from .textfile import read_text
+
     label = os.path.basename(path) or path
-    try:
-        if os.path.getsize(path) > (1 << 20):
-            raise CheckError(f"{label}: sheets are limited to 1 MiB")
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise CheckError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise CheckError(f"{label}: not UTF-8 text") from None
-    except OSError as e:
-        raise CheckError(f"{path}: cannot read: {e.strerror or e}") from None
+    text = read_text(path, "file", CheckError)
     import yaml
 
     try:

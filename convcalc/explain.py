@@ -8,6 +8,7 @@ code produces both, and the substituted formula is checked to equal the number.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -110,12 +111,9 @@ def _twin(layer, shape):
 def explain_layer(layer, shape, rf_in=None, name: str = "") -> Explanation:
     """The steps for one layer on a numeric input ``shape`` (and incoming receptive field)."""
     ex = Explanation(name or layer.kind, layer.describe())
-    try:
-        twin, sym_shape, values = _twin(layer, tuple(shape))
-        general = twin.infer(sym_shape)
-        actual = layer.infer(tuple(shape))
-    except ConvcalcError:
-        raise
+    twin, sym_shape, values = _twin(layer, tuple(shape))
+    general = twin.infer(sym_shape)
+    actual = layer.infer(tuple(shape))
     nd = len(shape) - 1
     out_names = ["C_out"] + [f"{n}_out" for n in INPUT_NAMES.get(nd, ())] if nd else ["F_out"]
     if isinstance(layer, L.Linear):
@@ -274,7 +272,9 @@ def nice(e):
     return e
 
 
+@functools.lru_cache(maxsize=None)
 def _printers():
+    """The unicode printer class (built once: it needs sympy, imported lazily)."""
     from sympy.printing.str import StrPrinter
 
     S = sp()

@@ -106,25 +106,10 @@ def load(source, name: Optional[str] = None) -> Model:
 
 
 def load_file(path: str) -> Model:
+    from .textfile import read_text
+
     label = os.path.basename(path) or path
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_BYTES:
-            raise SpecError(f"{label}: the file is {size:,} bytes; spec files are limited to {MAX_BYTES:,} bytes")
-        with open(path, "rb") as f:
-            raw = f.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise UnknownModel(f"{path}: no such spec file") from None
-    except IsADirectoryError:
-        raise SpecError(f"{path}: is a directory, not a spec file") from None
-    except OSError as e:
-        raise SpecError(f"{path}: cannot read: {e.strerror or e}") from None
-    if len(raw) > MAX_BYTES:
-        raise SpecError(f"{label}: spec files are limited to {MAX_BYTES:,} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise SpecError(f"{label}: not UTF-8 text (byte {e.start})") from None
+    text = read_text(path, "spec file", SpecError, missing=UnknownModel, limit=MAX_BYTES)
     default = os.path.splitext(label)[0]
     return loads(text, where=label, json_text=path.lower().endswith(".json"), default_name=default)
 

@@ -221,8 +221,6 @@ def _printer():
     if _PRINTER is None:
         from sympy.printing.str import StrPrinter
 
-        S = sp()
-
         class Printer(StrPrinter):
             def _rounding(self, name, expr):
                 num, den = over_one_denominator(expr.args[0])

@@ -7,7 +7,6 @@ each symbol, the smallest square input, and the sizes tiled exactly as a congrue
 """
 from __future__ import annotations
 
-import math
 
 from .errors import ConvcalcError
 from .sym import dims, exact_lambdify
@@ -68,26 +67,27 @@ def congruence(values: list, hi: int = HI, name: str = "n") -> str:
     return f"{name} mod {m} in {{{', '.join(map(str, residues))}}}, {name} >= {start}: {first}"
 
 
+def _by_symbol(pairs):
+    """Expressions of exactly one symbol grouped by it, and the texts of those with several."""
+    single, coupled = {}, []
+    for expr, text in pairs:
+        syms = list(getattr(expr, "free_symbols", ()))
+        if len(syms) == 1:
+            single.setdefault(syms[0], []).append(expr)
+        elif syms and text not in coupled:
+            coupled.append(text)
+    return single, coupled
+
+
 def describe(report) -> list:
     """Human lines: the values each symbol may take (one symbol at a time, the others free)."""
+    by_symbol, coupled = _by_symbol(report.conditions)
     lines = []
-    by_symbol, coupled = {}, []
-    for cond, text in report.conditions:
-        syms = sorted(getattr(cond, "free_symbols", ()), key=str)
-        if len(syms) == 1:
-            by_symbol.setdefault(syms[0], []).append(cond)
-        elif syms:
-            coupled.append(text)
     for sym, conds in sorted(by_symbol.items(), key=lambda kv: str(kv[0])):
         ok = _checker(conds, [sym], "conditions")
         values = [n for n in range(1, HI + 1) if ok(n)]
         lines.append(f"{sym}: {_ranges(values)}")
-    seen = set()
-    for text in coupled:
-        if text not in seen:
-            seen.add(text)
-            lines.append(f"and {text}")
-    return lines
+    return lines + [f"and {text}" for text in coupled]
 
 
 def square_sizes(model, exact: bool = False, hi: int = HI) -> list:
@@ -126,20 +126,12 @@ def confirm(model, size: int, exact: bool) -> bool:
 
 def describe_tiling(report) -> list:
     """Per symbol, the values (within those accepted) for which every stride tiles exactly."""
-    by_symbol = {}
-    for left, _ in report.tiling:
-        syms = sorted(getattr(left, "free_symbols", ()), key=str)
-        if len(syms) == 1:
-            by_symbol.setdefault(syms[0], []).append(left)
-    conds = {}
-    for cond, _ in report.conditions:
-        syms = sorted(getattr(cond, "free_symbols", ()), key=str)
-        if len(syms) == 1:
-            conds.setdefault(syms[0], []).append(cond)
+    tiling, _ = _by_symbol(report.tiling)
+    conds, _ = _by_symbol(report.conditions)
     lines = []
-    for sym in sorted(set(by_symbol) | set(conds), key=str):
+    for sym in sorted(set(tiling) | set(conds), key=str):
         ok = _checker(conds.get(sym, []), [sym], "conditions")
-        tiles = _checker(by_symbol.get(sym, []), [sym], "tiling")
+        tiles = _checker(tiling.get(sym, []), [sym], "tiling")
         values = [v for v in range(1, HI + 1) if ok(v) and tiles(v)]
         lines.append(f"every stride tiles {sym} exactly when {congruence(values, name=str(sym))}")
     return lines

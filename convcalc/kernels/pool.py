@@ -3,7 +3,6 @@ numpy + stdlib only.  Pooling performs no MACs: every kernel returns 0."""
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -54,15 +53,15 @@ def _pad_for_pool(x, k, s, p, d, ceil_mode, value):
     return pad_spatial(x, pairs, "constant", value=value, slot="pool_pad")
 
 
-def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-    """Max pooling; x: (N, C, *L).  Implicit padding is -inf.  Returns (y, 0)."""
-    x, nd, k, s, p, d = _pool_args(x, kernel_size, stride, padding, dilation, "max_pool")
+def _reduce_windows(x, k, s, p, d, ceil_mode, fill, op, name):
+    """Pad with ``fill``, window, and fold the kernel taps together with ``op`` (in place).
+    Returns (y, padded x, windows kept per axis)."""
     L = x.shape[2:]
-    xp = _pad_for_pool(x, k, s, p, d, ceil_mode, -np.inf)
+    xp = _pad_for_pool(x, k, s, p, d, ceil_mode, fill)
     try:
         win, keep = _pooling_windows(xp, L, k, s, p, d, ceil_mode)
     except ValueError as e:
-        raise ValueError(f"max_pool: input {tuple(L)} with kernel {k}, stride {s}, padding {p}, dilation {d}, "
+        raise ValueError(f"{name}: input {tuple(L)} with kernel {k}, stride {s}, padding {p}, dilation {d}, "
                          f"ceil_mode={ceil_mode}: {e}") from None
     y = None
     for t in taps(k):
@@ -70,7 +69,14 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
         if y is None:
             y = np.array(v, dtype=x.dtype, copy=True)
         else:
-            np.maximum(y, v, out=y)
+            op(y, v, out=y)
+    return y, xp, keep
+
+
+def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max pooling; x: (N, C, *L).  Implicit padding is -inf.  Returns (y, 0)."""
+    x, nd, k, s, p, d = _pool_args(x, kernel_size, stride, padding, dilation, "max_pool")
+    y, _, _ = _reduce_windows(x, k, s, p, d, ceil_mode, -np.inf, np.maximum, "max_pool")
     return y, 0
 
 
@@ -88,19 +94,7 @@ def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_incl
     if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer))
                                          or divisor_override == 0):
         raise ValueError(f"avg_pool: divisor_override must be a non-zero int, got {divisor_override!r}")
-    xp = _pad_for_pool(x, k, s, p, d, ceil_mode, 0.0)
-    try:
-        win, keep = _pooling_windows(xp, L, k, s, p, d, ceil_mode)
-    except ValueError as e:
-        raise ValueError(f"avg_pool: input {tuple(L)} with kernel {k}, stride {s}, padding {p}, "
-                         f"ceil_mode={ceil_mode}: {e}") from None
-    y = None
-    for t in taps(k):
-        v = win[(Ellipsis,) + t]
-        if y is None:
-            y = np.array(v, dtype=x.dtype, copy=True)
-        else:
-            np.add(y, v, out=y)
+    y, xp, keep = _reduce_windows(x, k, s, p, d, ceil_mode, 0.0, np.add, "avg_pool")
     if divisor_override is not None:
         y /= x.dtype.type(divisor_override)
         return y, 0
