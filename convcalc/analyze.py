@@ -8,8 +8,8 @@ memory is tracked (a skip connection keeps its input alive while the body runs).
 from __future__ import annotations
 
 from .errors import ConvcalcError, ShapeError
-from .graph import Parallel, Sequential, join
-from .layers.base import Layer
+from .graph import to_graph
+from .layers.merge import COMBINE
 from .report import Report, Row
 from . import rf as rfmath
 from .sym import fmt, is_sym, prod, simplify
@@ -25,10 +25,16 @@ def dtype_bytes(dtype: str) -> int:
 
 
 class _Walker:
-    def __init__(self, batch, nbytes: int):
-        self.batch, self.nbytes = batch, nbytes
+    """Visits the graph's nodes in order (``Graph.walk``), one row each."""
+
+    def __init__(self, graph, batch, nbytes: int):
+        self.graph, self.batch, self.nbytes = graph, batch, nbytes
         self.rows, self.warnings, self.conditions, self.tiling = [], [], [], []
         self.peak = 0
+        self.pending = {k: len(v) for k, v in graph.consumers().items()}
+        for k in graph.outputs:
+            self.pending[k] = self.pending.get(k, 0) + 1  # results stay alive to the end
+        self.alive: dict = {}
 
     def bytes_of(self, shape) -> object:
         return simplify(prod(shape) * self.batch * self.nbytes)
@@ -41,115 +47,65 @@ class _Walker:
         else:
             self.peak = max(self.peak, live)
 
-    def walk(self, module, prefix, shape, rf, held):
-        if isinstance(module, Layer):
-            return self.leaf(module, prefix, shape, rf, held)
-        if isinstance(module, Sequential):
-            for name, child in module.children:
-                shape, rf = self.walk(child, join(prefix, name), shape, rf, held)
-            return shape, rf
-        if isinstance(module, Parallel):
-            return self.parallel(module, prefix, shape, rf, held)
-        raise ConvcalcError(f"{prefix or 'model'}: not a layer or block: {type(module).__name__}")
-
-    def leaf(self, layer, name, shape, rf, held):
+    def visit(self, node, ins):
+        """``ins``: (shape, rf) of each input. Returns this node's (shape, rf)."""
+        layer, name = node.layer, node.name
+        shapes = [tuple(s) for s, _ in ins]
         try:
-            inf = layer.infer(tuple(shape))
+            inf = layer.infer_all(shapes)
         except ConvcalcError as e:
-            raise type(e)(f"{name or layer.kind} ({layer.describe()}): {e}") from None
-        out_rf = rf
-        if rf is not None:
-            if inf.rf == "window":
-                out_rf = rfmath.through(rf, inf.windows)
-            elif inf.rf == "global" and not all(a.is_global for a in rf):
-                out_rf = rfmath.globalize(rf, tuple(shape[1:1 + len(rf)]) if len(shape) > 1 else ())
+            where = name if layer.arity is None else f"{name or layer.kind} ({layer.describe()})"
+            raise type(e)(f"{where}: {e}") from None
+        out_rf = self.field(inf, ins)
         act = self.bytes_of(inf.shape)
-        self.note_live(held + self.bytes_of(shape) + act)
+        # Forward memory: every tensor still needed, plus this node's output.
+        self.note_live(sum(self.alive.values(), 0) + act)
+        self.alive[node.key] = act
+        for i in node.inputs:
+            self.pending[i] -= 1
+            if self.pending[i] == 0:
+                self.alive.pop(i, None)
         for w in inf.warnings:
             self.warnings.append(f"{name}: {w}")
         for cond, text in inf.conditions:
             self.conditions.append((cond, f"{name}: {text}"))
         for left, text in inf.tiling:
             self.tiling.append((left, f"{name}: {text}"))
-        self.rows.append(Row(name=name or layer.kind, kind=layer.kind, desc=layer.describe(), input=tuple(shape),
+        merge = layer.arity is None
+        self.rows.append(Row(name=name, kind=layer.kind, desc=layer.describe(), input=shapes[0],
                              output=tuple(inf.shape), params=inf.params, buffers=inf.buffers,
                              macs=simplify(inf.macs * self.batch), rf=out_rf, activation_bytes=act,
-                             warnings=tuple(inf.warnings), layer=layer, rf_in=rf))
+                             warnings=tuple(inf.warnings), layer=None if node.implicit else layer,
+                             rf_in=None if merge else ins[0][1], key=node.key))
         return inf.shape, out_rf
 
-    def parallel(self, block, prefix, shape, rf, held):
-        in_bytes = self.bytes_of(shape)
-        outs = []
-        for name, child in block.branches:
-            if child is None:
-                outs.append((tuple(shape), rf))
-                continue
-            live_outs = sum((self.bytes_of(s) for s, _ in outs), 0)
-            outs.append(self.walk(child, join(prefix, name), shape, rf, held + in_bytes + live_outs))
-        shapes = [tuple(s) for s, _ in outs]
-        merged = merge_shapes(block, shapes, join(prefix, block.merge_name), self.conditions)
-        out_rf = rfmath.union([r for _, r in outs]) if rf is not None else None
-        act = self.bytes_of(merged)
-        self.note_live(held + sum((self.bytes_of(s) for s in shapes), 0) + act)
-        kind = {"add": "add", "cat": "concat", "mul": "mul"}[block.combine]
-        self.rows.append(Row(name=join(prefix, block.merge_name), kind=kind,
-                             desc=f"{kind} of {len(shapes)}", input=shapes[0], output=merged, params=0, buffers=0,
-                             macs=0, rf=out_rf, activation_bytes=act))
-        shape, rf = merged, out_rf
-        for name, child in block.post:
-            shape, rf = self.walk(child, join(prefix, name), shape, rf, held)
-        return shape, rf
+    @staticmethod
+    def field(inf, ins):
+        """The receptive field of the output: through this layer's window, global, or the
+        union over every input path."""
+        rfs = [r for _, r in ins]
+        if len(rfs) > 1:
+            return rfmath.union(rfs) if rfs[0] is not None else None
+        rf, shape = rfs[0], ins[0][0]
+        if rf is None:
+            return None
+        if inf.rf == "window":
+            return rfmath.through(rf, inf.windows)
+        if inf.rf == "global" and not all(a.is_global for a in rf):
+            return rfmath.globalize(rf, tuple(shape[1:1 + len(rf)]) if len(shape) > 1 else ())
+        return rf
 
 
 def merge_shapes(block, shapes, where, conds=None) -> tuple:
-    """The merged shape; with symbols, the equalities it needs become conditions."""
-    conds = [] if conds is None else conds
-
-    def same(a, b, what):
-        if is_sym(a) or is_sym(b):
-            from .sym import sp
-
-            eq = sp().Eq(a, b)
-            if eq is not sp().true:
-                conds.append((eq, f"{where}: {what} {fmt(a)} = {fmt(b)}"))
-
-    def text(s):
-        return "x".join(fmt(d) for d in s)
-
-    if block.combine == "cat":
-        rank = len(shapes[0])
-        dim = block.dim % rank if -rank <= block.dim < rank else None
-        if dim is None or any(len(s) != rank for s in shapes):
-            raise ShapeError(f"{where}: cannot concatenate {', '.join(text(s) for s in shapes)}")
-        for s in shapes[1:]:
-            if any(a != b for i, (a, b) in enumerate(zip(s, shapes[0])) if i != dim and not (is_sym(a) or is_sym(b))):
-                raise ShapeError(f"{where}: branch shapes {', '.join(text(s) for s in shapes)} differ "
-                                 f"outside the concatenated dim")
-            for i, (a, b) in enumerate(zip(s, shapes[0])):
-                if i != dim:
-                    same(a, b, f"dim {i}")
-        out = list(shapes[0])
-        out[dim] = simplify(sum(s[dim] for s in shapes))
-        return tuple(out)
-    if block.combine == "add":
-        for s in shapes[1:]:
-            if len(s) != len(shapes[0]) or any(a != b for a, b in zip(s, shapes[0])
-                                               if not (is_sym(a) or is_sym(b))):
-                raise ShapeError(f"{where}: cannot add shapes {' and '.join(text(s) for s in shapes)}"
-                                 " (a projection shortcut is needed)")
-            for i, (a, b) in enumerate(zip(s, shapes[0])):
-                same(a, b, f"dim {i}")
-        return shapes[0]
-    # mul: broadcasting, as PyTorch
-    rank = max(len(s) for s in shapes)
-    padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
-    out = []
-    for dims in zip(*padded):
-        sizes = {d for d in dims if d != 1}
-        if len(sizes) > 1 and not any(is_sym(d) for d in sizes):
-            raise ShapeError(f"{where}: shapes {' and '.join(text(s) for s in shapes)} do not broadcast")
-        out.append(next(iter(sizes)) if sizes else 1)
-    return tuple(out)
+    """The merged shape of a builder's ``Parallel`` block (errors name ``where``)."""
+    layer = COMBINE[block.combine](n=len(shapes), **({"dim": block.dim} if block.combine == "cat" else {}))
+    try:
+        inf = layer.infer_all(shapes)
+    except ConvcalcError as e:
+        raise type(e)(f"{where}: {e}") from None
+    if conds is not None:
+        conds.extend((c, f"{where}: {t}") for c, t in inf.conditions)
+    return inf.shape
 
 
 def analyze(model, input=None, batch=1, dtype: str = "fp32", name: str | None = None) -> Report:
@@ -168,11 +124,13 @@ def analyze(model, input=None, batch=1, dtype: str = "fp32", name: str | None = 
         if not is_sym(d) and (not isinstance(d, int) or d < 1):
             raise ShapeError(f"input sizes must be positive integers, got {'x'.join(fmt(x) for x in input)}")
     nbytes = dtype_bytes(dtype)
-    walker = _Walker(batch, nbytes)
+    graph = to_graph(net)
+    walker = _Walker(graph, batch, nbytes)
     walker.warnings.extend(getattr(model, "warnings", None) or [])
     spatial = len(input) - 1
     rf0 = rfmath.initial(spatial) if spatial >= 1 else None
-    walker.walk(net, "", input, rf0, 0)
+    walker.alive[graph.inputs[0]] = walker.bytes_of(input)
+    graph.walk((input, rf0), walker.visit)
     rows = tuple(walker.rows)
     params = simplify(sum((r.params for r in rows), 0))
     buffers = simplify(sum((r.buffers for r in rows), 0))

@@ -28,6 +28,7 @@ class Row:
     warnings: tuple = ()
     layer: object = field(default=None, compare=False, repr=False)  # the layer (None for merges/blocks)
     rf_in: object = field(default=None, compare=False, repr=False)  # receptive field of its input
+    key: Optional[str] = field(default=None, compare=False, repr=False)  # the graph node's unique key
 
     @property
     def flops(self):

@@ -5,6 +5,8 @@ per sample, PyTorch order ``(C, *spatial)``; sizes are ``Dim`` (int or sympy).
 """
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass, field
 from typing import ClassVar, Optional, Sequence
 
@@ -88,15 +90,65 @@ def require_equal(value, expected, what: str, conds: list) -> None:
     conds.append((sp().Eq(value, expected), f"{what} = {expected}"))
 
 
+def _recording(init):
+    """Wrap a layer's ``__init__`` so the outermost call records its arguments by name."""
+    sig = inspect.signature(init)
+
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        if "_args" not in self.__dict__:
+            try:
+                bound = sig.bind(self, *args, **kwargs)
+            except TypeError as e:
+                raise ConfigError(f"{type(self).kind}: {e}") from None
+            bound.apply_defaults()
+            named = {}
+            for name, value in list(bound.arguments.items())[1:]:
+                kind = sig.parameters[name].kind
+                if kind is inspect.Parameter.VAR_KEYWORD:
+                    named.update(value)
+                elif kind is not inspect.Parameter.VAR_POSITIONAL:
+                    named[name] = value
+            self.__dict__["_args"] = named
+        init(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Layer:
-    """Base class. Subclasses set ``kind`` and implement ``infer``."""
+    """Base class. A layer kind is one subclass: ``kind``, PyTorch's constructor arguments
+    (recorded automatically: ``args()``), and ``infer``. Everything else that knows about a
+    kind (its NumPy kernel, torch mapping, export, convention rows) registers against the
+    class in a :class:`convcalc.registry.Registry`, never by name."""
 
     kind: ClassVar[str] = "layer"
     #: number of spatial dims the input must have (None = any rank)
     nd: ClassVar[Optional[int]] = None
+    #: how many input tensors ``infer_all`` takes (None = two or more, as a merge)
+    arity: ClassVar[Optional[int]] = 1
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording(cls.__dict__["__init__"])
+
+    def args(self) -> dict:
+        """The constructor arguments under PyTorch's names, defaults filled in:
+        ``type(layer)(**{**layer.args(), **changes})`` rebuilds it with changes."""
+        return dict(self.__dict__.get("_args", {}))
+
+    def replace(self, **changes) -> "Layer":
+        """A copy with some constructor arguments changed."""
+        return type(self)(**{**self.args(), **changes})
 
     def infer(self, shape: tuple) -> Inference:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def infer_all(self, shapes: Sequence[tuple]) -> Inference:
+        """Inference from the shapes of every input (one for most layers)."""
+        if self.arity is not None and len(shapes) != self.arity:
+            raise ShapeError(f"{self.kind} takes {self.arity} input(s), got {len(shapes)}")
+        return self.infer(tuple(shapes[0]))
 
     def describe(self) -> str:
         """Short text for the table: ``conv 11x11/4, 96``."""
