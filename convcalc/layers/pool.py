@@ -25,6 +25,7 @@ class _PoolNd(Layer):
         self.kernel_size = tuple_arg(kernel_size, nd, "kernel_size")
         self.stride = tuple_arg(stride if stride is not None else kernel_size, nd, "stride")
         self.padding = tuple_arg(padding, nd, "padding")
+        self.pads = tuple((p, p) for p in self.padding)  # (lo, hi) per axis, as every windowed layer
         self.dilation = tuple_arg(dilation, nd, "dilation")
         self.ceil_mode = bool(ceil_mode)
         self.count_include_pad = bool(count_include_pad)
@@ -39,8 +40,7 @@ class _PoolNd(Layer):
 
     def infer(self, shape: tuple) -> Inference:
         self.check_rank(shape, (self.nd + 1,))
-        pads = tuple((p, p) for p in self.padding)
-        out, windows, warnings, conds, tiling = window_axes(self.kind, shape, self.kernel_size, self.stride, pads,
+        out, windows, warnings, conds, tiling = window_axes(self.kind, shape, self.kernel_size, self.stride, self.pads,
                                                             self.dilation, self.ceil_mode)
         return Inference(shape=(shape[0], *out), rf="window", windows=windows, warnings=warnings,
                          conditions=conds, tiling=tiling)
