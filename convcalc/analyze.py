@@ -108,9 +108,11 @@ def merge_shapes(block, shapes, where, conds=None) -> tuple:
     return inf.shape
 
 
-def analyze(model, input=None, batch=1, dtype: str = "fp32", name: str | None = None) -> Report:
-    """Analyse ``model`` (a zoo ``Model``, a ``Sequential``/``Parallel`` or a single layer)
-    for per-sample ``input`` shape ``(C, *spatial)``."""
+def analyze(model, input=None, batch=1, dtype: str = "fp32", name: str | None = None, training=None) -> Report:
+    """Analyse ``model`` (a zoo ``Model``, a ``Sequential``/``Parallel``/``Graph`` or a single
+    layer) for per-sample ``input`` shape ``(C, *spatial)``. ``training`` (a
+    :class:`convcalc.training.TrainingOptions`, or True for plain SGD) adds backward MACs,
+    saved activations and the memory of a training step."""
     net = getattr(model, "net", model)
     if input is None:
         input = getattr(model, "input", None)
@@ -145,5 +147,20 @@ def analyze(model, input=None, batch=1, dtype: str = "fp32", name: str | None = 
         "peak_activation_bytes": walker.peak,
         "peak_bytes": None if walker.peak is None else simplify(walker.peak + param_bytes + buffers * nbytes),
     }
-    return Report(model=name, input=input, batch=batch, dtype=dtype, dtype_bytes=nbytes, rows=rows, totals=totals,
-                  warnings=tuple(walker.warnings), conditions=tuple(walker.conditions), tiling=tuple(walker.tiling))
+    report = Report(model=name, input=input, batch=batch, dtype=dtype, dtype_bytes=nbytes, rows=rows, totals=totals,
+                    warnings=tuple(walker.warnings), conditions=tuple(walker.conditions), tiling=tuple(walker.tiling))
+    return with_training(report, graph, training) if training else report
+
+
+def with_training(report: Report, graph, options) -> Report:
+    """The report with per-row backward MACs and saved bytes, and the ``training`` totals."""
+    from dataclasses import replace
+
+    from .training import TrainingOptions, account
+
+    options = options if isinstance(options, TrainingOptions) else TrainingOptions()
+    per_row, training = account(graph, report.rows, report.batch, report.dtype_bytes, options, report.input,
+                                report.totals["buffers"])
+    rows = tuple(replace(r, backward_macs=per_row[r.key][0], saved_bytes=per_row[r.key][1]) for r in report.rows)
+    totals = {**report.totals, "backward_macs": simplify(sum((r.backward_macs for r in rows), 0))}
+    return replace(report, rows=rows, totals=totals, training=training)

@@ -29,6 +29,8 @@ class Row:
     layer: object = field(default=None, compare=False, repr=False)  # the layer (None for merges/blocks)
     rf_in: object = field(default=None, compare=False, repr=False)  # receptive field of its input
     key: Optional[str] = field(default=None, compare=False, repr=False)  # the graph node's unique key
+    backward_macs: object = None  # training only: input + weight gradient MACs, whole batch
+    saved_bytes: object = None    # training only: activations autograd keeps for this layer's backward
 
     @property
     def flops(self):
@@ -53,6 +55,7 @@ class Report:
     tiling: tuple = ()      # (dropped-pixels expression, text): every stride tiles exactly when all are <= 0
     status: str = "complete"
     meta: dict = field(default_factory=dict)
+    training: Optional[dict] = None  # memory of a training step (training.py), when asked for
 
     @property
     def symbolic(self) -> bool:
@@ -119,6 +122,7 @@ class Report:
             **({"convention": {k: (jsonable(v) if k != "per_layer" else {n: jsonable(x) for n, x in v.items()})
                                for k, v in self.meta["convention"].items()}} if "convention" in self.meta else {}),
             **({"verified": self.meta["verified"]} if "verified" in self.meta else {}),
+            **({"training": {k: jsonable(v) for k, v in self.training.items()}} if self.training else {}),
         }
 
 
@@ -149,6 +153,8 @@ def row_dict(r: Row) -> dict:
         "rf": rf_dict(r.rf),
         "activation_bytes": jsonable(r.activation_bytes),
         "warnings": list(r.warnings),
+        **({"backward_macs": jsonable(r.backward_macs), "saved_bytes": jsonable(r.saved_bytes)}
+           if r.backward_macs is not None else {}),
     }
 
 

@@ -144,6 +144,30 @@ class Layer:
     def infer(self, shape: tuple) -> Inference:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    # -- training: what the backward pass costs and what autograd keeps (training.py sums it) --
+    #: what autograd saves for the backward when this layer is recorded: "input" (every input)
+    #: and/or "output" (as PyTorch's derivative formulas do; parameters are not activations)
+    saves: ClassVar[tuple] = ()
+    #: False for layers whose parameters are frozen (``--freeze``, spec ``trainable: false``)
+    trainable: bool = True
+
+    def aliases_input(self) -> bool:
+        """The output shares the input's storage: a view, or an in-place op."""
+        return bool(getattr(self, "inplace", False))
+
+    def backward_macs(self, shapes, inf: Inference) -> tuple:
+        """Per-sample MACs of (the input gradient, the weight gradient)."""
+        return 0, 0
+
+    def saved(self, shapes, inf: Inference, input_grads: tuple) -> tuple:
+        """What is saved when recorded, given which inputs require gradients."""
+        return self.saves
+
+    def saved_extra(self, shapes, inf: Inference) -> tuple:
+        """Other tensors saved: ``(elements, bytes per element or None for the activation
+        dtype, per_sample)`` (max-pool indices, norm statistics, dropout noise)."""
+        return ()
+
     def infer_all(self, shapes: Sequence[tuple]) -> Inference:
         """Inference from the shapes of every input (one for most layers)."""
         if self.arity is not None and len(shapes) != self.arity:

@@ -84,6 +84,12 @@ def window_axes(layer_kind: str, shape: tuple, kernel, stride, pads, dilation, c
 class _ConvNd(Layer):
     nd = 2
     transposed = False
+    saves = ("input",)  # for the weight gradient; the weight itself is a parameter
+
+    def backward_macs(self, shapes, inf):
+        # dX = conv_transpose(dY, W) and dW = conv(X, dY): each meets every (weight, output unit)
+        # pair once, like the forward (grouped and transposed alike: the pairs are the same).
+        return inf.macs, inf.macs
 
     def __init__(self, in_channels=None, out_channels=None, kernel_size=None, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode="zeros", output_padding=0):

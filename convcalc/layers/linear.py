@@ -11,6 +11,12 @@ class Linear(Layer):
 
     kind = "linear"
 
+    saves = ("input",)
+
+    def backward_macs(self, shapes, inf):
+        # dX = dY W and dW = dY^T X: in*out per leading element each, as the forward.
+        return inf.macs, inf.macs
+
     def __init__(self, in_features=None, out_features=None, bias=True):
         if out_features is None:
             raise ConfigError("linear: out_features is required")
@@ -52,6 +58,9 @@ class Flatten(Layer):
     """``torch.nn.Flatten(start_dim=1, end_dim=-1)``; dims count the batch dim, as in PyTorch."""
 
     kind = "flatten"
+
+    def aliases_input(self):
+        return True  # a view
 
     def __init__(self, start_dim=1, end_dim=-1):
         self.start_dim, self.end_dim = start_dim, end_dim

@@ -97,6 +97,10 @@ class Mul(Merge):
 
     kind = label = "mul"
 
+    def saved(self, shapes, inf, input_grads):
+        # d(a*b)/da needs b and d/db needs a: each input is kept when the *other* needs a gradient.
+        return tuple(("input", i) for i in range(len(shapes)) if any(g for j, g in enumerate(input_grads) if j != i))
+
     def merged(self, shapes, conds):
         rank = max(len(s) for s in shapes)
         padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]

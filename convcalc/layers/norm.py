@@ -10,6 +10,11 @@ from .base import Inference, Layer, check_positive, tuple_arg
 
 class _BatchNorm(Layer):
     ranks = (2, 3)  # per-sample ranks accepted: (C, *spatial)
+    saves = ("input",)
+    stats_per_sample = False  # batch norm's saved mean and 1/std are per channel, for the whole batch
+
+    def saved_extra(self, shapes, inf):
+        return ((2 * shapes[0][0], 4, self.stats_per_sample),)  # fp32 mean and inverse std
 
     def __init__(self, num_features=None, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
         if num_features is not None:
@@ -56,6 +61,8 @@ class BatchNorm3d(_BatchNorm):
 class _InstanceNorm(_BatchNorm):
     """InstanceNorm: PyTorch defaults are affine=False, track_running_stats=False."""
 
+    stats_per_sample = True  # run as a batch norm over (1, N*C, ...)
+
     def __init__(self, num_features=None, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False):
         super().__init__(num_features, eps, momentum, affine, track_running_stats)
 
@@ -79,6 +86,13 @@ class LayerNorm(Layer):
     """Normalises over the last ``len(normalized_shape)`` dims; params 2*prod(shape) (1x without bias)."""
 
     kind = "layernorm"
+    saves = ("input",)
+
+    def saved_extra(self, shapes, inf):
+        from ..sym import prod
+
+        shape, n = shapes[0], len(self.normalized_shape)
+        return ((2 * prod(shape[:len(shape) - n]), 4, True),)  # fp32 mean and 1/std per normalised row
 
     def __init__(self, normalized_shape=None, eps=1e-5, elementwise_affine=True, bias=True):
         if normalized_shape is None:
@@ -110,6 +124,10 @@ class LayerNorm(Layer):
 
 class GroupNorm(Layer):
     kind = "groupnorm"
+    saves = ("input",)
+
+    def saved_extra(self, shapes, inf):
+        return ((2 * self.num_groups, 4, True),)
 
     def __init__(self, num_groups=None, num_channels=None, eps=1e-5, affine=True):
         if num_groups is None:
@@ -136,6 +154,14 @@ class LocalResponseNorm(Layer):
     """AlexNet's LRN across ``size`` neighbouring channels: no parameters, no MACs counted."""
 
     kind = "localresponsenorm"
+    saves = ("input",)
+
+    def saved_extra(self, shapes, inf):
+        # PyTorch composes it: the channel-padded squares, the divisor and one product survive.
+        from ..sym import prod
+
+        c, spatial = shapes[0][0], prod(shapes[0][1:])
+        return (((c + self.size - 1) * spatial + 2 * c * spatial, None, True),)
 
     def __init__(self, size=5, alpha=1e-4, beta=0.75, k=1.0):
         check_positive(size, "size")

@@ -16,6 +16,12 @@ from .conv import axis_names, kernel_text, window_axes
 class _PoolNd(Layer):
     nd = 2
     op = "max"
+    saves = ("input",)
+
+    def saved_extra(self, shapes, inf):
+        from ..sym import prod
+
+        return ((prod(inf.shape), 8, True),) if self.op == "max" else ()  # int64 argmax indices
 
     def __init__(self, kernel_size=None, stride=None, padding=0, dilation=1, ceil_mode=False,
                  count_include_pad=True, divisor_override=None, return_indices=False):
@@ -105,6 +111,17 @@ class _AdaptivePoolNd(Layer):
 
     nd = 2
     op = "avg"
+
+    def saved(self, shapes, inf, input_grads):
+        # PyTorch computes an average to 1 (1-D or 2-D) as a mean, whose backward keeps no tensor.
+        if self.op == "avg" and self.nd < 3 and all(n == 1 for n in inf.shape[1:]):
+            return ()
+        return ("input",)
+
+    def saved_extra(self, shapes, inf):
+        from ..sym import prod
+
+        return ((prod(inf.shape), 8, True),) if self.op == "max" else ()
 
     def __init__(self, output_size=None):
         if output_size is None:

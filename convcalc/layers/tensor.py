@@ -33,6 +33,9 @@ class Permute(Layer):
 
     kind = "permute"
 
+    def aliases_input(self):
+        return True  # a view
+
     def __init__(self, dims=None):
         dims = tuple(dims or ())
         if not dims or dims[0] != 0 or sorted(dims) != list(range(len(dims))):
@@ -115,6 +118,7 @@ class LayerScale(Layer):
     """A learnable per-channel scale (ConvNeXt, CaiT): ``C`` parameters, shape unchanged."""
 
     kind = "layerscale"
+    saves = ("input",)  # for the scale's gradient
 
     def __init__(self, channels=None, init=1e-6):
         self.channels, self.init = channels, init
@@ -136,6 +140,12 @@ class LayerNorm2d(Layer):
     """LayerNorm over the channel dim of a (C, H, W) map (torchvision's ConvNeXt): 2C params."""
 
     kind = "layernorm2d"
+    saves = ("input",)
+
+    def saved_extra(self, shapes, inf):
+        from ..sym import prod
+
+        return ((2 * prod(shapes[0][1:]), 4, True),)  # fp32 mean and 1/std per position
 
     def __init__(self, num_channels=None, eps=1e-6, elementwise_affine=True):
         self.num_channels, self.eps, self.elementwise_affine = num_channels, eps, bool(elementwise_affine)
@@ -158,6 +168,9 @@ class ChannelSlice(Layer):
     output ``(stop - start, *spatial)``, no parameters, no MACs, pointwise receptive field."""
 
     kind = "channelslice"
+
+    def aliases_input(self):
+        return True  # a view
 
     def __init__(self, start=0, stop=None):
         if stop is None or not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop)) \
@@ -183,6 +196,9 @@ class CenterCrop(Layer):
     MACs; the receptive field keeps its size and jump, its start shifts by the offset."""
 
     kind = "centercrop"
+
+    def aliases_input(self):
+        return True  # a view
 
     def __init__(self, size=None, border=None):
         if (size is None) == (border is None):

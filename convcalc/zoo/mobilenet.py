@@ -31,7 +31,7 @@ def conv_norm_act(in_ch, out_ch, kernel_size=3, stride=1, groups=1, act=ReLU, ep
                    bias=False),
             BatchNorm2d(out_ch, eps=eps)]
     if act is not None:
-        mods.append(act())
+        mods.append(act(inplace=True))  # torchvision.ops.Conv2dNormActivation: inplace=True
     return Sequential(*mods, label=label)
 
 

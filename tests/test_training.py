@@ -1,0 +1,166 @@
+"""Training: backward MACs, saved activations and the memory of a training step.
+
+Oracles: arithmetic written out; PyTorch's autograd (what saved_tensors_hooks sees) and its
+FlopCounterMode on ungrouped networks (it mis-counts grouped-conv backward: there the grouped
+convs are split into ungrouped ones that it does count right)."""
+import pytest
+
+import convcalc as cc
+from convcalc.analyze import analyze
+from convcalc.errors import ConvcalcError
+from convcalc.training import TrainingOptions
+
+
+def tiny():
+    return cc.Sequential(cc.Conv2d(3, 8, 3, padding=1), cc.ReLU(), cc.MaxPool2d(2), cc.Conv2d(8, 16, 3, padding=1),
+                         cc.BatchNorm2d(16), cc.ReLU(inplace=True), cc.Flatten(), cc.Linear(16 * 4 * 4, 10))
+
+
+def test_backward_macs_by_hand():
+    r = analyze(tiny(), (3, 8, 8), batch=2, training=True)
+    conv1 = 8 * 8 * 8 * 3 * 9          # forward MACs per sample
+    conv2 = 16 * 4 * 4 * 8 * 9
+    fc = 256 * 10
+    # the first conv needs no input gradient: only dW; the others need dX and dW
+    assert r["0"].backward_macs == 2 * conv1
+    assert r["3"].backward_macs == 2 * (conv2 + conv2)
+    assert r["7"].backward_macs == 2 * (fc + fc)
+    assert r["1"].backward_macs == r["2"].backward_macs == r["4"].backward_macs == 0
+    assert r.totals["backward_macs"] == 2 * (conv1 + 2 * conv2 + 2 * fc)
+
+
+def test_saved_bytes_by_hand():
+    n = 2
+    r = analyze(tiny(), (3, 8, 8), batch=n, training=True)
+    f = 4  # fp32
+    assert r["0"].saved_bytes == n * 3 * 8 * 8 * f             # conv keeps its input (the image)
+    assert r["1"].saved_bytes == n * 8 * 8 * 8 * f             # relu keeps its output
+    assert r["2"].saved_bytes == n * 4 * 4 * 8 * 8             # maxpool: its input is relu's output (kept
+    #                                                             already), plus int64 indices
+    assert r["3"].saved_bytes == n * 8 * 4 * 4 * f             # the pooled map
+    assert r["4"].saved_bytes == n * 16 * 4 * 4 * f + 2 * 16 * 4  # bn: input + fp32 mean, 1/std per channel
+    assert r["5"].saved_bytes == n * 16 * 4 * 4 * f            # in-place relu: bn's output storage
+    assert r["6"].saved_bytes == 0                             # flatten is a view
+    assert r["7"].saved_bytes == 0                             # linear's input is that same storage
+    assert r.training["saved_activations"] == sum(row.saved_bytes for row in r.rows)
+
+
+def test_memory_of_a_step():
+    r = analyze(tiny(), (3, 8, 8), batch=2, training=TrainingOptions(optimizer="adam"))
+    params = 3 * 8 * 9 + 8 + 8 * 16 * 9 + 16 + 32 + 2560 + 10
+    buffers = 2 * 16 + 1
+    t = r.training
+    assert t["trainable_params"] == params and t["frozen_params"] == 0
+    assert t["parameters"] == (params + buffers) * 4
+    assert t["gradients"] == params * 4
+    assert t["optimizer_state"] == 2 * params * 4
+    assert t["peak"] > t["parameters"] + t["gradients"] + t["optimizer_state"] + t["saved_activations"]
+    momentum = analyze(tiny(), (3, 8, 8), training=TrainingOptions(optimizer="momentum")).training
+    sgd = analyze(tiny(), (3, 8, 8), training=TrainingOptions(optimizer="sgd")).training
+    assert momentum["optimizer_state"] == params * 4 and sgd["optimizer_state"] == 0
+
+
+def test_frozen_layers_need_no_weight_gradient():
+    opts = TrainingOptions(freeze=("0", "3"))
+    r = analyze(tiny(), (3, 8, 8), training=opts)
+    fc = 256 * 10
+    assert r["0"].backward_macs == 0 and r["0"].saved_bytes == 0   # frozen and fed by the image: not recorded
+    assert r["1"].saved_bytes == 0 and r["2"].saved_bytes == 0    # nothing before needs a gradient
+    assert r["3"].backward_macs == 0                               # frozen, and its input needs no gradient
+    assert r["4"].saved_bytes > 0                                   # bn is trainable: recorded from here on
+    assert r["7"].backward_macs == fc + fc                          # dX (bn upstream needs it) and dW
+    assert r.training["frozen_params"] == 3 * 8 * 9 + 8 + 8 * 16 * 9 + 16
+    layer = cc.Conv2d(3, 8, 3)
+    layer.trainable = False
+    assert analyze(layer, (3, 5, 5), training=True).training["trainable_params"] == 0
+
+
+def test_amp_halves_activations_not_master_weights():
+    full = analyze(tiny(), (3, 8, 8), training=True).training
+    amp = analyze(tiny(), (3, 8, 8), training=TrainingOptions(amp="fp16")).training
+    assert amp["parameters"] == full["parameters"] and amp["gradients"] == full["gradients"]
+    assert amp["saved_activations"] < full["saved_activations"]
+
+
+def test_symbolic_batch_is_linear():
+    from convcalc.sym import dims
+
+    n = dims("N")
+    r = analyze(tiny(), (3, 8, 8), batch=n, training=True)
+    one = analyze(tiny(), (3, 8, 8), batch=1, training=True)
+    assert r.training["saved_activations"].subs(n, 1) == one.training["saved_activations"]
+
+
+def test_bad_options():
+    with pytest.raises(ConvcalcError):
+        TrainingOptions(optimizer="lbfgs")
+    with pytest.raises(ConvcalcError):
+        TrainingOptions(amp="fp8")
+    with pytest.raises(ConvcalcError, match="matches no layer"):
+        analyze(tiny(), (3, 8, 8), training=TrainingOptions(freeze=("nope",)))
+
+
+def test_json_contract():
+    d = analyze(tiny(), (3, 8, 8), training=TrainingOptions(optimizer="adam")).to_dict()
+    assert set(d["training"]) >= {"parameters", "gradients", "optimizer_state", "saved_activations", "peak"}
+    assert "backward_macs" in d["totals"] and all("saved_bytes" in row for row in d["layers"])
+    plain = analyze(tiny(), (3, 8, 8)).to_dict()
+    assert "training" not in plain and "backward_macs" not in plain["layers"][0]
+
+
+# -- PyTorch as the oracle -------------------------------------------------------------------------
+torch = pytest.importorskip("torch")
+import torch_models as tm  # noqa: E402
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,make", [("resnet18", tm.resnet18), ("vgg11_bn", tm.vgg11_bn),
+                                       ("mobilenet_v2", tm.MobileNetV2)])
+def test_saved_activations_match_autograd(name, make):
+    torch.manual_seed(0)
+    measured = tm.saved_bytes(make(), torch.randn(4, 3, 224, 224))
+    ours = analyze(cc.zoo.get(name), batch=4, training=True).training["saved_activations"]
+    assert abs(ours - measured) <= 0.01 * measured, (ours, measured)
+
+
+def _flop_counter_backward(model, x):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.train()
+    y = model(x)
+    with FlopCounterMode(display=False) as fc:
+        y.sum().backward()
+    return fc.get_total_flops() // 2  # it counts 2 FLOPs per MAC
+
+
+@pytest.mark.parametrize("name,make", [("resnet18", tm.resnet18), ("vgg11_bn", tm.vgg11_bn)])
+def test_backward_macs_match_flop_counter(name, make):
+    torch.manual_seed(0)
+    measured = _flop_counter_backward(make(), torch.randn(2, 3, 64, 64))
+    assert analyze(cc.zoo.get(name), (3, 64, 64), batch=2, training=True).totals["backward_macs"] == measured
+
+
+class SplitGroups(torch.nn.Module):
+    """A grouped conv as g ungrouped convs on channel slices (FlopCounterMode counts those right)."""
+
+    def __init__(self, conv):
+        super().__init__()
+        g = conv.groups
+        self.g = g
+        self.convs = torch.nn.ModuleList(torch.nn.Conv2d(conv.in_channels // g, conv.out_channels // g,
+                                                         conv.kernel_size, conv.stride, conv.padding,
+                                                         conv.dilation, bias=conv.bias is not None)
+                                         for _ in range(g))
+
+    def forward(self, x):
+        return torch.cat([c(part) for c, part in zip(self.convs, x.chunk(self.g, 1))], 1)
+
+
+def test_grouped_backward_from_ungrouped_equivalent():
+    net = cc.Sequential(cc.Conv2d(4, 8, 3, padding=1), cc.ReLU(), cc.Conv2d(8, 8, 3, padding=1, groups=4),
+                        cc.Conv2d(8, 16, 3, stride=2, groups=8))
+    t = torch.nn.Sequential(torch.nn.Conv2d(4, 8, 3, padding=1), torch.nn.ReLU(),
+                            SplitGroups(torch.nn.Conv2d(8, 8, 3, padding=1, groups=4)),
+                            SplitGroups(torch.nn.Conv2d(8, 16, 3, stride=2, groups=8)))
+    measured = _flop_counter_backward(t, torch.randn(3, 4, 9, 9))
+    assert analyze(net, (4, 9, 9), batch=3, training=True).totals["backward_macs"] == measured
