@@ -7,7 +7,7 @@ memory is tracked (a skip connection keeps its input alive while the body runs).
 """
 from __future__ import annotations
 
-from .errors import ConvcalcError, ShapeError
+from .errors import ConfigError, ConvcalcError, ShapeError
 from .graph import to_graph
 from .layers.merge import COMBINE
 from .report import Report, Row
@@ -53,6 +53,8 @@ class _Walker:
         shapes = [tuple(s) for s, _ in ins]
         try:
             inf = layer.infer_all(shapes)
+        except TypeError as e:  # an argument of the wrong kind met a size
+            raise ConfigError(f"{name or layer.kind} ({layer.describe()}): invalid arguments ({e})") from None
         except ConvcalcError as e:
             where = name if layer.arity is None else f"{name or layer.kind} ({layer.describe()})"
             raise type(e)(f"{where}: {e}") from None
@@ -74,26 +76,22 @@ class _Walker:
         merge = layer.arity is None
         self.rows.append(Row(name=name, kind=layer.kind, desc=layer.describe(), input=shapes[0],
                              output=tuple(inf.shape), params=inf.params, buffers=inf.buffers,
-                             macs=simplify(inf.macs * self.batch), rf=out_rf, activation_bytes=act,
-                             warnings=tuple(inf.warnings), layer=None if node.implicit else layer,
-                             rf_in=None if merge else ins[0][1], key=node.key))
+                             macs=simplify(inf.macs * self.batch), rf=out_rf and out_rf.axes,
+                             activation_bytes=act, warnings=tuple(inf.warnings),
+                             layer=None if node.implicit else layer,
+                             rf_in=None if merge or ins[0][1] is None else ins[0][1].axes, key=node.key))
         return inf.shape, out_rf
 
     @staticmethod
     def field(inf, ins):
-        """The receptive field of the output: through this layer's window, global, or the
-        union over every input path."""
-        rfs = [r for _, r in ins]
-        if len(rfs) > 1:
-            return rfmath.union(rfs) if rfs[0] is not None else None
-        rf, shape = rfs[0], ins[0][0]
-        if rf is None:
+        """The receptive field of the output (an ``rf.Field``): by the layer's dependency rule,
+        or the union over every input path where paths meet."""
+        fields = [f for _, f in ins]
+        if fields[0] is None:
             return None
-        if inf.rf == "window":
-            return rfmath.through(rf, inf.windows)
-        if inf.rf == "global" and not all(a.is_global for a in rf):
-            return rfmath.globalize(rf, tuple(shape[1:1 + len(rf)]) if len(shape) > 1 else ())
-        return rf
+        if len(fields) > 1:
+            return rfmath.Field(rfmath.union([f.axes for f in fields]), fields[0].units, fields[0].carry)
+        return rfmath.propagate(fields[0], inf, tuple(inf.shape))
 
 
 def merge_shapes(block, shapes, where, conds=None) -> tuple:
@@ -120,17 +118,17 @@ def analyze(model, input=None, batch=1, dtype: str = "fp32", name: str | None = 
             raise ConvcalcError("no input shape given")
     name = name or getattr(model, "name", None) or getattr(net, "kind", "model")
     input = tuple(input)
-    if not is_sym(batch) and (not isinstance(batch, int) or batch < 1):
+    if not is_sym(batch) and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
         raise ConvcalcError(f"batch must be a positive integer, got {batch!r}")
     for d in input:
-        if not is_sym(d) and (not isinstance(d, int) or d < 1):
+        if not is_sym(d) and (not isinstance(d, int) or isinstance(d, bool) or d < 1):
             raise ShapeError(f"input sizes must be positive integers, got {'x'.join(fmt(x) for x in input)}")
     nbytes = dtype_bytes(dtype)
     graph = to_graph(net)
     walker = _Walker(graph, batch, nbytes)
     walker.warnings.extend(getattr(model, "warnings", None) or [])
     spatial = len(input) - 1
-    rf0 = rfmath.initial(spatial) if spatial >= 1 else None
+    rf0 = rfmath.Field.start(input) if spatial >= 1 else None
     walker.alive[graph.inputs[0]] = walker.bytes_of(input)
     graph.walk((input, rf0), walker.visit)
     rows = tuple(walker.rows)

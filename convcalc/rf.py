@@ -115,3 +115,51 @@ def union(paths: list) -> tuple:
         out.append(AxisRF(size=simplify(hi - lo), jump=jump, start=simplify(_div(lo + hi, 2)),
                           exact=all(a.exact for a in axis), period=math.lcm(*[a.period for a in axis])))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class Field:
+    """The receptive-field state flowing along an edge: ``axes`` (an :class:`AxisRF` per spatial
+    axis of the model input), ``units`` (how many units the tensor has along each of those
+    axes) and ``carry`` (for each per-sample dim of the tensor, the input axes it carries:
+    ``(C, H, W)`` starts as ``((), (0,), (1,))``; a permute reorders, a flatten merges)."""
+
+    axes: tuple
+    units: tuple
+    carry: tuple
+
+    @classmethod
+    def start(cls, shape: tuple) -> "Field":
+        nd = len(shape) - 1
+        return cls(initial(nd), tuple(shape[1:]), ((),) + tuple((a,) for a in range(nd)))
+
+
+def _globalize_axes(axes: list, units: tuple, which) -> None:
+    for a in which:
+        axes[a] = globalize((axes[a],), (units[a],))[0]
+
+
+def propagate(field: Field, inf, out_shape: tuple) -> Field:
+    """The field after one single-input layer, by its dependency rule: windows act on the axes
+    their dims carry, ``inf.mixed`` dims (and every dim of a "global" layer) make the axes they
+    carry global, ``inf.regroup`` says which input dims each output dim comes from."""
+    axes, units = list(field.axes), list(field.units)
+    carry = field.carry
+    if inf.rf == "window":
+        for d, w in enumerate(inf.windows, start=1):
+            carried = carry[d] if d < len(carry) else ()
+            if len(carried) == 1:
+                a = carried[0]
+                axes[a] = through_window(axes[a], w)
+                units[a] = out_shape[d]
+            else:
+                _globalize_axes(axes, tuple(units), carried)
+    mixed = range(len(carry)) if inf.rf == "global" else inf.mixed
+    for d in mixed:
+        _globalize_axes(axes, tuple(units), carry[d] if d < len(carry) else ())
+    if inf.regroup is not None:
+        carry = tuple(tuple(sorted({a for d in group for a in carry[d]})) for group in inf.regroup)
+    elif len(out_shape) != len(carry):  # a reshape that does not say how: nothing stays local
+        _globalize_axes(axes, tuple(units), [a for c in carry for a in c])
+        carry = ((),) * len(out_shape)
+    return Field(tuple(axes), tuple(units), carry)

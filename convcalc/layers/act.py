@@ -182,7 +182,10 @@ class _SoftmaxBase(Elementwise):
     def infer(self, shape: tuple) -> Inference:
         if self.dim is not None and not (-len(shape) - 1 <= self.dim <= len(shape)):
             raise ShapeError(f"{self.kind}: dim {self.dim} is out of range for {len(shape)} dims (+ batch)")
-        return Inference(shape=tuple(shape))
+        # normalised along ``dim``: every position on it reaches every output unit there
+        dim = self.dim if self.dim is not None else (0 if len(shape) + 1 in (0, 1, 3) else 1)  # torch's legacy rule
+        d = dim % (len(shape) + 1) - 1
+        return Inference(shape=tuple(shape), mixed=() if d < 0 else (d,))
 
 
 class Softmax(_SoftmaxBase):

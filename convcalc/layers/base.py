@@ -10,7 +10,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import ClassVar, Optional, Sequence
 
-from ..errors import ConfigError, ShapeError
+from ..errors import ConfigError, ConvcalcError, ShapeError
 from ..sym import Dim, is_sym, resolve
 
 
@@ -43,6 +43,11 @@ class Inference:
     # (every output unit sees every input position, e.g. flatten, adaptive pool to 1).
     rf: str = "same"
     windows: tuple = ()
+    # Dependency beyond windows (rf.propagate): per-sample input dims whose positions all reach
+    # every output unit (a linear layer mixes its last dim, a group norm every dim), and for a
+    # reshape, the input dims each output dim comes from (flatten merges, permute reorders).
+    mixed: tuple = ()
+    regroup: Optional[tuple] = None
     warnings: list = field(default_factory=list)
     conditions: list = field(default_factory=list)  # symbolic validity: (relational, text)
     tiling: list = field(default_factory=list)      # symbolic leftovers that must be 0 to tile exactly
@@ -110,7 +115,12 @@ def _recording(init):
                 elif kind is not inspect.Parameter.VAR_POSITIONAL:
                     named[name] = value
             self.__dict__["_args"] = named
-        init(self, *args, **kwargs)
+        try:
+            init(self, *args, **kwargs)
+        except ConvcalcError:
+            raise
+        except (TypeError, ValueError, AttributeError) as e:  # a wrong kind of argument: say so, no traceback
+            raise ConfigError(f"{type(self).kind}: invalid arguments ({e})") from None
 
     return wrapper
 

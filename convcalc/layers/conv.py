@@ -152,7 +152,7 @@ class _ConvNd(Layer):
                                                             self.dilation)
         params = c_out * (c_in // g) * prod(k) + (c_out if self.bias else 0)
         macs = c_out * prod(out) * (c_in // g) * prod(k)
-        return Inference(shape=(c_out, *out), params=simplify(params), macs=simplify(macs), rf="window",
+        return Inference(shape=(c_out, *out), params=simplify(params), macs=simplify(macs), rf="window", mixed=(0,),
                          windows=windows, warnings=warnings, conditions=conds, tiling=tiling)
 
     def weight_shapes(self, shape):
@@ -237,7 +237,7 @@ class _ConvTransposeNd(_ConvNd):
             out.append(n)
         params = c_in * (c_out // g) * prod(k) + (c_out if self.bias else 0)
         macs = c_in * prod(shape[1:]) * (c_out // g) * prod(k)
-        return Inference(shape=(c_out, *out), params=simplify(params), macs=simplify(macs), rf="window",
+        return Inference(shape=(c_out, *out), params=simplify(params), macs=simplify(macs), rf="window", mixed=(0,),
                          windows=tuple(windows), conditions=conds)
 
     def weight_shapes(self, shape):

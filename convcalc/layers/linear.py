@@ -40,9 +40,10 @@ class Linear(Layer):
         f = self.in_features if self.in_features is not None else f_in  # the weights it declares
         params = f * self.out_features + (self.out_features if self.bias else 0)
         macs = lead * f * self.out_features
-        rf = "global" if len(shape) == 1 else "same"
+        # every output feature reads every position of the last dim: whatever that dim carries
+        # (all of the input after a flatten, one spatial axis for a linear over W) is mixed
         return Inference(shape=(*shape[:-1], self.out_features), params=simplify(params), macs=simplify(macs),
-                         rf=rf, conditions=conds)
+                         mixed=(len(shape) - 1,), conditions=conds)
 
     def weight_shapes(self, shape):
         ws = {"weight": (self.out_features, shape[-1])}
@@ -74,8 +75,9 @@ class Flatten(Layer):
                              f"{len(shape)} dims (plus batch)")
         a, b = start - 1, end - 1
         out = (*shape[:a], prod(shape[a:b + 1]), *shape[b + 1:])
-        rf = "global" if a == 0 and b == len(shape) - 1 else "same"
-        return Inference(shape=out, rf=rf)
+        # a reshape: each unit is one input unit re-indexed, so fields are unchanged
+        regroup = (*((d,) for d in range(a)), tuple(range(a, b + 1)), *((d,) for d in range(b + 1, len(shape))))
+        return Inference(shape=out, regroup=regroup)
 
     def describe(self) -> str:
         return "flatten"

@@ -24,6 +24,23 @@ def _same(a, b, what, conds) -> None:
             conds.append((eq, f"{what} {fmt(a)} = {fmt(b)}"))
 
 
+def _broadcast(shapes, conds) -> tuple:
+    """PyTorch's broadcasting of per-sample shapes (aligned on the right; a size 1 stretches).
+    Sizes that must be equal but are symbols become validity conditions."""
+    rank = max(len(s) for s in shapes)
+    padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
+    out = []
+    for i, dims in enumerate(zip(*padded)):
+        sizes = [d for d in dims if not (d == 1 and not is_sym(d))]
+        numbers = {d for d in sizes if not is_sym(d)}
+        if len(numbers) > 1:
+            raise ShapeError(f"shapes {' and '.join(_text(s) for s in shapes)} do not broadcast")
+        for d in sizes[1:]:
+            _same(sizes[0], d, f"dim {i}", conds)
+        out.append(sizes[0] if sizes else 1)
+    return tuple(out)
+
+
 class Merge(Layer):
     """Base of the merges; ``n`` is the number of inputs (set by the graph builder)."""
 
@@ -57,14 +74,12 @@ class Add(Merge):
     kind = label = "add"
 
     def merged(self, shapes, conds):
-        first = shapes[0]
-        for s in shapes[1:]:
-            if len(s) != len(first) or any(a != b for a, b in zip(s, first) if not (is_sym(a) or is_sym(b))):
-                raise ShapeError(f"cannot add shapes {' and '.join(_text(s) for s in shapes)}"
-                                 " (a projection shortcut is needed)")
-            for i, (a, b) in enumerate(zip(s, first)):
-                _same(a, b, f"dim {i}", conds)
-        return first
+        # PyTorch broadcasts (a feature map plus a pooled 1x1 map); a residual adds equal shapes.
+        try:
+            return _broadcast(shapes, conds)
+        except ShapeError:
+            raise ShapeError(f"cannot add shapes {' and '.join(_text(s) for s in shapes)}"
+                             " (a projection shortcut is needed)") from None
 
 
 class Concat(Merge):
@@ -102,15 +117,7 @@ class Mul(Merge):
         return tuple(("input", i) for i in range(len(shapes)) if any(g for j, g in enumerate(input_grads) if j != i))
 
     def merged(self, shapes, conds):
-        rank = max(len(s) for s in shapes)
-        padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
-        out = []
-        for dims in zip(*padded):
-            sizes = {d for d in dims if d != 1}
-            if len(sizes) > 1 and not any(is_sym(d) for d in sizes):
-                raise ShapeError(f"shapes {' and '.join(_text(s) for s in shapes)} do not broadcast")
-            out.append(next(iter(sizes)) if sizes else 1)
-        return tuple(out)
+        return _broadcast(shapes, conds)
 
 
 #: the builders' ``combine`` words

@@ -59,9 +59,23 @@ class BatchNorm3d(_BatchNorm):
 
 
 class _InstanceNorm(_BatchNorm):
-    """InstanceNorm: PyTorch defaults are affine=False, track_running_stats=False."""
+    """InstanceNorm: PyTorch defaults are affine=False, track_running_stats=False.
+
+    Without running statistics it normalises each sample by its own mean and variance over
+    space, even at inference: every output unit then depends on every position."""
 
     stats_per_sample = True  # run as a batch norm over (1, N*C, ...)
+
+    def infer(self, shape: tuple) -> Inference:
+        inf = super().infer(shape)
+        if self.track_running_stats:
+            return inf
+        spatial = prod(shape[1:])
+        if not is_sym(spatial) and spatial <= 1:
+            raise ShapeError(f"expected more than 1 spatial element, got input size "
+                             f"{'x'.join(fmt(d) for d in shape)} (as PyTorch)")
+        inf.mixed = tuple(range(1, len(shape)))
+        return inf
 
     def __init__(self, num_features=None, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False):
         super().__init__(num_features, eps, momentum, affine, track_running_stats)
@@ -108,7 +122,8 @@ class LayerNorm(Layer):
                              f"{tuple(shape[-n:])}")
         per = prod(self.normalized_shape)
         params = (per * (2 if self.bias else 1)) if self.elementwise_affine else 0
-        return Inference(shape=tuple(shape), params=params)
+        # statistics over the normalised dims: those positions all reach every output unit
+        return Inference(shape=tuple(shape), params=params, mixed=tuple(range(len(shape) - n, len(shape))))
 
     def weight_shapes(self, shape):
         if not self.elementwise_affine:
@@ -141,7 +156,8 @@ class GroupNorm(Layer):
             raise ShapeError(f"groupnorm expects {self.num_channels} channels, got {fmt(c)}")
         if not is_sym(c) and c % self.num_groups:
             raise ShapeError(f"groupnorm: {self.num_groups} groups do not divide {c} channels")
-        return Inference(shape=tuple(shape), params=2 * c if self.affine else 0)
+        # statistics over each group's channels and every position
+        return Inference(shape=tuple(shape), params=2 * c if self.affine else 0, mixed=tuple(range(len(shape))))
 
     def weight_shapes(self, shape):
         return {"weight": (shape[0],), "bias": (shape[0],)} if self.affine else {}
@@ -170,7 +186,7 @@ class LocalResponseNorm(Layer):
     def infer(self, shape: tuple) -> Inference:
         if len(shape) < 2:
             raise ShapeError("localresponsenorm expects an input of at least 2 dims (C, *spatial)")
-        return Inference(shape=tuple(shape))
+        return Inference(shape=tuple(shape), mixed=(0,))  # neighbouring channels
 
     def describe(self) -> str:
         return f"lrn {fmt(self.size)}"

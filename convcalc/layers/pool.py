@@ -8,9 +8,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..errors import ConfigError, ShapeError
-from ..sym import ceildiv, fmt, is_sym, simplify
+from ..sym import fmt, is_sym, simplify
 from .base import Inference, Layer, Window, check_positive, tuple_arg
-from .conv import axis_names, kernel_text, window_axes
+from .conv import kernel_text, window_axes
 
 
 class _PoolNd(Layer):
@@ -36,6 +36,9 @@ class _PoolNd(Layer):
         self.ceil_mode = bool(ceil_mode)
         self.count_include_pad = bool(count_include_pad)
         self.divisor_override = divisor_override
+        if divisor_override is not None and (isinstance(divisor_override, bool) or not isinstance(divisor_override, int)
+                                             or divisor_override == 0):
+            raise ConfigError(f"divisor_override: expected a non-zero integer, got {divisor_override!r} (as PyTorch)")
         check_positive(self.kernel_size, "kernel_size")
         check_positive(self.stride, "stride")
         check_positive(self.padding, "padding", allow_zero=True)
@@ -106,6 +109,20 @@ class AvgPool3d(_AvgPool3dRule):
     kind, nd = "avgpool3d", 3
 
 
+def largest_window(L, n):
+    """The largest of PyTorch's adaptive windows [floor(i*L/n), ceil((i+1)*L/n)): with
+    L = q*n + r it is q when r = 0, q + 1 when r divides n, else q + 2 (some window then
+    straddles an integer multiple of n/r). Also as a formula in symbols."""
+    if not is_sym(L) and not is_sym(n):
+        q, r = divmod(L, n)
+        return q if r == 0 else q + 1 if n % r == 0 else q + 2
+    from ..sym import sp
+
+    S = sp()
+    q, r = S.floor(L / n), S.Mod(L, n)
+    return S.Piecewise((q, S.Eq(r, 0)), (q + 1, S.Eq(S.Mod(n, r), 0)), (q + 2, True))
+
+
 class _AdaptivePoolNd(Layer):
     """Output size is given; window i spans [floor(i*L/n), ceil((i+1)*L/n)) as in PyTorch."""
 
@@ -140,10 +157,9 @@ class _AdaptivePoolNd(Layer):
                 windows.append(Window(k=L // n, s=L // n, p=0))
             elif not is_sym(L) and not is_sym(n):
                 # Windows of unequal size: report the largest window and the mean stride.
-                k = max(-(-(i + 1) * L // n) - i * L // n for i in range(n))
-                windows.append(Window(k=k, s=Fraction(L, n), p=0, exact=False))
+                windows.append(Window(k=largest_window(L, n), s=Fraction(L, n), p=0, exact=False))
             else:
-                windows.append(Window(k=simplify(ceildiv(L, n) + 1), s=simplify(L / n), p=0, exact=False))
+                windows.append(Window(k=largest_window(L, n), s=simplify(L / n), p=0, exact=False))
         return Inference(shape=(shape[0], *out), rf="window", windows=tuple(windows))
 
     def describe(self) -> str:

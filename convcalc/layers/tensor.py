@@ -3,6 +3,7 @@ channels-first LayerNorm. No MACs (upsampling interpolates; a layer scale is an
 elementwise product, like a norm's affine part)."""
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 from ..errors import ConfigError, ShapeError
@@ -45,7 +46,8 @@ class Permute(Layer):
     def infer(self, shape):
         if len(shape) + 1 != len(self.dims):
             raise ShapeError(f"permute {self.dims} needs {len(self.dims) - 1} dims per sample, got {len(shape)}")
-        return Inference(shape=tuple(shape[d - 1] for d in self.dims[1:]))
+        return Inference(shape=tuple(shape[d - 1] for d in self.dims[1:]),
+                         regroup=tuple((d - 1,) for d in self.dims[1:]))
 
     def describe(self):
         return "permute " + ",".join(str(d) for d in self.dims)
@@ -64,8 +66,6 @@ class Upsample(Layer):
     kind = "upsample"
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
-        import math
-
         if (size is None) == (scale_factor is None):
             raise ConfigError("upsample: give exactly one of size and scale_factor")
         for f in (scale_factor if isinstance(scale_factor, (list, tuple)) else [scale_factor]):
@@ -92,10 +92,16 @@ class Upsample(Layer):
             raise ShapeError(f"upsample mode {self.mode!r} needs {want} spatial dim(s), got {nd}")
         sizes = self.size if isinstance(self.size, (list, tuple)) else [self.size] * nd
         scales = self.scale_factor if isinstance(self.scale_factor, (list, tuple)) else [self.scale_factor] * nd
+        for what, given in (("size", self.size), ("scale_factor", self.scale_factor)):
+            if isinstance(given, (list, tuple)) and len(given) != nd:
+                raise ShapeError(f"upsample: {what} has {len(given)} values for {nd} spatial dim(s) (as PyTorch, "
+                                 "they must match)")
         out, windows = [], []
         for L, n, f in zip(shape[1:], sizes, scales):
-            if n is None:
-                fr = Fraction(str(f))
+            if n is None and not is_sym(L):
+                n = math.floor(float(L) * f)  # PyTorch computes the size in double precision
+            elif n is None:
+                fr = Fraction(f)  # the double's exact value
                 n = floordiv(L * fr.numerator, fr.denominator)
             n = simplify(n)
             if not is_sym(n) and n < 1:
@@ -154,7 +160,7 @@ class LayerNorm2d(Layer):
         c = shape[0]
         if self.num_channels is not None and not is_sym(c) and c != self.num_channels:
             raise ShapeError(f"layernorm2d expects {self.num_channels} channels, got {fmt(c)}")
-        return Inference(shape=tuple(shape), params=2 * c if self.elementwise_affine else 0)
+        return Inference(shape=tuple(shape), params=2 * c if self.elementwise_affine else 0, mixed=(0,))
 
     def weight_shapes(self, shape):
         return {"weight": (shape[0],), "bias": (shape[0],)} if self.elementwise_affine else {}
