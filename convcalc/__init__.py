@@ -4,6 +4,7 @@ from .errors import ConvcalcError
 from .graph import Concat, Parallel, Residual, Sequential
 from .layers import *  # noqa: F401,F403  (the layer classes, torch.nn names)
 from .report import Report
+from . import render  # noqa: F401,E402  (registers how a Report prints: report.DISPLAY)
 
 from . import zoo
 

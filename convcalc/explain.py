@@ -176,19 +176,6 @@ def explain_report(report) -> list:
     return out
 
 
-def to_json(explanations) -> list:
-    return [{"name": ex.name, "description": ex.desc,
-             "steps": [{"quantity": st.quantity, "formula": _unicode(st.general) if _is_formula(st.general) else None,
-                        "substituted": _unicode(st.general, st.values) if _is_formula(st.general) else None,
-                        "result": _plain(st.result)} for st in ex.steps]} for ex in explanations]
-
-
-def _plain(v):
-    if isinstance(v, Fraction):
-        return v.numerator if v.denominator == 1 else float(v)
-    return v
-
-
 # -- text forms ------------------------------------------------------------------------------------------
 
 _INPUTS = {"H", "W", "L", "C_in", "F_in", "r_in", "C"}
@@ -348,66 +335,3 @@ def step_line(st: Step) -> str:
     general = _unicode(st.general)
     filled = _unicode(st.general, st.values)
     return f"{st.quantity} = {general} = {filled} = {_result_text(st.result)}" + (f"  {st.note}" if st.note else "")
-
-
-def to_text(explanations) -> str:
-    lines = []
-    for ex in explanations:
-        lines.append(f"{ex.name}  ({ex.desc})")
-        for st in ex.steps:
-            lines.append("  " + step_line(st))
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def to_markdown(explanations) -> str:
-    lines = []
-    for ex in explanations:
-        lines.append(f"**{ex.name}** ({ex.desc})\n")
-        for st in ex.steps:
-            q = st.quantity.replace("_", r"\_")
-            if _is_formula(st.general):
-                lines.append(f"- {q}: ${_latex(st.general)} = {_latex(st.general, st.values)} = {_tex_num(st.result)}$")
-            else:
-                lines.append(f"- {q}: ${_tex_num(st.result)}$")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _tex_quantity(q: str) -> str:
-    base, _, rest = q.partition(" (")
-    tex = {"params": r"\text{params}", "MACs": r"\text{MACs}", "buffers": r"\text{buffers}",
-           "RF size": r"r", "RF jump": r"j"}.get(base)
-    if tex is None:
-        head, _, sub = base.partition("_")
-        tex = f"{head}_{{\\text{{{sub}}}}}" if sub else head
-    if rest:
-        tex += f"^{{({rest.rstrip(')')})}}"
-    return tex
-
-
-def _tex_num(v) -> str:
-    if isinstance(v, Fraction):
-        return str(v.numerator) if v.denominator == 1 else f"\\tfrac{{{v.numerator}}}{{{v.denominator}}}"
-    if isinstance(v, int):
-        return f"{v:,}".replace(",", "\\,")
-    return str(v)
-
-
-def to_latex(explanations) -> str:
-    """Ready-to-paste ``align*`` blocks, one per layer."""
-    out = []
-    for ex in explanations:
-        out.append(f"% {ex.name}: {ex.desc}")
-        out.append(r"\begin{align*}")
-        lines = []
-        for st in ex.steps:
-            if _is_formula(st.general):
-                lines.append(f"{_tex_quantity(st.quantity)} &= {_latex(st.general)} "
-                             f"= {_latex(st.general, st.values)} = {_tex_num(st.result)}")
-            else:
-                lines.append(f"{_tex_quantity(st.quantity)} &= {_tex_num(st.result)}")
-        out.append(" \\\\\n".join(lines))
-        out.append(r"\end{align*}")
-        out.append("")
-    return "\n".join(out)

@@ -12,6 +12,19 @@ from .sym import is_sym
 
 SCHEMA_VERSION = 1
 
+# How a Report shows itself (print, rich, Jupyter): "text", "rich" and "html" -> function(report).
+# convcalc.render fills this in when imported (convcalc's __init__ imports it); the engine never
+# imports a renderer, so there is no import loop, not even a lazy one.
+DISPLAY: dict = {}
+
+
+def _display(kind: str, report):
+    try:
+        show = DISPLAY[kind]
+    except KeyError:
+        raise RuntimeError(f"no {kind} display registered for Report: import convcalc.render") from None
+    return show(report)
+
 
 @dataclass(frozen=True)
 class Row:
@@ -74,13 +87,13 @@ class Report:
         return len(self.rows)
 
     def __str__(self):  # print(report): the layer table as text
-        from .render.notebook import text; return text(self)  # noqa: E702
+        return _display("text", self)
 
     def __rich__(self):  # rich.print(report) in a terminal
-        from .render.notebook import rich_renderable; return rich_renderable(self)  # noqa: E702
+        return _display("rich", self)
 
     def _repr_html_(self):  # Jupyter
-        from .render.notebook import html; return html(self)  # noqa: E702
+        return _display("html", self)
 
     def collapse(self, depth: int) -> "Report":
         """Rows grouped by the first ``depth`` parts of their dotted names, with subtotals

@@ -1,6 +1,7 @@
 """Human-readable numbers (62.4M, 1.14G, 238 MiB) and shape text, for renderers."""
 from __future__ import annotations
 
+from .shapes import from_chw
 from .sym import fmt, is_sym
 
 _SI = [(10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k")]
@@ -42,10 +43,7 @@ def exact(n) -> str:
 
 def shape_text(shape, layout: str = "chw") -> str:
     """``96x55x55`` (PyTorch order) or ``55x55x96`` with ``layout='hwc'``."""
-    dims = list(shape)
-    if layout == "hwc" and len(dims) > 1:
-        dims = dims[1:] + dims[:1]
-    return "x".join(fmt(d) for d in dims)
+    return "x".join(fmt(d) for d in from_chw(shape, layout))
 
 
 def rf_text(rf) -> str:

@@ -43,14 +43,14 @@ def test_missing_matplotlib_is_one_line_exit_2(monkeypatch, tmp_path):
     assert r.stderr.strip() == "convcalc: error: plotting needs matplotlib: pip install 'convcalc[plot]'"
     assert r.stdout == ""
     assert not (tmp_path / "a.png").exists()
-    from convcalc.plot import require_matplotlib
+    from convcalc.render.figures import require_matplotlib
     with pytest.raises(ConvcalcError, match=r"convcalc\[plot\]"):
         require_matplotlib()
 
 
 def test_cost_figure_bars_labels_and_pixels(mpl, alexnet, tmp_path):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from convcalc.plot import cost_figure, png_size, save
+    from convcalc.render.figures import cost_figure, png_size, save
 
     fig = cost_figure(alexnet, figsize=(8, 5), dpi=50)
     assert isinstance(fig.canvas, FigureCanvasAgg)  # headless
@@ -74,7 +74,7 @@ def test_cost_figure_bars_labels_and_pixels(mpl, alexnet, tmp_path):
 
 
 def test_cost_log_scale(mpl, alexnet):
-    from convcalc.plot import cost_figure
+    from convcalc.render.figures import cost_figure
 
     fig = cost_figure(alexnet, log=True)
     assert all(ax.get_xscale() == "log" for ax in fig.axes)
@@ -83,7 +83,7 @@ def test_cost_log_scale(mpl, alexnet):
 
 def test_rf_default_is_the_last_spatial_layers_centre_unit(mpl, alexnet):
     from matplotlib.patches import Rectangle
-    from convcalc.plot import rf_figure
+    from convcalc.render.figures import rf_figure
 
     fig = rf_figure(alexnet)
     ax = fig.axes[0]
@@ -108,7 +108,7 @@ def test_rf_named_layer_and_image(mpl, alexnet, tmp_path):
     import numpy as np
     import matplotlib.image as mpimg
     from matplotlib.patches import Rectangle
-    from convcalc.plot import rf_figure
+    from convcalc.render.figures import rf_figure
 
     img = tmp_path / "cat.png"
     mpimg.imsave(str(img), np.linspace(0, 1, 40 * 60 * 3).reshape(40, 60, 3))
@@ -126,7 +126,7 @@ def test_rf_named_layer_and_image(mpl, alexnet, tmp_path):
 
 
 def test_rf_bad_input(mpl, alexnet, tmp_path):
-    from convcalc.plot import rf_figure
+    from convcalc.render.figures import rf_figure
 
     with pytest.raises(ConvcalcError, match="no such file"):
         rf_figure(alexnet, image=str(tmp_path / "missing.png"))
@@ -139,7 +139,7 @@ def test_rf_bad_input(mpl, alexnet, tmp_path):
 
 
 def test_volumes_diagram_boxes_sizes_and_kernels(mpl, alexnet):
-    from convcalc.plot import volumes_figure
+    from convcalc.render.figures import volumes_figure
 
     fig = volumes_figure(alexnet)
     ax = fig.axes[0]
@@ -158,14 +158,14 @@ def test_volumes_diagram_boxes_sizes_and_kernels(mpl, alexnet):
 
 
 def test_volumes_refuses_branching_networks(mpl):
-    from convcalc.plot import volumes_figure
+    from convcalc.render.figures import volumes_figure
 
     with pytest.raises(ConvcalcError, match="sequential"):
         volumes_figure(analyze(zoo.get("resnet18")))
 
 
 def test_compare_scatter(mpl):
-    from convcalc.plot import compare_figure
+    from convcalc.render.figures import compare_figure
 
     reports = [analyze(zoo.get(n)) for n in ("alexnet", "lenet5", "tinyconv")]
     ax = compare_figure(reports).axes[0]
@@ -179,7 +179,7 @@ def test_compare_scatter(mpl):
 
 
 def test_symbolic_report_is_refused(mpl):
-    from convcalc.plot import cost_figure
+    from convcalc.render.figures import cost_figure
     from convcalc.sym import dims
 
     H, W = dims("H W")
@@ -198,7 +198,7 @@ def test_cli_writes_each_format(mpl, tmp_path, ext, magic):
 
 
 def test_cli_png_pixel_size(mpl, tmp_path):
-    from convcalc.plot import png_size
+    from convcalc.render.figures import png_size
 
     out = tmp_path / "c.png"
     r = run("plot", "--kind", "compare", "alexnet", "lenet5", "--size", "6x4", "--dpi", "80", "-o", str(out))

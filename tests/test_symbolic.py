@@ -198,7 +198,8 @@ def test_explained_formulas_evaluate_to_the_reported_numbers(k, s, p, d, L, g):
 
 
 def test_explain_latex_golden():
-    from convcalc.explain import explain_layer, to_latex
+    from convcalc.explain import explain_layer
+    from convcalc.render.explain import to_latex
 
     text = to_latex([explain_layer(cc.Conv2d(None, 10, 5, padding=2), (3, 32, 32), name="conv")])
     golden = GOLDEN / "explain_conv.tex"

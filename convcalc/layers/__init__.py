@@ -31,4 +31,17 @@ ALIASES = {"conv": "conv2d", "lrn": "localresponsenorm", "fc": "linear", "dense"
            "avgpool": "avgpool2d", "bn": "batchnorm2d", "batchnorm": "batchnorm2d", "deconv": "convtranspose2d",
            "convtranspose": "convtranspose2d", "gap": "adaptiveavgpool2d"}
 
+
+def kind_key(name) -> str:
+    """How a kind name is looked up: lower case, no ``_`` or ``-``, aliases resolved (``Conv_2d``, ``fc``)."""
+    key = str(name).lower().replace("_", "").replace("-", "")
+    return ALIASES.get(key, key)
+
+
+def resolve_kind(name):
+    """The ``KINDS`` key a typed kind name means (``conv`` -> ``conv2d``, ``FC`` -> ``linear``), or None."""
+    key = kind_key(name)
+    return key if key in KINDS else None
+
+
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from html import escape
 
-from ..units import shape_text
-from .table import BAR_COLUMNS, COLUMNS, bar_text, cell, parse_columns, share, total_cell
+from .columns import BAR_COLUMNS, COLUMNS, TABLE, parse_columns
+from .table import bar_text, share, title as table_title
 from .text import summary_line
 
 NUM = ' class="num"'
@@ -35,10 +35,10 @@ STYLE = """
 def _table(report, layout: str, columns, bars: bool, verified) -> str:
     cols = parse_columns(columns)
     tot = report.totals
-    title = f"{report.model} · input {shape_text(report.input, layout)} · batch {report.batch} · {report.dtype}"
+    title = table_title(report, layout)
     head = []
     for key in cols:
-        header, right = COLUMNS[key]
+        header, right = COLUMNS[key].header, COLUMNS[key].right
         head.append(f'<th{NUM if right else ""} scope="col">{escape(header)}</th>')
         if bars and key in BAR_COLUMNS:
             head.append(f'<th scope="col">{escape(header)} share</th>')
@@ -47,9 +47,8 @@ def _table(report, layout: str, columns, bars: bool, verified) -> str:
     body = []
     for r in report.rows:
         cells = []
-        for key in cols:
-            right = COLUMNS[key][1]
-            cells.append(f'<td{NUM if right else ""}>{escape(cell(r, key, layout))}</td>')
+        for key, text in zip(cols, TABLE.row(r, cols, layout)):
+            cells.append(f'<td{NUM if COLUMNS[key].right else ""}>{escape(text)}</td>')
             if bars and key in BAR_COLUMNS:
                 value = getattr(r, key)
                 frac = share(value, tot[key]) if value != 0 else None
@@ -65,9 +64,8 @@ def _table(report, layout: str, columns, bars: bool, verified) -> str:
         cls = ' class="warn"' if r.warnings else ""
         body.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
     foot = []
-    for key in cols:
-        right = COLUMNS[key][1]
-        foot.append(f'<td{NUM if right else ""}>{escape(total_cell(report, key, layout))}</td>')
+    for key, text in zip(cols, TABLE.totals(report, cols, layout)):
+        foot.append(f'<td{NUM if COLUMNS[key].right else ""}>{escape(text)}</td>')
         if bars and key in BAR_COLUMNS:
             foot.append("<td></td>")
     if verified is not None:
@@ -98,7 +96,7 @@ def cost_svg(report):
         import matplotlib  # noqa: F401
     except ImportError:
         return None
-    from ..plot import cost_figure, cost_rows, svg_text
+    from .figures import cost_figure, cost_rows, svg_text
 
     # A page stays readable: deep networks are drawn by blocks (the deepest level with <= 60 bars).
     depth = max((r.depth for r in report.rows), default=1)

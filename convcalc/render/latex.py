@@ -7,8 +7,9 @@ typeset by sympy. Needs ``\\usepackage{booktabs}`` in the preamble.
 from __future__ import annotations
 
 from ..sym import is_sym
+from ..shapes import from_chw
 from ..units import human_bytes, rf_text
-from .table import COLUMNS, parse_columns
+from .columns import COLUMNS, Style, parse_columns
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
@@ -38,9 +39,7 @@ def _count(n) -> str:
 
 
 def shape(dims, layout: str = "chw") -> str:
-    dims = list(dims)
-    if layout == "hwc" and len(dims) > 1:
-        dims = dims[1:] + dims[:1]
+    dims = from_chw(dims, layout)
     parts = []
     for d in dims:
         if is_sym(d):
@@ -59,41 +58,19 @@ def _bytes(n) -> str:
     return escape(human_bytes(n)).replace(" ", r"\,")
 
 
-def _cell(r, key: str, layout: str) -> str:
-    if key == "layer":
-        return escape(r.name)
-    if key == "kind":
-        return escape(r.desc)
-    if key == "input":
-        return shape(r.input, layout)
-    if key == "output":
-        return shape(r.output, layout)
-    if key in ("params", "buffers", "macs", "flops"):
-        return _count(getattr(r, key))
-    if key == "rf":
-        return escape(rf_text(r.rf))
-    if key == "memory":
-        return _bytes(r.activation_bytes)
-    raise KeyError(key)
-
-
-def _total(report, key: str, layout: str) -> str:
-    tot = report.totals
-    if key == "layer":
-        return r"\textbf{total}"
-    if key == "output":
-        return shape(report.rows[-1].output, layout) if report.rows else ""
-    if key in ("params", "buffers", "macs", "flops"):
-        return r"\textbf{" + number(tot[key]) + "}"
-    if key == "memory":
-        return r"\textbf{" + _bytes(tot["activation_bytes"]) + "}"
-    return ""
+LATEX = Style(
+    cell={"name": lambda v, layout: escape(v), "text": lambda v, layout: escape(v), "shape": shape,
+          "count": lambda n, layout: _count(n), "rf": lambda rf, layout: escape(rf_text(rf)),
+          "bytes": lambda n, layout: _bytes(n)},
+    total={"name": lambda v, layout: r"\textbf{" + escape(v) + "}", "shape": shape,
+           "count": lambda n, layout: r"\textbf{" + number(n) + "}",
+           "bytes": lambda n, layout: r"\textbf{" + _bytes(n) + "}"})
 
 
 def to_latex(report, layout: str = "chw", columns=None) -> str:
     """A ``table`` float holding a booktabs ``tabular``: one row per layer, then the totals."""
     cols = parse_columns(columns)
-    spec = "".join("r" if COLUMNS[c][1] else "l" for c in cols)
+    spec = "".join("r" if COLUMNS[c].right else "l" for c in cols)
     caption = (f"{escape(report.model)}: input {shape(report.input, layout)}, batch {number(report.batch)}, "
                f"{escape(report.dtype)}; {number(report.totals['params'])} parameters, "
                f"{number(report.totals['macs'])} MACs")
@@ -104,12 +81,12 @@ def to_latex(report, layout: str = "chw", columns=None) -> str:
         r"\caption{" + caption + "}",
         r"\begin{tabular}{" + spec + "}",
         r"\toprule",
-        " & ".join(escape(COLUMNS[c][0]) for c in cols) + r" \\",
+        " & ".join(escape(COLUMNS[c].header) for c in cols) + r" \\",
         r"\midrule",
     ]
     for r in report.rows:
-        lines.append(" & ".join(_cell(r, c, layout) for c in cols) + r" \\")
+        lines.append(" & ".join(LATEX.row(r, cols, layout)) + r" \\")
     lines.append(r"\midrule")
-    lines.append(" & ".join(_total(report, c, layout) for c in cols) + r" \\")
+    lines.append(" & ".join(LATEX.totals(report, cols, layout)) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"

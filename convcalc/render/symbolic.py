@@ -4,14 +4,13 @@ from __future__ import annotations
 from rich import box
 from rich.table import Table
 
+from ..shapes import from_chw
 from ..sym import fmt, is_sym
 from ..units import exact, rf_text
 
 
 def shape_text(shape, layout: str = "chw") -> str:
-    dims = list(shape)
-    if layout == "hwc" and len(dims) > 1:
-        dims = dims[1:] + dims[:1]
+    dims = from_chw(shape, layout)
     return " x ".join(f"({fmt(d)})" if is_sym(d) and len(fmt(d)) > 1 and " " in fmt(d) else fmt(d) for d in dims)
 
 

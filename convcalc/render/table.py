@@ -1,86 +1,20 @@
-"""The Rich table: one row per layer, a totals row, a summary line.
+"""The layer table: one row per layer, a totals row, a summary line.
 
-The column set lives here too (``COLUMNS``) so that the LaTeX and HTML renderers offer the same
-``--columns`` choices; rich itself is imported only when a table is built.
+The cells come from the column registry (``columns.py``); :func:`layer_grid` lays them out as
+plain strings once, and the two printers share it: :func:`layer_table` dresses it as a rich
+``Table`` (colour, a terminal's width), :func:`grid.lines` writes the same text without rich's
+per-row cost. rich is imported only when a rich table is built.
 """
 from __future__ import annotations
 
-from ..errors import ConvcalcError
 from ..sym import is_sym
-from ..units import exact, human_bytes, human_count, rf_text, shape_text
+from ..units import shape_text
+from .columns import BAR_COLUMNS, COLUMNS, DEFAULT_COLUMNS, TABLE, cell, parse_columns, total_cell  # noqa: F401
+from .grid import Grid
 
-# key -> (header, right-aligned?)
-COLUMNS = {
-    "layer": ("Layer", False),
-    "kind": ("Kind", False),
-    "input": ("Input", False),
-    "output": ("Output", False),
-    "params": ("Params", True),
-    "buffers": ("Buffers", True),
-    "macs": ("MACs", True),
-    "flops": ("FLOPs", True),
-    "rf": ("RF", True),
-    "memory": ("Memory", True),
-}
-DEFAULT_COLUMNS = ("layer", "kind", "output", "params", "macs", "rf", "memory")
-BAR_COLUMNS = ("params", "macs")  # --bars puts a share-of-total bar right after these
 BAR_WIDTH = 10
 _EIGHTHS = " ▏▎▍▌▋▊▉█"
-
-
-def parse_columns(text) -> tuple:
-    """``"layer,params,macs"`` -> ``("layer", "params", "macs")``; None -> the default columns."""
-    if text is None:
-        return DEFAULT_COLUMNS
-    if isinstance(text, (list, tuple)):
-        names = [str(c).strip().lower() for c in text]
-    else:
-        names = [c.strip().lower() for c in str(text).split(",")]
-    names = [c for c in names if c]
-    if not names:
-        raise ConvcalcError(f"--columns: no column named; choose from {', '.join(COLUMNS)}")
-    for c in names:
-        if c not in COLUMNS:
-            raise ConvcalcError(f"--columns: unknown column {c!r}; choose from {', '.join(COLUMNS)}")
-    if len(set(names)) != len(names):
-        dup = next(c for c in names if names.count(c) > 1)
-        raise ConvcalcError(f"--columns: column {dup!r} is named twice")
-    return tuple(names)
-
-
-def cell(r, key: str, layout: str = "chw", fmt_count=None) -> str:
-    """The text of column ``key`` for row ``r`` (counts through ``fmt_count``, default ``exact``)."""
-    count = fmt_count or _count
-    if key == "layer":
-        return r.name
-    if key == "kind":
-        return r.desc
-    if key == "input":
-        return shape_text(r.input, layout)
-    if key == "output":
-        return shape_text(r.output, layout)
-    if key in ("params", "buffers", "macs", "flops"):
-        return count(getattr(r, key))
-    if key == "rf":
-        return rf_text(r.rf)
-    if key == "memory":
-        return human_bytes(r.activation_bytes)
-    raise KeyError(key)
-
-
-def total_cell(report, key: str, layout: str = "chw", fmt_count=None) -> str:
-    """The text of column ``key`` in the totals row."""
-    tot = report.totals
-    if key == "layer":
-        return "total"
-    if key == "output":
-        return shape_text(report.rows[-1].output, layout) if report.rows else ""
-    if key in ("params", "buffers", "macs", "flops"):
-        n = tot[key]
-        return fmt_count(n) if fmt_count else f"{exact(n)} ({human_count(n)})"
-    if key == "memory":
-        return human_bytes(tot["activation_bytes"])
-    return ""
+BOLD_TOTALS = ("layer", "params", "buffers", "macs", "flops", "memory")
 
 
 def share(value, total):
@@ -101,48 +35,70 @@ def bar_text(fraction, width: int = BAR_WIDTH) -> str:
     return f"{bar:<{width}} {pct:>6}"
 
 
+def title(report, layout: str = "chw") -> str:
+    return f"{report.model} · input {shape_text(report.input, layout)} · batch {report.batch} · {report.dtype}"
+
+
+def layer_grid(report, layout: str = "chw", verified=None, bars: bool = False, columns=None):
+    """(the table as plain strings, the role of each column): a role is a column key,
+    ``"bar"`` (a share-of-total bar) or ``"verified"``. The last row is the totals row."""
+    cols = parse_columns(columns)
+    roles, headers, justify = [], [], []
+    for key in cols:
+        col = COLUMNS[key]
+        roles.append(key), headers.append(col.header), justify.append("right" if col.right else "left")
+        if bars and key in BAR_COLUMNS:
+            roles.append("bar"), headers.append(f"{col.header} %"), justify.append("left")
+    if verified is not None:
+        roles.append("verified"), headers.append("Verified"), justify.append("center")
+    grid = Grid(title(report, layout), headers, justify)
+    tot = report.totals
+    cell_of = {key: (COLUMNS[key].value, TABLE.cell[COLUMNS[key].what]) for key in cols}
+    for r in report.rows:
+        cells = []
+        for key in cols:
+            value_of, write = cell_of[key]
+            cells.append(write(value_of(r), layout))
+            if bars and key in BAR_COLUMNS:
+                value = getattr(r, key)
+                cells.append(bar_text(share(value, tot[key])) if value != 0 else "")
+        if verified is not None:
+            cells.append("✓" if verified.get(r.name) else "✗")
+        grid.rows.append(cells)
+    if grid.rows:
+        grid.sections.add(len(grid.rows) - 1)
+    totals = []
+    for key in cols:
+        totals.append(total_cell(report, key, layout))
+        if bars and key in BAR_COLUMNS:
+            totals.append("")
+    if verified is not None:
+        totals.append("")
+    grid.rows.append(totals)
+    return grid, roles
+
+
 def layer_table(report, layout: str = "chw", verified=None, bars: bool = False, columns=None):
-    """A Rich ``Table`` of ``report``; ``bars`` adds share-of-total bars beside params and MACs,
+    """A rich ``Table`` of ``report``; ``bars`` adds share-of-total bars beside params and MACs,
     ``columns`` (names from ``COLUMNS``, or a comma-separated string) chooses and orders columns."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    cols = parse_columns(columns)
-    title = (f"{report.model} · input {shape_text(report.input, layout)} · batch {report.batch} · {report.dtype}")
-    t = Table(title=title, box=box.SIMPLE_HEAD, show_footer=False, title_justify="left")
-    for key in cols:
-        header, right = COLUMNS[key]
-        t.add_column(header, justify="right" if right else "left", no_wrap=True)
-        if bars and key in BAR_COLUMNS:
-            t.add_column(f"{header} %", justify="left", no_wrap=True)
-    if verified is not None:
-        t.add_column("Verified", justify="center", no_wrap=True)
-    tot = report.totals
-    for r in report.rows:
-        style = "yellow" if r.warnings else None
-        cells = []
-        for key in cols:
-            cells.append(cell(r, key, layout))
-            if bars and key in BAR_COLUMNS:
-                frac = share(getattr(r, key), tot[key])
-                cells.append(Text(bar_text(frac) if getattr(r, key) != 0 else "", style="cyan"))
-        if verified is not None:
-            cells.append(Text("✓", style="green") if verified.get(r.name) else Text("✗", style="bold red"))
-        t.add_row(*cells, style=style)
+    grid, roles = layer_grid(report, layout, verified, bars, columns)
+    t = Table(title=grid.title, box=box.SIMPLE_HEAD, show_footer=False, title_justify="left")
+    for header, justify in zip(grid.headers, grid.justify):
+        t.add_column(header, justify=justify, no_wrap=True)
+    for r, cells in zip(report.rows, grid.rows):
+        shown = []
+        for role, text in zip(roles, cells):
+            if role == "bar":
+                text = Text(text, style="cyan")
+            elif role == "verified":
+                text = Text(text, style="green" if text == "✓" else "bold red")
+            shown.append(text)
+        t.add_row(*shown, style="yellow" if r.warnings else None)
     t.add_section()
-    cells = []
-    for key in cols:
-        text = total_cell(report, key, layout)
-        cells.append(Text(text, style="bold") if key in ("layer", "params", "buffers", "macs", "flops", "memory")
-                     else text)
-        if bars and key in BAR_COLUMNS:
-            cells.append("")
-    if verified is not None:
-        cells.append("")
-    t.add_row(*cells)
+    t.add_row(*[Text(text, style="bold") if role in BOLD_TOTALS else text
+                for role, text in zip(roles, grid.rows[-1])])
     return t
-
-
-def _count(n) -> str:
-    return "" if n == 0 else exact(n)

@@ -7,16 +7,10 @@ import json
 
 from ..report import jsonable
 from ..units import exact, human_bytes, human_count, rf_text, shape_text
-
-COLUMNS = ("layer", "kind", "output", "params", "buffers", "macs", "flops", "rf_size", "rf_jump", "rf_start",
-           "activation_bytes")
+from .columns import COLUMNS, CSV_COLUMNS, DEFAULT_COLUMNS, Style
 
 
-def to_json(report) -> str:
-    return json.dumps(report.to_dict(), indent=2)
-
-
-def _rf_cells(rf):
+def _rf_cells(rf, layout=None):
     if not rf:
         return "", "", ""
     return (" ".join(str(jsonable(a.size)) for a in rf),
@@ -24,31 +18,53 @@ def _rf_cells(rf):
             " ".join(str(jsonable(a.start)) for a in rf))
 
 
+def _plain(v, layout):
+    return v
+
+
+def _json(v, layout):
+    return jsonable(v)
+
+
+CSV = Style(cell={"name": _plain, "text": _plain, "shape": shape_text, "count": _json, "rf": _rf_cells,
+                  "bytes": _json},
+            total={"name": _plain, "shape": shape_text, "count": _json, "bytes": _json})
+MARKDOWN = Style(cell={"name": _plain, "text": _plain, "shape": shape_text, "count": lambda n, layout: exact(n),
+                       "rf": lambda rf, layout: rf_text(rf), "bytes": lambda n, layout: human_bytes(n)},
+                 total={"name": lambda v, layout: f"**{v}**", "count": lambda n, layout: f"**{exact(n)}**",
+                        "bytes": lambda n, layout: f"**{human_bytes(n)}**"})
+MARKDOWN_ALIGN = {"rf": "---"}  # the receptive field reads left-aligned in Markdown
+
+
+def to_json(report) -> str:
+    return json.dumps(report.to_dict(), indent=2)
+
+
+def _flat(cells) -> list:
+    return [x for c in cells for x in (c if isinstance(c, tuple) else (c,))]
+
+
 def to_csv(report, layout: str = "chw") -> str:
     """One row per layer, exact integers, then a ``total`` row."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(COLUMNS)
+    w.writerow([name for key in CSV_COLUMNS for name in COLUMNS[key].csv])
     for r in report.rows:
-        w.writerow([r.name, r.desc, shape_text(r.output, layout), jsonable(r.params), jsonable(r.buffers),
-                    jsonable(r.macs), jsonable(r.flops), *_rf_cells(r.rf), jsonable(r.activation_bytes)])
-    t = report.totals
-    w.writerow(["total", "", shape_text(report.rows[-1].output, layout) if report.rows else "", jsonable(t["params"]),
-                jsonable(t["buffers"]), jsonable(t["macs"]), jsonable(t["flops"]), "", "", "",
-                jsonable(t["activation_bytes"])])
+        w.writerow(_flat(CSV.row(r, CSV_COLUMNS, layout)))
+    totals = CSV.totals(report, CSV_COLUMNS, layout)
+    w.writerow(_flat(("", "", "") if key == "rf" else c for key, c in zip(CSV_COLUMNS, totals)))
     return buf.getvalue()
 
 
 def to_markdown(report, layout: str = "chw") -> str:
-    head = ["Layer", "Kind", "Output", "Params", "MACs", "RF", "Memory"]
+    cols = DEFAULT_COLUMNS
+    align = [MARKDOWN_ALIGN.get(k, "---:" if COLUMNS[k].right else "---") for k in cols]
     lines = [f"**{report.model}** — input {shape_text(report.input, layout)}, batch {report.batch}, {report.dtype}",
-             "", "| " + " | ".join(head) + " |", "|" + "|".join(["---", "---", "---", "---:", "---:", "---", "---:"]) + "|"]
+             "", "| " + " | ".join(COLUMNS[k].header for k in cols) + " |", "|" + "|".join(align) + "|"]
     for r in report.rows:
-        lines.append("| " + " | ".join([r.name, r.desc, shape_text(r.output, layout), exact(r.params), exact(r.macs),
-                                         rf_text(r.rf), human_bytes(r.activation_bytes)]) + " |")
-    t = report.totals
-    lines.append("| **total** | | | **" + exact(t["params"]) + "** | **" + exact(t["macs"]) + "** | | **"
-                 + human_bytes(t["activation_bytes"]) + "** |")
+        lines.append("| " + " | ".join(MARKDOWN.row(r, cols, layout)) + " |")
+    totals = MARKDOWN.totals(report, cols, layout)  # no shape in Markdown's totals row
+    lines.append("|" + "|".join(f" {c} " if c else " " for c in totals) + "|")
     lines += ["", summary_line(report)]
     return "\n".join(lines) + "\n"
 

@@ -11,8 +11,8 @@ import math
 import os
 from fractions import Fraction
 
-from .errors import ConvcalcError
-from .units import human_bytes, human_count, rf_text, shape_text
+from ..errors import ConvcalcError
+from ..units import human_bytes, human_count, rf_text, shape_text
 
 MISSING = "plotting needs matplotlib: pip install 'convcalc[plot]'"
 EXTENSIONS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -230,6 +230,21 @@ def _num(x) -> str:
     return str(int(x)) if x == int(x) else f"{x:g}"
 
 
+def _input_background(ax, img, H: int, W: int) -> None:
+    """The image stretched to the input, or a grey input with its pixel grid when pixels are big enough."""
+    from matplotlib.patches import Rectangle
+
+    if img is not None:
+        ax.imshow(img, extent=(0, W, H, 0), interpolation="bilinear", zorder=0)
+        return
+    ax.add_patch(Rectangle((0, 0), W, H, facecolor="#f2f2f2", edgecolor="none", zorder=0))
+    if max(H, W) <= 64:
+        for x in range(W + 1):
+            ax.plot([x, x], [0, H], color="#d0d0d0", lw=0.5, zorder=1)
+        for y in range(H + 1):
+            ax.plot([0, W], [y, y], color="#d0d0d0", lw=0.5, zorder=1)
+
+
 def rf_figure(report, layer=None, image=None, figsize=None, dpi: int = 100):
     """The field of one unit of ``layer`` (default: the centre unit of the last spatial layer)
     as a square on the input grid, with every unit's centre (the jump grid) and the first
@@ -257,15 +272,7 @@ def rf_figure(report, layer=None, image=None, figsize=None, dpi: int = 100):
 
     fig = new_figure(figsize or (8, 8), dpi)
     ax = fig.subplots()
-    if img is not None:
-        ax.imshow(img, extent=(0, W, H, 0), interpolation="bilinear", zorder=0)
-    else:
-        ax.add_patch(Rectangle((0, 0), W, H, facecolor="#f2f2f2", edgecolor="none", zorder=0))
-        if max(H, W) <= 64:  # pixel grid where pixels are big enough to see
-            for x in range(W + 1):
-                ax.plot([x, x], [0, H], color="#d0d0d0", lw=0.5, zorder=1)
-            for y in range(H + 1):
-                ax.plot([0, W], [y, y], color="#d0d0d0", lw=0.5, zorder=1)
+    _input_background(ax, img, H, W)
     ax.add_patch(Rectangle((0, 0), W, H, fill=False, edgecolor="black", lw=1.2, zorder=2,
                            label=f"input {H}x{W}"))
     ax.add_patch(Rectangle((cx - sx / 2, cy - sy / 2), sx, sy, facecolor=COLOURS["field"], alpha=0.22,

@@ -1,0 +1,99 @@
+"""Printing a report: the chosen format to stdout, warnings to stderr. Rendering is render/'s job;
+this module picks the renderer and the console."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import ConvcalcError
+from ..render import BAR_FORMATS, COLUMN_FORMATS, EXPLAIN_FORMATS
+
+
+def emit(report, fmt: str, layout: str, verified=None) -> None:
+    """Print a report in the chosen format; warnings go to stderr."""
+    ctx = click.get_current_context(silent=True)
+    bars, columns = (ctx.meta.get("convcalc.bars", False), ctx.meta.get("convcalc.columns")) if ctx else (False, None)
+    if bars and fmt not in BAR_FORMATS:
+        raise ConvcalcError(f"--bars applies to --format table and html, not {fmt}")
+    if ctx is not None and ctx.meta.get("convcalc.explain"):
+        if fmt not in EXPLAIN_FORMATS:
+            raise ConvcalcError(f"--explain prints text, markdown, latex or json, not {fmt}")
+        return emit_explanation(report, fmt)
+    if report.symbolic and fmt == "table":
+        return emit_symbolic(report, layout, exact=bool(ctx and ctx.meta.get("convcalc.exact")))
+    if columns is not None and fmt not in COLUMN_FORMATS:
+        raise ConvcalcError(f"--columns applies to --format table, latex and html, not {fmt}")
+    if fmt == "table":
+        from ..render.console import WIDE, print_layer_table, terminal_console
+        from ..render.text import summary_line
+
+        print_layer_table(terminal_console(sys.stdout, WIDE, soft_wrap=True), report, layout, verified,
+                          bars=bars, columns=columns)
+        click.echo(summary_line(report))
+    else:
+        from ..render import render
+
+        click.echo(render(fmt, report, layout, columns=columns, bars=bars, verified=verified), nl=False)
+    conv = report.meta.get("convention")
+    if conv and fmt == "table":
+        from ..units import exact, human_count
+        click.echo(f"{conv['name']} would report {exact(conv['total'])} ({human_count(conv['total'])}) "
+                   f"operations for this model (convcalc: {exact(report.totals['macs'])} MACs)")
+    warn(report.warnings)
+
+
+def warn(warnings) -> None:
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
+
+
+def emit_explanation(report, fmt: str) -> None:
+    from .. import explain
+    from ..render import explanation
+
+    click.echo(explanation(fmt, explain.explain_report(report)), nl=False)
+
+
+def emit_symbolic(report, layout: str, exact: bool) -> None:
+    from .. import validity
+    from ..render.console import SYMBOLIC, terminal_console
+    from ..render.symbolic import symbolic_table
+    from ..units import exact as exact_text
+
+    terminal_console(sys.stdout, SYMBOLIC).print(symbolic_table(report, layout))
+    t = report.totals
+    for label, key in (("params", "params"), ("buffers", "buffers"), ("MACs", "macs"), ("FLOPs", "flops"),
+                       ("activation bytes", "activation_bytes"), ("parameter bytes", "param_bytes")):
+        click.echo(f"{label}: {exact_text(t[key])}")
+    lines = validity.describe(report)
+    click.echo("valid for " + ("; ".join(lines) if lines else "every size (no layer ever runs out of input)"))
+    if exact:
+        for line in validity.describe_tiling(report):
+            click.echo(line)
+    warn(report.warnings)
+
+
+def run_verify(model, dims, batch, seed, max_memory):
+    """Execute in the NumPy core, with a progress bar on a terminal when it takes a while."""
+    import time
+
+    from ..verify import parse_bytes, verify
+
+    budget = parse_bytes(max_memory)
+    if not sys.stderr.isatty():
+        return verify(model, dims, batch=batch, seed=seed, max_memory=budget)
+    from rich.progress import Progress
+
+    t0 = time.perf_counter()
+    with Progress(transient=True, disable=False) as bar:
+        task = None
+
+        def tick(done, total, name):
+            nonlocal task
+            if task is None and time.perf_counter() - t0 > 1.0:
+                task = bar.add_task("verifying", total=total)
+            if task is not None:
+                bar.update(task, completed=done, description=f"verifying {name}")
+
+        return verify(model, dims, batch=batch, seed=seed, max_memory=budget, progress=tick)

@@ -1,0 +1,186 @@
+"""The model commands: ``show`` (the layer table, also ``convcalc MODEL``), ``verify``, ``list``,
+``rf`` and ``layer``."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..loader import load_model
+from ..render.console import WIDE, terminal_console
+from .emit import emit, run_verify
+from .options import (SHAPE, build_layer, dtype_option, format_option, layer_command, layout_option,  # noqa: F401
+                      table_options, to_dims)
+
+
+@click.command("show")
+@click.argument("model")
+@table_options
+@click.option("--verify", "do_verify", is_flag=True, help="Also execute the network in the NumPy core and add a "
+              "column saying whether every number was confirmed.")
+@click.option("--convention", type=click.Choice(["convcalc", "torchvision", "fvcore", "ptflops", "torchinfo", "thop"]),
+              default=None, help="Also give the total another tool would print for this model (README explains each).")
+def show(model, input_, batch, dtype, fmt, layout, do_verify, depth, convention):
+    """The layer table of MODEL (a zoo name; `convcalc list` shows them)."""
+    import dataclasses
+
+    from ..analyze import analyze
+
+    m = load_model(model, to_dims(input_, layout), layout)
+    report = analyze(m, batch=batch, dtype=dtype)
+    if convention:
+        from ..conventions import count, row_ops
+
+        report = dataclasses.replace(report, meta={**report.meta, "convention": {
+            "name": convention, "total": count(report, convention),
+            "per_layer": {r.name: row_ops(r, convention, report.batch) for r in report.rows}}})
+    verified = None
+    if do_verify:
+        result = run_verify(m, report.input, batch, seed=0, max_memory="2GiB")
+        verified = {r.name: r.ok for r in result.layers}
+        if fmt == "json":
+            report = dataclasses.replace(report, meta={**report.meta, "verified": verified})
+    if depth:
+        report = report.collapse(depth)
+        if verified is not None:
+            verified = {r.name: all(ok for name, ok in verified.items()
+                                    if name == r.name or name.startswith(r.name + ".")) for r in report.rows}
+    emit(report, fmt, layout, verified=verified)
+    if verified is not None and not all(verified.values()):
+        return 1
+
+
+@click.command("verify")
+@click.argument("model")
+@click.option("--input", "input_", type=SHAPE, default=None, help="Input shape per sample (numbers only).")
+@layout_option()
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed for the random input and weights.")
+@click.option("--max-memory", default="2GiB", show_default=True,
+              help="Refuse to run when the estimated peak memory is above this (512MiB, 1GiB, ...).")
+@format_option(("table", "json"), help=None)
+def verify_cmd(model, input_, layout, batch, seed, max_memory, fmt):
+    """Execute MODEL in the bundled NumPy core and check every claimed number.
+
+    Per layer: the output shape, the parameter count (sizes of the weight arrays
+    created), the MACs the kernels tallied, and the receptive field measured by
+    propagating dependencies through the executed windows. Exit 0 when all agree,
+    1 on any disagreement (both numbers are printed).
+    """
+    m = load_model(model, to_dims(input_, layout))
+    result = run_verify(m, getattr(m, "input", None), batch, seed, max_memory)
+    from ..render.verify import verify_json, verify_table
+
+    if fmt == "json":
+        click.echo(verify_json(result))
+    else:
+        terminal_console(sys.stdout, WIDE).print(verify_table(result))
+    c = result.counts()
+    agreed = sum(v[0] for v in c.values())
+    failed = sum(v[1] for v in c.values())
+    msg = (f"{result.model}: {len(result.layers)} layers, {agreed} checks agree, {failed} disagree "
+           f"(shape {c['shape'][0]}/{sum(c['shape'][:2])}, params {c['params'][0]}/{sum(c['params'][:2])}, "
+           f"MACs {c['macs'][0]}/{sum(c['macs'][:2])}, RF {c['rf'][0]}/{sum(c['rf'][:2])})")
+    click.echo(("✓ " if result.ok else "✗ ") + msg, err=fmt == "json")
+    return 0 if result.ok else 1
+
+
+@click.command("list")
+@format_option(("table", "json", "csv", "markdown"), help=None)
+def list_models(fmt):
+    """Every zoo model with its input, parameters, MACs and receptive field."""
+    from .. import zoo
+    from ..analyze import analyze
+    from ..units import exact, human_count, rf_text, shape_text
+
+    rows = []
+    for name in zoo.names():
+        r = analyze(zoo.get(name))
+        # the field of the last feature map (after a squeeze-and-excitation gate it is the whole image)
+        last_spatial = next((row.rf for row in reversed(r.rows)
+                             if row.rf and len(row.output) > 1 and any(d != 1 for d in row.output[1:])), None)
+        rows.append((name, r.input, r.totals["params"], r.totals["macs"], last_spatial))
+    if fmt == "json":
+        import json
+        from ..report import jsonable
+        click.echo(json.dumps([{"model": n, "input": list(i), "params": p, "macs": jsonable(m),
+                                "rf": [jsonable(a.size) for a in rf] if rf else None}
+                               for n, i, p, m, rf in rows], indent=2))
+        return
+    if fmt in ("csv", "markdown"):
+        sep = "," if fmt == "csv" else " | "
+        lines = [sep.join(["model", "input", "params", "macs", "rf"])]
+        if fmt == "markdown":
+            lines = ["| " + lines[0] + " |", "|---|---|---:|---:|---:|"]
+        for n, i, p, m, rf in rows:
+            cells = [n, shape_text(i), str(p), str(m), rf_text(rf)]
+            lines.append(sep.join(cells) if fmt == "csv" else "| " + sep.join(cells) + " |")
+        click.echo("\n".join(lines))
+        return
+    from rich import box
+    from rich.table import Table
+
+    t = Table(box=box.SIMPLE_HEAD)
+    for col, just in (("Model", "left"), ("Input", "left"), ("Params", "right"), ("MACs", "right"),
+                      ("RF (last feature map)", "right")):
+        t.add_column(col, justify=just, no_wrap=True)
+    for n, i, p, m, rf in rows:
+        t.add_row(n, shape_text(i), f"{exact(p)} ({human_count(p)})", f"{human_count(m)}", rf_text(rf))
+    terminal_console(sys.stdout, WIDE).print(t)
+
+
+@click.command("rf")
+@click.argument("model")
+@click.option("--input", "input_", type=SHAPE, default=None, help="Input shape per sample.")
+@layout_option()
+@format_option(("table", "json"), help=None)
+def rf_cmd(model, input_, layout, fmt):
+    """Receptive-field detail of MODEL per layer and axis: size, jump (effective stride), start
+    (centre of the first unit's field, in input pixels) and effective padding, as in
+    google-research/receptive_field."""
+    from ..analyze import analyze
+    from ..report import jsonable
+    from ..sym import fmt as fmt_dim
+
+    report = analyze(load_model(model, to_dims(input_, layout)))
+    rows = [r for r in report.rows if r.rf]
+    if fmt == "json":
+        import json
+        from ..report import rf_dict
+        click.echo(json.dumps({"model": report.model, "input": [jsonable(d) for d in report.input],
+                               "layers": [{"name": r.name, "kind": r.kind, **rf_dict(r.rf)} for r in rows]}, indent=2))
+        return
+    from rich import box
+    from rich.table import Table
+
+    t = Table(title=f"{report.model} · receptive fields (input {'x'.join(str(d) for d in report.input)})",
+              box=box.SIMPLE_HEAD, title_justify="left")
+    for col in ("Layer", "Kind", "Size", "Jump", "Start", "Eff. padding"):
+        t.add_column(col, no_wrap=True, justify="left" if col in ("Layer", "Kind") else "right")
+
+    def axes(values):
+        texts = [fmt_dim(v) if v is not None else "all" for v in values]
+        return texts[0] if len(set(texts)) == 1 else " x ".join(texts)
+
+    for r in rows:
+        t.add_row(r.name, r.desc, axes([a.size for a in r.rf]), axes([a.jump for a in r.rf]),
+                  axes([a.start for a in r.rf]), axes([a.effective_padding for a in r.rf]))
+    terminal_console(sys.stdout, WIDE).print(t)
+
+
+@click.command("layer")
+@click.argument("kind")
+@table_options
+@layer_command
+def layer(kind, input_, batch, dtype, fmt, layout, depth, **options):
+    """One layer of KIND (conv2d, maxpool2d, linear, ...) on --input, with PyTorch's arguments."""
+    from ..analyze import analyze
+    from ..graph import Sequential
+
+    if input_ is None:
+        raise click.UsageError("--input is required, e.g. --input 3x32x32")
+    lay = build_layer(kind, options)
+    dims = to_dims(input_, layout, square_default=False)
+    report = analyze(Sequential((lay.kind, lay)), dims, batch=batch, dtype=dtype, name=lay.kind)
+    emit(report, fmt, layout)

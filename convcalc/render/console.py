@@ -1,0 +1,78 @@
+"""The one place rich consoles are made, and the layer table printed through them.
+
+Piped output has a fixed width (so files and tests do not depend on the terminal) and no
+colour; on a terminal rich takes the terminal's width and colours.
+"""
+from __future__ import annotations
+
+import io
+import sys
+
+WIDE = 400       # layer, verify, list and rf tables when piped
+SYMBOLIC = 160   # symbolic tables when piped (their formulas wrap)
+CHECK = 120      # graded homework when piped
+NOTEBOOK = 160   # str(report)
+_CHUNK = 2000    # lines written at a time when a long table is streamed
+
+
+def terminal_console(file=None, width: int = WIDE, soft_wrap: bool = False):
+    """A console on ``file`` (stdout): ``width`` columns and no colour unless it is a terminal;
+    ``soft_wrap`` when piped leaves long lines whole (the layer table)."""
+    from rich.console import Console
+
+    out = file if file is not None else sys.stdout
+    tty = out.isatty()
+    return Console(file=out, width=None if tty else width, no_color=not tty or None, highlight=False,
+                   soft_wrap=soft_wrap and not tty)
+
+
+def text_console(width: int = NOTEBOOK):
+    """A console writing plain text (no colour, never a terminal) into a buffer: ``.file.getvalue()``."""
+    from rich.console import Console
+
+    return Console(file=io.StringIO(), width=width, no_color=True, highlight=False, force_terminal=False,
+                   color_system=None)
+
+
+def print_layer_table(console, report, layout: str = "chw", verified=None, bars: bool = False,
+                      columns=None) -> None:
+    """The layer table on ``console``. Without colour, and when it fits, the text is built once
+    and streamed (rich's layout, without its per-row cost); otherwise rich prints it."""
+    from .grid import Unsupported, lines
+    from .table import layer_grid, layer_table
+
+    if console.color_system is None and not console.record:
+        grid, _ = layer_grid(report, layout, verified, bars, columns)
+        try:
+            out = lines(grid, console.width, pad_title=not console.soft_wrap)
+        except Unsupported:
+            pass
+        else:
+            write_lines(console.file, out)
+            return
+    console.print(layer_table(report, layout, verified, bars=bars, columns=columns))
+
+
+def write_lines(file, lines) -> None:
+    chunk = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= _CHUNK:
+            file.write("\n".join(chunk) + "\n")
+            chunk = []
+    if chunk:
+        file.write("\n".join(chunk) + "\n")
+    file.flush()
+
+
+def print_text(console, text: str) -> None:
+    """A line of plain text as rich prints ``Text(text)`` (wrapped only when wider than the console)."""
+    from .grid import _width
+
+    if console.color_system is None and not console.record and text.isprintable() \
+            and _width(text) <= console.width:
+        console.file.write(text + "\n")
+        return
+    from rich.text import Text
+
+    console.print(Text(text))

@@ -1,0 +1,87 @@
+"""The plain layer table (render/grid.py) against rich itself: the same characters, or a refusal."""
+import io
+
+import pytest
+from rich.console import Console
+
+import convcalc as cc
+from convcalc import zoo
+from convcalc.render.console import print_layer_table, print_text
+from convcalc.render.grid import Grid, Unsupported, lines
+from convcalc.render.table import layer_table
+
+
+def rich_text(renderable, width, soft_wrap=False) -> str:
+    buf = io.StringIO()
+    Console(file=buf, width=width, no_color=True, highlight=False, color_system=None,
+            soft_wrap=soft_wrap).print(renderable)
+    return buf.getvalue()
+
+
+def fast_text(report, width, soft_wrap=False, **options) -> str:
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, no_color=True, highlight=False, color_system=None, soft_wrap=soft_wrap)
+    print_layer_table(console, report, **options)
+    return buf.getvalue()
+
+
+REPORTS = {
+    "alexnet": lambda: cc.analyze(zoo.get("alexnet")),
+    "shufflenet": lambda: cc.analyze(zoo.get("shufflenet_v2_x1_0")),  # "channels 0:58" cells
+    "googlenet-d2": lambda: cc.analyze(zoo.get("googlenet")).collapse(2),
+    "hwc-batch": lambda: cc.analyze(zoo.get("lenet5"), batch=8, dtype="fp16"),
+    "markup": lambda: cc.analyze(cc.Sequential(cc.Conv2d(3, 4, 3)), (3, 8, 8), name="[bold]net[/bold] :smile: x"),
+    "wide-title": lambda: cc.analyze(cc.Sequential(cc.ReLU()), (3, 8, 8), name="n" * 150),
+}
+OPTIONS = [{}, {"layout": "hwc"}, {"bars": True}, {"columns": "layer,params,macs,flops,input,buffers"},
+           {"verified": "some"}, {"bars": True, "columns": "kind,params,macs"}]
+
+
+@pytest.mark.parametrize("name", REPORTS)
+@pytest.mark.parametrize("options", OPTIONS, ids=str)
+@pytest.mark.parametrize("width, soft_wrap", [(400, True), (160, False), (100, False), (60, True)])
+def test_plain_table_is_rich_table(name, options, width, soft_wrap):
+    report = REPORTS[name]()
+    if options.get("verified") == "some":
+        options = {**options, "verified": {r.name: i % 3 != 0 for i, r in enumerate(report.rows)}}
+    expected = rich_text(layer_table(report, **options), width, soft_wrap)
+    assert fast_text(report, width, soft_wrap, **options) == expected
+
+
+def test_str_report_is_table_and_summary_as_rich_prints_them():
+    from rich.console import Group
+    from rich.text import Text
+
+    from convcalc.render.text import summary_line
+
+    for name in ("alexnet", "markup", "wide-title"):
+        report = REPORTS[name]()
+        expected = rich_text(Group(layer_table(report), Text(summary_line(report))), 160)
+        assert str(report) == expected
+
+
+def test_summary_wider_than_the_console_wraps_like_rich():
+    from rich.text import Text
+
+    text = "word " * 50
+    buf = io.StringIO()
+    console = Console(file=buf, width=40, no_color=True, color_system=None)
+    print_text(console, text)
+    assert buf.getvalue() == rich_text(Text(text), 40)
+
+
+def test_refuses_what_would_wrap_or_hold_control_characters():
+    grid = Grid("t", ["A", "B"], ["left", "right"], [["x" * 50, "1"]])
+    with pytest.raises(Unsupported):
+        lines(grid, 40)
+    with pytest.raises(Unsupported):
+        lines(Grid("t", ["A"], ["left"], [["a\tb"]]), 80)
+    assert list(lines(grid, 80))[2].startswith("  A")
+
+
+def test_long_chain_has_one_line_per_row():
+    n = 2000
+    report = cc.analyze(cc.Sequential(*[cc.ReLU() for _ in range(n)]), (3, 4, 4))
+    text = str(report)
+    # title, top edge, header, rule, n rows, section line, total, bottom edge, summary line
+    assert text.count("\n") == 1 + 1 + 1 + 1 + n + 1 + 1 + 1 + 1
