@@ -117,7 +117,9 @@ class Report:
                             output=last.output, params=_sum(m.params for m in members),
                             buffers=_sum(m.buffers for m in members), macs=_sum(m.macs for m in members),
                             rf=last.rf, activation_bytes=last.activation_bytes,
-                            warnings=tuple(w for m in members for w in m.warnings)))
+                            warnings=tuple(w for m in members for w in m.warnings),
+                            backward_macs=None if self.training is None else _sum(m.backward_macs for m in members),
+                            saved_bytes=None if self.training is None else _sum(m.saved_bytes for m in members)))
         return replace(self, rows=tuple(rows))
 
     def to_dict(self) -> dict:

@@ -57,3 +57,25 @@ def rf_text(rf) -> str:
     jumps = [fmt(a.jump) for a in rf]
     jump = jumps[0] if len(set(jumps)) == 1 else "x".join(jumps)
     return f"{size}/{jump}"
+
+
+_BYTE_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+               "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_bytes(text) -> int:
+    """``24GiB``, ``512MiB``, ``1.5GB``, ``2G`` (decimal), ``1000`` (bytes) -> bytes, > 0."""
+    import re
+
+    from .errors import ConvcalcError
+
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(text))
+    unit = m.group(2).lower() if m else None
+    if not m or unit not in _BYTE_UNITS or len(m.group(1)) > 30:
+        raise ConvcalcError(f"memory size {text!r}: expected a number and a unit, e.g. 512MiB, 24GiB, 1.5GB")
+    from fractions import Fraction
+
+    value = int(Fraction(m.group(1)) * _BYTE_UNITS[unit])
+    if value <= 0:
+        raise ConvcalcError(f"memory size {text!r}: must be more than 0 bytes")
+    return value

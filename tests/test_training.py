@@ -164,3 +164,37 @@ def test_grouped_backward_from_ungrouped_equivalent():
                             SplitGroups(torch.nn.Conv2d(8, 16, 3, stride=2, groups=8)))
     measured = _flop_counter_backward(t, torch.randn(3, 4, 9, 9))
     assert analyze(net, (4, 9, 9), batch=3, training=True).totals["backward_macs"] == measured
+
+
+# -- the command line ------------------------------------------------------------------------------
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from convcalc.cli import cli
+
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_cli_training_table_and_json():
+    import json
+
+    r = _cli("3x8x8 | conv 8 k3 p1 | relu | maxpool 2 | flatten | linear 10", "--training", "--optimizer", "adam",
+             "--batch", "2")
+    assert r.exit_code == 0, r.output
+    assert "Bwd MACs" in r.output and "Saved" in r.output and f"trainable params {3 * 8 * 9 + 8 + 128 * 10 + 10:,}" in r.output
+    d = json.loads(_cli("3x8x8 | conv 8 k3 p1 | relu | maxpool 2 | flatten | linear 10", "--optimizer", "adam",
+                        "--format", "json").output)
+    params = 3 * 8 * 9 + 8 + 128 * 10 + 10
+    assert d["training"]["optimizer_state"] == 2 * params * 4
+    assert d["totals"]["backward_macs"] == 8 * 64 * 27 + 2 * 1280   # first conv: dW only; linear: dX + dW
+
+
+def test_cli_max_batch():
+    # 3x4x4 | conv 4 k1: per sample, forward peak = input + output = (48 + 64) * 4 bytes; params 16 * 4
+    r = _cli("solve", "3x4x4 | conv 4 k1", "--max-batch", "--memory", f"{112 * 4 * 10 + 64}")
+    assert r.exit_code == 0, r.output
+    assert "largest batch" in r.output and ": 10 (" in r.output
+    r = _cli("solve", "3x4x4 | conv 4 k1", "--max-batch", "--memory", "100")
+    assert r.exit_code == 2
+    r = _cli("solve", "alexnet", "--max-batch", "--memory", "10Q")
+    assert r.exit_code == 2 and "memory size" in r.output

@@ -10,7 +10,7 @@ from ..loader import load_model
 from ..render.console import WIDE, terminal_console
 from .emit import emit, run_verify
 from .options import (SHAPE, build_layer, dtype_option, format_option, layer_command, layout_option,  # noqa: F401
-                      table_options, to_dims)
+                      table_options, to_dims, training_from, training_options)
 
 
 @click.command("show")
@@ -20,14 +20,15 @@ from .options import (SHAPE, build_layer, dtype_option, format_option, layer_com
               "column saying whether every number was confirmed.")
 @click.option("--convention", type=click.Choice(["convcalc", "torchvision", "fvcore", "ptflops", "torchinfo", "thop"]),
               default=None, help="Also give the total another tool would print for this model (README explains each).")
-def show(model, input_, batch, dtype, fmt, layout, do_verify, depth, convention):
+@training_options
+def show(model, input_, batch, dtype, fmt, layout, do_verify, depth, convention, training, optimizer, amp, freeze):
     """The layer table of MODEL (a zoo name; `convcalc list` shows them)."""
     import dataclasses
 
     from ..analyze import analyze
 
     m = load_model(model, to_dims(input_, layout), layout)
-    report = analyze(m, batch=batch, dtype=dtype)
+    report = analyze(m, batch=batch, dtype=dtype, training=training_from(training, optimizer, amp, freeze))
     if convention:
         from ..conventions import count, row_ops
 

@@ -93,6 +93,29 @@ def dtype_option(help=None):
     return click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True, help=help)
 
 
+def training_options(f):
+    """``--training`` and what a training step depends on; any of them implies ``--training``."""
+    f = click.option("--freeze", multiple=True, metavar="PREFIX",
+                     help="Freeze the parameters of the layers under this name (repeatable): no weight gradient, "
+                          "no optimizer state.")(f)
+    f = click.option("--amp", type=click.Choice(["fp16", "bf16"]), default=None,
+                     help="Mixed precision: half-precision activations, fp32 master weights.")(f)
+    f = click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam", "adamw"]), default=None,
+                     help="Optimizer state per trainable parameter: sgd 0, momentum 1, adam/adamw 2 (default sgd).")(f)
+    f = click.option("--training", is_flag=True,
+                     help="Count a training step: backward MACs, saved activations, gradients, optimizer state.")(f)
+    return f
+
+
+def training_from(training, optimizer, amp, freeze):
+    """The engine's TrainingOptions for the CLI flags, or None for inference."""
+    if not (training or optimizer or amp or freeze):
+        return None
+    from ..training import TrainingOptions
+
+    return TrainingOptions(optimizer=optimizer or "sgd", amp=amp, freeze=tuple(freeze))
+
+
 def table_options(f):
     f = format_option()(f)
     f = layout_option(help="Read --input and print shapes as CxHxW (PyTorch) or HxWxC (many courses).")(f)

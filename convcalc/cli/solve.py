@@ -7,7 +7,7 @@ from ..errors import ConvcalcError
 from ..layers import resolve_kind
 from ..loader import load_model
 from ..shapes import to_chw
-from .options import SHAPE, layer_class_and_kwargs, layer_command, layout_option
+from .options import SHAPE, layer_class_and_kwargs, layer_command, layout_option, training_from, training_options
 
 
 @click.command("solve")
@@ -23,8 +23,14 @@ from .options import SHAPE, layer_class_and_kwargs, layer_command, layout_option
 @layout_option()
 @click.option("--min-input", is_flag=True, help="MODEL: the smallest square input it accepts.")
 @click.option("--exact", is_flag=True, help="MODEL: the square sizes every stride tiles exactly.")
+@click.option("--max-batch", is_flag=True, help="MODEL: the largest batch whose peak memory fits --memory.")
+@click.option("--memory", default=None, metavar="SIZE", help="With --max-batch: the memory budget (24GiB, 16GB, ...).")
+@click.option("--dtype", type=click.Choice(["fp32", "fp16", "bf16", "int8", "fp64"]), default="fp32",
+              show_default=True, help="With --max-batch: bytes per activation and weight.")
+@training_options
 @layer_command
-def solve(target, input_, output_, find, params, layout, min_input, exact, **options):
+def solve(target, input_, output_, find, params, layout, min_input, exact, max_batch, memory, dtype,
+          training, optimizer, amp, freeze, **options):
     """Solve backwards. TARGET is a layer kind (with --find) or a model (with --min-input / --exact).
 
     \b
@@ -38,6 +44,8 @@ def solve(target, input_, output_, find, params, layout, min_input, exact, **opt
     from .. import solve as S
     from ..validity import congruence
 
+    if max_batch:
+        return _max_batch(target, input_, layout, memory, dtype, training_from(training, optimizer, amp, freeze))
     if min_input or exact:
         model = load_model(target, None)
         if min_input:
@@ -99,3 +107,43 @@ def _constructor_kwargs(kind, options, find):
             and find != "out_channels":
         kwargs["out_channels"] = 1  # channels do not change spatial sizes
     return cls, kwargs
+
+
+def _max_batch(target, input_, layout, memory, dtype, training) -> int:
+    """The largest batch N whose peak fits: the peak is linear in N (a*N + b), so N = floor((M - b)/a)."""
+    from ..analyze import analyze
+    from ..shapes import to_dims
+    from ..sym import dims as symbols
+    from ..units import exact as exact_text
+    from ..units import human_bytes, parse_bytes
+
+    if memory is None:
+        raise click.UsageError("--max-batch needs --memory (e.g. --memory 24GiB)")
+    budget = parse_bytes(memory)
+    model = load_model(target, to_dims(input_, layout) if input_ else None, layout)
+    n = symbols("N")
+    report = analyze(model, batch=n, dtype=dtype, training=training)
+    peak = _peak(report, model, dtype, training)
+    per_sample, fixed = (int(peak.coeff(n, 1)), int(peak.coeff(n, 0))) if hasattr(peak, "coeff") else (0, int(peak))
+    what = "a training step" + (f" ({training.optimizer})" if training else "") if training else "inference"
+    click.echo(f"{report.model}: peak of {what} = {exact_text(per_sample)}*N + {exact_text(fixed)} bytes")
+    if per_sample <= 0 or budget < fixed + per_sample:
+        raise ConvcalcError(f"not even a batch of 1 fits in {human_bytes(budget)}: it needs "
+                            f"{human_bytes(fixed + per_sample)}")
+    best = (budget - fixed) // per_sample
+    click.echo(f"largest batch in {human_bytes(budget)}: {best} (peak {human_bytes(best * per_sample + fixed)}; "
+               f"{best + 1} would need {human_bytes((best + 1) * per_sample + fixed)})")
+    return 0
+
+
+def _peak(report, model, dtype, training):
+    """The peak in bytes as a polynomial in the batch symbol N."""
+    from ..analyze import analyze
+    from ..sym import sp
+
+    if training:
+        return sp().expand(sp().simplify(report.training["peak"]))
+    # Inference: every activation scales with N, so the forward peak is N times the peak at 1.
+    one = analyze(model, batch=1, dtype=dtype)
+    n = [s for s in report.batch.free_symbols][0] if hasattr(report.batch, "free_symbols") else report.batch
+    return one.totals["peak_activation_bytes"] * n + one.totals["param_bytes"] + one.totals["buffer_bytes"]

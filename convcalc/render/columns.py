@@ -48,9 +48,19 @@ COLUMNS = {c.key: c for c in (
     Column("rf", "RF", True, "rf", attrgetter("rf"), None, ("rf_size", "rf_jump", "rf_start")),
     Column("memory", "Memory", True, "bytes", attrgetter("activation_bytes"), _total("activation_bytes"),
            ("activation_bytes",)),
+    Column("backward", "Bwd MACs", True, "count", attrgetter("backward_macs"), _total("backward_macs"),
+           ("backward_macs",)),
+    Column("saved", "Saved", True, "bytes", attrgetter("saved_bytes"),
+           lambda report: report.training["saved_activations"], ("saved_bytes",)),
 )}
 DEFAULT_COLUMNS = ("layer", "kind", "output", "params", "macs", "rf", "memory")
 CSV_COLUMNS = ("layer", "kind", "output", "params", "buffers", "macs", "flops", "rf", "memory")
+TRAINING_COLUMNS = ("backward", "saved")  # added when a report counts training
+
+
+def default_columns(report, base=DEFAULT_COLUMNS) -> tuple:
+    """``base``, plus the training columns when the report counts a training step."""
+    return base + TRAINING_COLUMNS if getattr(report, "training", None) else base
 BAR_COLUMNS = ("params", "macs")  # --bars puts a share-of-total bar right after these
 
 

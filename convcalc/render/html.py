@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .columns import BAR_COLUMNS, COLUMNS, TABLE, parse_columns
+from .columns import BAR_COLUMNS, COLUMNS, TABLE, default_columns, parse_columns
 from .table import bar_text, share, title as table_title
 from .text import summary_line
 
@@ -33,7 +33,7 @@ STYLE = """
 
 
 def _table(report, layout: str, columns, bars: bool, verified) -> str:
-    cols = parse_columns(columns)
+    cols = parse_columns(columns) if columns is not None else default_columns(report)
     tot = report.totals
     title = table_title(report, layout)
     head = []

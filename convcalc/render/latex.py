@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..sym import is_sym
 from ..shapes import from_chw
 from ..units import human_bytes, rf_text
-from .columns import COLUMNS, Style, parse_columns
+from .columns import COLUMNS, Style, default_columns, parse_columns
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
@@ -69,7 +69,7 @@ LATEX = Style(
 
 def to_latex(report, layout: str = "chw", columns=None) -> str:
     """A ``table`` float holding a booktabs ``tabular``: one row per layer, then the totals."""
-    cols = parse_columns(columns)
+    cols = parse_columns(columns) if columns is not None else default_columns(report)
     spec = "".join("r" if COLUMNS[c].right else "l" for c in cols)
     caption = (f"{escape(report.model)}: input {shape(report.input, layout)}, batch {number(report.batch)}, "
                f"{escape(report.dtype)}; {number(report.totals['params'])} parameters, "

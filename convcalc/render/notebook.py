@@ -8,7 +8,7 @@ from __future__ import annotations
 import html as _html
 
 from ..units import shape_text
-from .columns import DEFAULT_COLUMNS, TABLE, COLUMNS
+from .columns import COLUMNS, TABLE, default_columns
 
 
 def rich_renderable(report):
@@ -37,7 +37,7 @@ def html(report) -> str:
     from .text import summary_line
 
     esc = _html.escape
-    cols = DEFAULT_COLUMNS
+    cols = default_columns(report)
 
     def row(cells, bold=False):
         tds = "".join(f"<td style=\"text-align:{'right' if COLUMNS[k].right else 'left'}\">"

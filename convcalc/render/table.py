@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ..sym import is_sym
 from ..units import shape_text
-from .columns import BAR_COLUMNS, COLUMNS, DEFAULT_COLUMNS, TABLE, cell, parse_columns, total_cell  # noqa: F401
+from .columns import (BAR_COLUMNS, COLUMNS, DEFAULT_COLUMNS, TABLE, cell, default_columns,  # noqa: F401
+                      parse_columns, total_cell)
 from .grid import Grid
 
 BAR_WIDTH = 10
@@ -42,7 +43,7 @@ def title(report, layout: str = "chw") -> str:
 def layer_grid(report, layout: str = "chw", verified=None, bars: bool = False, columns=None):
     """(the table as plain strings, the role of each column): a role is a column key,
     ``"bar"`` (a share-of-total bar) or ``"verified"``. The last row is the totals row."""
-    cols = parse_columns(columns)
+    cols = parse_columns(columns) if columns is not None else default_columns(report)
     roles, headers, justify = [], [], []
     for key in cols:
         col = COLUMNS[key]

@@ -7,7 +7,7 @@ import json
 
 from ..report import jsonable
 from ..units import exact, human_bytes, human_count, rf_text, shape_text
-from .columns import COLUMNS, CSV_COLUMNS, DEFAULT_COLUMNS, Style
+from .columns import COLUMNS, CSV_COLUMNS, DEFAULT_COLUMNS, Style, default_columns
 
 
 def _rf_cells(rf, layout=None):
@@ -48,16 +48,17 @@ def to_csv(report, layout: str = "chw") -> str:
     """One row per layer, exact integers, then a ``total`` row."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([name for key in CSV_COLUMNS for name in COLUMNS[key].csv])
+    cols = default_columns(report, CSV_COLUMNS)
+    w.writerow([name for key in cols for name in COLUMNS[key].csv])
     for r in report.rows:
-        w.writerow(_flat(CSV.row(r, CSV_COLUMNS, layout)))
-    totals = CSV.totals(report, CSV_COLUMNS, layout)
-    w.writerow(_flat(("", "", "") if key == "rf" else c for key, c in zip(CSV_COLUMNS, totals)))
+        w.writerow(_flat(CSV.row(r, cols, layout)))
+    totals = CSV.totals(report, cols, layout)
+    w.writerow(_flat(("", "", "") if key == "rf" else c for key, c in zip(cols, totals)))
     return buf.getvalue()
 
 
 def to_markdown(report, layout: str = "chw") -> str:
-    cols = DEFAULT_COLUMNS
+    cols = default_columns(report)
     align = [MARKDOWN_ALIGN.get(k, "---:" if COLUMNS[k].right else "---") for k in cols]
     lines = [f"**{report.model}** — input {shape_text(report.input, layout)}, batch {report.batch}, {report.dtype}",
              "", "| " + " | ".join(COLUMNS[k].header for k in cols) + " |", "|" + "|".join(align) + "|"]
@@ -75,4 +76,18 @@ def summary_line(report) -> str:
             f" · buffers {exact(t['buffers'])}"
             f" · MACs {exact(t['macs'])} ({human_count(t['macs'])} MACs = {human_count(t['flops'])} FLOPs)"
             f" · activations {human_bytes(t['activation_bytes'])}"
-            + (f" · forward peak {human_bytes(t['peak_bytes'])}" if t["peak_bytes"] is not None else ""))
+            + (f" · forward peak {human_bytes(t['peak_bytes'])}" if t["peak_bytes"] is not None else "")
+            + (training_line(report) if report.training else ""))
+
+
+def training_line(report) -> str:
+    """The training step, as a second line: parameters by trainability (as Keras and torchinfo
+    print them), then the memory of the step and its backward MACs."""
+    tr, t = report.training, report.totals
+    opt = tr["optimizer"] + (f", amp {tr['amp']}" if tr["amp"] else "")
+    return (f"\ntraining ({opt}): trainable params {exact(tr['trainable_params'])}"
+            f" · frozen {exact(tr['frozen_params'])}"
+            f" · backward MACs {exact(t['backward_macs'])} ({human_count(t['backward_macs'])})"
+            f"\nmemory of a step: weights {human_bytes(tr['parameters'])} · gradients {human_bytes(tr['gradients'])}"
+            f" · optimizer state {human_bytes(tr['optimizer_state'])}"
+            f" · saved activations {human_bytes(tr['saved_activations'])} · peak {human_bytes(tr['peak'])}")
