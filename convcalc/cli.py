@@ -594,7 +594,7 @@ def layer(kind, input_, batch, dtype, fmt, layout, depth, **options):
 def _register_commands():
     import importlib
 
-    for mod in ("cli_symbolic", "cli_check", "cli_spec", "cli_plot"):
+    for mod in ("cli_symbolic", "cli_check", "cli_spec", "cli_plot", "cli_quiz"):
         try:
             module = importlib.import_module(f"{__package__}.{mod}")
         except ModuleNotFoundError as e:
