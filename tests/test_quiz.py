@@ -278,6 +278,7 @@ def test_key_comments_carry_the_working(tmp_path):
     assert "H_out" not in sheet_md and "____" in sheet_md
     tex = (out / "key.tex").read_text(encoding="utf-8")
     assert tex.startswith(r"\documentclass") and r"\end{document}" in tex and "$\\to$ floor" in tex
+    assert tex.isascii() and tex.count("{") == tex.count("}")   # ·, → and ≈ become LaTeX math
 
 
 # -- seeds --------------------------------------------------------------------------------------------------

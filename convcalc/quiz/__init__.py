@@ -105,7 +105,7 @@ def shape_in(shape, layout: str) -> str:
 
 def question_text(draft: gen.Draft, layout: str) -> str:
     if draft.zoo:
-        return draft.text
+        return draft.text.format(input=shape_in(draft.input, layout))
     setting = gen.describe(draft, lambda s: shape_in(s, layout))
     finds = []
     for f in draft.ask:

@@ -148,7 +148,8 @@ def small_network(rng, diff, pointwise=True):
     layers, c = [], inp[0]
     for _ in range(rng.choice((2, 3, 3, 4))):
         r = rng.random()
-        if layers and r < 0.3:
+        weighted = [x for x in layers if isinstance(x, dict)]
+        if weighted and "conv2d" in weighted[-1] and r < 0.3:   # a pool after a conv, never two in a row
             layers.append(pool(2, 2) if rng.random() < 0.6 else pool(3, 2, rng.choice((0, 1))))
         elif diff >= 3 and layers and c > 3 and r < 0.5:
             layers.append(grouped_conv(rng, c))
@@ -171,19 +172,20 @@ SEQUENTIAL_ZOO = ("alexnet", "alexnet-paper", "zfnet", "vgg16", "lenet5", "tinyc
 
 
 def zoo_rows(name):
-    """(row name, "conv2" / "pool1" label) of a zoo model's conv and pool rows, in order."""
+    """The model's input and the (row name, "conv2" / "pool1" label) of its conv and pool rows, in order."""
     from ..analyze import analyze
     from ..layers.conv import _ConvNd
     from ..layers.pool import _PoolNd
     from .. import zoo
 
     out, counts = [], {"conv": 0, "pool": 0}
-    for r in analyze(zoo.get(name)).rows:
+    model = zoo.get(name)
+    for r in analyze(model).rows:
         kind = "conv" if isinstance(r.layer, _ConvNd) else "pool" if isinstance(r.layer, _PoolNd) else None
         if kind:
             counts[kind] += 1
             out.append((r.name, f"{kind}{counts[kind]}"))
-    return out
+    return tuple(model.input), out
 
 
 _ZOO_CACHE: dict = {}
@@ -197,7 +199,7 @@ def zoo_question(rng, diff, ask):
     name = rng.choice(names)
     if name not in _ZOO_CACHE:
         _ZOO_CACHE[name] = zoo_rows(name)
-    rows = _ZOO_CACHE[name]
+    shape, rows = _ZOO_CACHE[name]
     if ask[0] in ("params", "macs"):
         rows = [r for r in rows if r[1].startswith("conv")]
     row, label = rng.choice(rows)
@@ -205,10 +207,10 @@ def zoo_question(rng, diff, ask):
     if name in ("resnet18", "mobilenet_v1"):
         label = row
     what = {"output": "the output shape", "params": "the parameters", "macs": "the MACs",
-            "rf": "the receptive field", "memory": "the output activation memory (fp32)"}[ask[0]]
-    text = f"{title} (convcalc's `{name}`, its standard input): {what} of {label}" + \
+            "rf": "the receptive field", "memory": "the output activation memory in bytes (fp32)"}[ask[0]]
+    text = f"{title} (convcalc's `{name}`) on its standard {{input}} input: {what} of {label}" + \
         ("" if label == row else f" (row {row})") + "."
-    return Draft(text=text, ask=ask, model=name, at=row, zoo=True)
+    return Draft(text=text, ask=ask, input=shape, model=name, at=row, zoo=True)
 
 
 # -- topics ----------------------------------------------------------------------------------------------
