@@ -292,7 +292,7 @@ def load_model(name: str, input_dims, layout: str = "chw"):
     import os
 
     if "|" in name or name.lower().endswith((".yaml", ".yml", ".json")) or os.path.sep in name:
-        from . import spec
+        from .io import spec
 
         model = spec.load(name)
         if input_dims is not None:

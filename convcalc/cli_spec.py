@@ -80,7 +80,7 @@ def register(cli):
         except ImportError:
             raise ConvcalcError("from-torch needs PyTorch: pip install 'convcalc[torch]'") from None
         module, name = _load_torch_object(target)
-        from .torchio import from_torch
+        from .io.torch_import import from_torch
 
         model = from_torch(module, dims, name=name)
         report = analyze(model, batch=batch, dtype=dtype)
@@ -106,7 +106,7 @@ def register(cli):
           convcalc export resnet18 --to pytorch -o resnet18.py
         """
         from .cli import SHAPE
-        from .torchio import to_torch_source
+        from .io.torch_import import to_torch_source
 
         import keyword
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F  # noqa: E402
 import convcalc as cc  # noqa: E402
 from convcalc import zoo  # noqa: E402
 from convcalc.errors import ConvcalcError  # noqa: E402
-from convcalc.torchio import to_torch_source  # noqa: E402
+from convcalc.io.torch_import import to_torch_source  # noqa: E402
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 

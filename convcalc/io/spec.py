@@ -50,10 +50,10 @@ import os
 import re
 from typing import Optional
 
-from .errors import ConvcalcError, UnknownModel
-from .graph import Parallel, Sequential
-from .layers import ALIASES, KINDS
-from .zoo import Model
+from ..errors import ConvcalcError, UnknownModel
+from ..graph import Parallel, Sequential
+from ..layers import ALIASES, KINDS
+from ..zoo import Model
 
 MAX_BYTES = 1 << 20      # refuse spec files over 1 MiB
 MAX_DEPTH = 50           # nesting of blocks and lists
@@ -106,7 +106,7 @@ def load(source, name: Optional[str] = None) -> Model:
 
 
 def load_file(path: str) -> Model:
-    from .textfile import read_text
+    from ..textfile import read_text
 
     label = os.path.basename(path) or path
     text = read_text(path, "spec file", SpecError, missing=UnknownModel, limit=MAX_BYTES)
@@ -310,7 +310,7 @@ class _Builder:
             else:
                 self.fail(f"input[{i}]", f"expected a positive integer or a symbol name, got {_show(p)}")
         if syms:
-            from .sym import dims as make_symbols
+            from ..sym import dims as make_symbols
 
             names = sorted(set(syms))
             made = make_symbols(" ".join(names))
@@ -420,7 +420,7 @@ class _Builder:
     def check(self, model) -> None:
         """Run the shapes through at the spec's own (numeric) input, so that a channel or size
         mismatch names its place in the spec, not only its row."""
-        from .sym import is_sym
+        from ..sym import is_sym
 
         if model.input is None or any(is_sym(d) for d in model.input):
             return
@@ -433,9 +433,9 @@ class _Builder:
             raise SpecError(f"{self.where}: nested too deeply (at most {MAX_DEPTH} levels)") from None
 
     def _walk(self, module, prefix, shape):
-        from .analyze import merge_shapes
-        from .graph import join
-        from .layers.base import Layer
+        from ..analyze import merge_shapes
+        from ..graph import join
+        from ..layers.base import Layer
 
         if isinstance(module, Layer):
             try:
@@ -524,7 +524,7 @@ class _Builder:
 
 
 def _stateless(module) -> bool:
-    from .layers import Flatten, act, pool
+    from ..layers import Flatten, act, pool
 
     return isinstance(module, (act.Elementwise, pool._PoolNd, pool._AdaptivePoolNd, Flatten))
 

@@ -22,12 +22,12 @@ import re
 from collections import OrderedDict
 from typing import Optional
 
-from .errors import ConvcalcError
-from .graph import Parallel, Sequential
-from .layers import KINDS
-from .layers import act, conv, linear, norm, pool, tensor
-from .layers.base import Layer
-from .zoo import Model
+from ..errors import ConvcalcError
+from ..graph import Parallel, Sequential
+from ..layers import KINDS
+from ..layers import act, conv, linear, norm, pool, tensor
+from ..layers.base import Layer
+from ..zoo import Model
 
 
 class TorchError(ConvcalcError):
@@ -550,7 +550,7 @@ def _series_parallel(infos, order) -> Sequential:
 
 
 def _check_shapes(model, torch_shapes) -> None:
-    from .analyze import analyze
+    from ..analyze import analyze
 
     report = analyze(model)
     seen = {}
@@ -708,7 +708,7 @@ def _call(cls: str, positional, pairs) -> str:
 
 def layer_source(layer: Layer, shape: tuple, helpers: set) -> str:
     """``nn.Conv2d(3, 64, kernel_size=7, ...)`` for a convcalc layer on input ``shape``."""
-    from .sym import is_sym
+    from ..sym import is_sym
 
     k = layer.kind
     if isinstance(layer, conv._ConvNd):
@@ -932,8 +932,8 @@ def _forward_lines(flow, var, lines, counter, indent="        "):
 def to_torch_source(model, input=None, class_name: str = "Net", source: Optional[str] = None) -> str:
     """A standalone Python file defining ``class Net(nn.Module)`` for ``model`` (a zoo ``Model`` or
     a Sequential/Parallel with ``input``)."""
-    from .analyze import analyze
-    from .sym import is_sym
+    from ..analyze import analyze
+    from ..sym import is_sym
 
     net = getattr(model, "net", model)
     shape = tuple(input if input is not None else getattr(model, "input", None) or ())
