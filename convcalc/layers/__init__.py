@@ -31,4 +31,15 @@ ALIASES = {"conv": "conv2d", "lrn": "localresponsenorm", "fc": "linear", "dense"
            "avgpool": "avgpool2d", "bn": "batchnorm2d", "batchnorm": "batchnorm2d", "deconv": "convtranspose2d",
            "convtranspose": "convtranspose2d", "gap": "adaptiveavgpool2d"}
 
+
+
+def register_kind(cls, aliases=()):
+    """Make a layer class known by its ``kind`` (spec files, one-liners, ``convcalc layer``), also
+    under ``aliases``; for kinds defined outside convcalc. Returns ``cls`` (usable as a decorator)."""
+    KINDS[cls.kind] = cls
+    for alias in aliases:
+        ALIASES[alias.lower()] = cls.kind
+    return cls
+
+
 __all__ = [name for name in dir() if not name.startswith("_")]

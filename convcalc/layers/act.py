@@ -54,6 +54,7 @@ class SiLU(ReLU):
 
 
 class LeakyReLU(Elementwise):
+    main_arg = "negative_slope"
     kind = "leakyrelu"
 
     def __init__(self, negative_slope=0.01, inplace=False):
@@ -61,6 +62,7 @@ class LeakyReLU(Elementwise):
 
 
 class ELU(Elementwise):
+    main_arg = "alpha"
     kind = "elu"
 
     def __init__(self, alpha=1.0, inplace=False):
@@ -85,6 +87,7 @@ class Identity(Elementwise):
 
 class Dropout(Elementwise):
     """Identity at inference (convcalc counts inference)."""
+    main_arg = "p"
 
     kind = "dropout"
 
@@ -117,6 +120,7 @@ class StochasticDepth(Dropout):
 
 
 class _SoftmaxBase(Elementwise):
+    main_arg = "dim"
     def __init__(self, dim=None):
         self.dim = dim
 
@@ -136,6 +140,7 @@ class LogSoftmax(_SoftmaxBase):
 
 class PReLU(Layer):
     """One learnable slope (``num_parameters=1``) or one per channel."""
+    main_arg = "num_parameters"
 
     kind = "prelu"
 

@@ -83,6 +83,7 @@ def window_axes(layer_kind: str, shape: tuple, kernel, stride, pads, dilation, c
 
 class _ConvNd(Layer):
     nd = 2
+    main_arg = "out_channels"
     transposed = False
 
     def __init__(self, in_channels=None, out_channels=None, kernel_size=None, stride=1, padding=0,

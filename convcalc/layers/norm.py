@@ -9,6 +9,7 @@ from .base import Inference, Layer, check_positive, tuple_arg
 
 
 class _BatchNorm(Layer):
+    main_arg = "num_features"
     ranks = (2, 3)  # per-sample ranks accepted: (C, *spatial)
 
     def __init__(self, num_features=None, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
@@ -77,6 +78,7 @@ class InstanceNorm3d(_InstanceNorm):
 
 class LayerNorm(Layer):
     """Normalises over the last ``len(normalized_shape)`` dims; params 2*prod(shape) (1x without bias)."""
+    main_arg = "normalized_shape"
 
     kind = "layernorm"
 
@@ -109,6 +111,7 @@ class LayerNorm(Layer):
 
 
 class GroupNorm(Layer):
+    main_arg = "num_groups"
     kind = "groupnorm"
 
     def __init__(self, num_groups=None, num_channels=None, eps=1e-5, affine=True):
@@ -134,6 +137,7 @@ class GroupNorm(Layer):
 
 class LocalResponseNorm(Layer):
     """AlexNet's LRN across ``size`` neighbouring channels: no parameters, no MACs counted."""
+    main_arg = "size"
 
     kind = "localresponsenorm"
 
