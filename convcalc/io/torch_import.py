@@ -22,7 +22,7 @@ from ..graph import Graph
 from ..layers import linear, tensor
 from ..layers.merge import COMBINE
 from ..zoo import Model
-from .torch_ops import TORCH_MODULES, TorchError, _bind, _torch, functions, module_layer  # noqa: F401
+from .torch_ops import TORCH_MODULES, TorchError, _bind, _torch, functions, module_layer, torch_modules  # noqa: F401
 
 __all__ = ["from_torch", "TorchError", "TORCH_MODULES", "to_torch_source"]
 
@@ -53,9 +53,11 @@ def _trace(module, shape):
     import torch.fx as fx
     from torch.fx.passes.shape_prop import ShapeProp
 
+    modules = torch_modules()  # a registered module class is a leaf even outside torch.nn
+
     class Tracer(fx.Tracer):
         def is_leaf_module(self, m, qualname):
-            return hasattr(m, "convcalc_kind") or super().is_leaf_module(m, qualname)
+            return hasattr(m, "convcalc_kind") or m in modules or super().is_leaf_module(m, qualname)
 
     try:
         graph = Tracer().trace(module)
