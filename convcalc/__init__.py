@@ -13,14 +13,14 @@ summary = analyze
 
 def load_spec(source):
     """A model from a spec file (YAML/JSON), spec text or a one-liner ("3x32x32 | conv 10 k3 | relu")."""
-    from .spec import load
+    from .io.spec import load
 
     return load(source)
 
 
 def from_torch(module, input_shape, name=None):
     """A model traced from a ``torch.nn.Module`` with torch.fx (needs PyTorch)."""
-    from .torchio import from_torch as convert
+    from .io.torch_import import from_torch as convert
 
     return convert(module, input_shape, name=name)
 

@@ -473,7 +473,7 @@ def parse_input(raw, layout: str) -> tuple:
 
 def build_question(item: dict, number: int, where: str, defaults: dict, base_dir: str = ".") -> Question:
     """One sheet entry -> a Question; errors name the file, the question number and the field."""
-    from . import spec
+    from .io import spec
 
     label = f"{where}: question {number}" + (f" ({item['id']})" if isinstance(item, dict) and "id" in item else "")
 
@@ -577,7 +577,7 @@ def build_question(item: dict, number: int, where: str, defaults: dict, base_dir
 
 def _load_model(name: str, dims, base_dir: str):
     if name.lower().endswith((".yaml", ".yml", ".json")) or "/" in name or "|" in name:
-        from . import spec
+        from .io import spec
 
         path = name if "|" in name or os.path.isabs(name) else os.path.join(base_dir, name)
         model = spec.load(path)

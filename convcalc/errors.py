@@ -2,7 +2,14 @@
 
 
 class ConvcalcError(ValueError):
-    """Base class: a user-facing problem with the input, never a bug."""
+    """Base class: a user-facing problem with the input, never a bug.
+
+    ``arg`` (optional) names the argument the error is about; then the message reads
+    ``"{arg}: {detail}"`` and ``detail`` is the rest, so callers re-anchor it without parsing text."""
+
+    def __init__(self, message="", arg=None):
+        self.arg, self.detail = arg, message
+        super().__init__(f"{arg}: {message}" if arg else message)
 
 
 class ShapeError(ConvcalcError):

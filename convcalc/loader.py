@@ -27,7 +27,7 @@ def load_model(name: str, input_dims=None, layout="chw", base_dir=None):
     A one-liner's own shape is read in ``layout`` like ``--input``; a relative spec path is
     read from ``base_dir`` when given (a homework sheet names files next to itself)."""
     if is_spec(name):
-        from . import spec
+        from .io import spec
 
         path = name if base_dir is None or "|" in name or os.path.isabs(name) else os.path.join(base_dir, name)
         model = spec.load(path)

@@ -13,7 +13,7 @@ except ImportError:
     sys.exit(0)
 
 import convcalc as cc
-from convcalc.torchio import to_torch_source
+from convcalc.io.torch_import import to_torch_source
 
 here = os.path.dirname(os.path.abspath(__file__))
 model = cc.load_spec(os.path.join(here, "blocks.yaml"))

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import convcalc as cc
-from convcalc import spec
+from convcalc.io import spec
 from convcalc.cli import cli
 from convcalc.errors import ConvcalcError
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F  # noqa: E402
 import convcalc as cc  # noqa: E402
 from convcalc import zoo  # noqa: E402
 from convcalc.errors import ConvcalcError  # noqa: E402
-from convcalc.torchio import to_torch_source  # noqa: E402
+from convcalc.io.torch_import import to_torch_source  # noqa: E402
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 
@@ -179,7 +179,6 @@ def test_three_way_add_is_one_merge():
     ("return self.conv(x) * 2", "with a constant"),
     ("return self.lstm(x)", "lstm: unsupported module LSTM"),
     ("y = self.conv(x)\n        return torch.cat([y, y + x], 1) + y.repeat(1, 2, 1, 1)", "Tensor.repeat"),
-    ("y = self.conv(x)\n        z = y + x\n        return z * y", "series-parallel"),
     ("if x.sum() > 0:\n            return x\n        return -x", "torch.fx cannot trace"),
     ("return x.view(3, -1)", "only x.view(batch, -1)"),
     ("return self.conv(x) + self.weight", "uses the tensor attribute 'weight'"),
@@ -206,6 +205,89 @@ def test_unsupported_module_names_its_path():
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sequential(nn.ReLU(), nn.Unfold(2)))
     with pytest.raises(ConvcalcError, match=r"^1\.1: unsupported module Unfold"):
         cc.from_torch(net, (3, 8, 8))
+
+
+# -- from_torch on graphs that are not series-parallel ---------------------------------------------------
+class ThreeUses(nn.Module):
+    """``y`` feeds a conv, an add and a mul: no nesting of blocks describes it."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.a = nn.Conv2d(8, 8, 1)
+        self.b = nn.Conv2d(8, 8, 3, padding=1)
+
+    def forward(self, x):
+        y = self.stem(x)
+        z = self.a(y) + y
+        w = self.b(z) * y
+        return torch.cat([w, z], 1)
+
+
+def test_from_torch_tensor_used_three_times():
+    net = ThreeUses()
+    report = cc.summary(cc.from_torch(net, (3, 8, 8)))
+    assert [r.name for r in report.rows] == ["stem", "a", "add", "b", "mul", "cat"]
+    assert report.totals["params"] == (3 * 9 * 8 + 8) + (8 * 8 + 8) + (8 * 9 * 8 + 8)
+    assert [r.macs for r in report.rows if r.kind == "conv2d"] == [64 * 8 * 3 * 9, 64 * 8 * 8, 64 * 8 * 8 * 9]
+    hooks = leaf_output_shapes(net, (3, 8, 8))
+    assert {r.name: [tuple(r.output)] for r in report.rows if r.name in hooks} == hooks
+    with torch.no_grad():
+        assert tuple(report.rows[-1].output) == tuple(net(torch.zeros(1, 3, 8, 8)).shape[1:]) == (16, 8, 8)
+
+
+class DenseLayer(nn.Module):
+    """torchvision's _DenseLayer: takes the list of every earlier feature map and concatenates it."""
+
+    def __init__(self, cin, growth):
+        super().__init__()
+        self.norm1, self.relu1 = nn.BatchNorm2d(cin), nn.ReLU()
+        self.conv1 = nn.Conv2d(cin, 4 * growth, 1, bias=False)
+        self.norm2, self.relu2 = nn.BatchNorm2d(4 * growth), nn.ReLU()
+        self.conv2 = nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False)
+
+    def forward(self, features):
+        x = torch.cat(features, 1)
+        return self.conv2(self.relu2(self.norm2(self.conv1(self.relu1(self.norm1(x))))))
+
+
+class DenseBlock(nn.ModuleDict):
+    """torchvision's _DenseBlock: the block input is used by every layer and by the last concat."""
+
+    def __init__(self, n, cin, growth):
+        super().__init__({f"denselayer{i + 1}": DenseLayer(cin + i * growth, growth) for i in range(n)})
+
+    def forward(self, x):
+        features = [x]
+        for layer in self.values():
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+def test_from_torch_densenet_block():
+    from collections import OrderedDict
+
+    net = nn.Sequential(OrderedDict(conv0=nn.Conv2d(3, 8, 3, padding=1), block=DenseBlock(3, 8, 4)))
+    report = cc.summary(cc.from_torch(net, (3, 8, 8)))
+    layer_params = [2 * c + c * 16 + 2 * 16 + 16 * 4 * 9 for c in (8, 12, 16)]  # norm1, conv1, norm2, conv2
+    assert report.totals["params"] == (3 * 9 * 8 + 8) + sum(layer_params) == sum(p.numel() for p in net.parameters())
+    convs = {r.name: r.macs for r in report.rows if r.kind == "conv2d"}
+    assert convs["conv0"] == 64 * 8 * 27
+    assert [convs[f"block.denselayer{i}.conv1"] for i in (1, 2, 3)] == [64 * c * 16 for c in (8, 12, 16)]
+    assert [convs[f"block.denselayer{i}.conv2"] for i in (1, 2, 3)] == [64 * 4 * 16 * 9] * 3
+    cats = [r for r in report.rows if r.kind == "concat"]
+    assert [r.name for r in cats] == ["block.denselayer2.cat", "block.denselayer3.cat", "block.cat"]
+    assert [tuple(r.output) for r in cats] == [(12, 8, 8), (16, 8, 8), (20, 8, 8)]
+    hooks = leaf_output_shapes(net, (3, 8, 8))
+    got = {}
+    for r in report.rows:
+        if r.name in hooks:
+            got.setdefault(r.name, []).append(tuple(r.output))
+    assert got == hooks
+    # and out again: the generic forward() runs in torch and imports to the same numbers
+    again = cc.summary(cc.from_torch(build(to_torch_source(cc.from_torch(net, (3, 8, 8)))), (3, 8, 8)))
+    assert [r[1:] for r in numbers(again)] == [r[1:] for r in numbers(report)]
+    assert [r.name for r in again.rows] == [r.name for r in report.rows]
 
 
 # -- the CLI verbs ---------------------------------------------------------------------------------------

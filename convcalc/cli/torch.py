@@ -81,7 +81,7 @@ def from_torch_cmd(target, input_, batch, dtype, fmt, layout, depth):
     except ImportError:
         raise ConvcalcError("from-torch needs PyTorch: pip install 'convcalc[torch]'") from None
     module, name = _load_torch_object(target)
-    from ..torchio import from_torch
+    from ..io.torch_import import from_torch
 
     model = from_torch(module, dims, name=name)
     report = analyze(model, batch=batch, dtype=dtype)
@@ -106,7 +106,7 @@ def export_cmd(model, target, input_, layout, class_name, output):
       convcalc export my_net.yaml --to pytorch > net.py
       convcalc export resnet18 --to pytorch -o resnet18.py
     """
-    from ..torchio import to_torch_source
+    from ..io.export import to_torch_source
 
     import keyword
 

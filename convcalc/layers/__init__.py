@@ -44,4 +44,13 @@ def resolve_kind(name):
     return key if key in KINDS else None
 
 
+def register_kind(cls, aliases=()):
+    """Make a layer class known by its ``kind`` (spec files, one-liners, ``convcalc layer``), also
+    under ``aliases``; for kinds defined outside convcalc. Returns ``cls`` (usable as a decorator)."""
+    KINDS[cls.kind] = cls
+    for alias in aliases:
+        ALIASES[alias.lower()] = cls.kind
+    return cls
+
+
 __all__ = [name for name in dir() if not name.startswith("_")]

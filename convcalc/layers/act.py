@@ -83,6 +83,7 @@ class SiLU(ReLU):
 
 
 class LeakyReLU(Elementwise):
+    main_arg = "negative_slope"
     kind = "leakyrelu"
     saves = ("input",)
 
@@ -91,6 +92,7 @@ class LeakyReLU(Elementwise):
 
 
 class ELU(Elementwise):
+    main_arg = "alpha"
     kind = "elu"
     saves = ("input",)
 
@@ -120,6 +122,7 @@ class Identity(Elementwise):
 
 class Dropout(Elementwise):
     """Identity at inference (convcalc counts inference)."""
+    main_arg = "p"
 
     kind = "dropout"
     #: elements of the random noise per sample, by input shape (Dropout2d/3d: one per channel)
@@ -175,6 +178,7 @@ class StochasticDepth(Dropout):
 
 class _SoftmaxBase(Elementwise):
     saves = ("output",)
+    main_arg = "dim"
 
     def __init__(self, dim=None):
         self.dim = dim
@@ -198,6 +202,7 @@ class LogSoftmax(_SoftmaxBase):
 
 class PReLU(Layer):
     """One learnable slope (``num_parameters=1``) or one per channel."""
+    main_arg = "num_parameters"
 
     kind = "prelu"
     saves = ("input",)

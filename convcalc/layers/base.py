@@ -57,7 +57,7 @@ def tuple_arg(value, n: int, name: str) -> tuple:
     """PyTorch's ``_ntuple``: an int repeated ``n`` times, or a sequence of length ``n``."""
     if isinstance(value, (list, tuple)):
         if len(value) != n:
-            raise ConfigError(f"{name}: expected {n} values, got {len(value)}")
+            raise ConfigError(f"expected {n} values, got {len(value)}", arg=name)
         return tuple(value)
     return (value,) * n
 
@@ -68,7 +68,7 @@ def check_positive(value, name: str, allow_zero: bool = False) -> None:
             continue
         if not isinstance(v, int) or isinstance(v, bool) or v < (0 if allow_zero else 1):
             kind = "a non-negative" if allow_zero else "a positive"
-            raise ConfigError(f"{name}: expected {kind} integer, got {v!r}")
+            raise ConfigError(f"expected {kind} integer, got {v!r}", arg=name)
 
 
 def require_size(value: Dim, what: str, arithmetic, conds: list) -> None:
@@ -136,6 +136,8 @@ class Layer:
     nd: ClassVar[Optional[int]] = None
     #: how many input tensors ``infer_all`` takes (None = two or more, as a merge)
     arity: ClassVar[Optional[int]] = 1
+    #: the argument a bare number sets in a spec or a one-liner (``conv 10`` -> out_channels=10)
+    main_arg: ClassVar[Optional[str]] = None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

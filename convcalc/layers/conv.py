@@ -83,6 +83,7 @@ def window_axes(layer_kind: str, shape: tuple, kernel, stride, pads, dilation, c
 
 class _ConvNd(Layer):
     nd = 2
+    main_arg = "out_channels"
     transposed = False
     saves = ("input",)  # for the weight gradient; the weight itself is a parameter
 

@@ -8,6 +8,7 @@ from .base import Inference, Layer, check_positive, require_equal
 
 class Linear(Layer):
     """``y = x W^T + b`` on the last dim: params ``in*out + out``, MACs ``in*out`` per leading element."""
+    main_arg = "out_features"
 
     kind = "linear"
 
@@ -57,6 +58,7 @@ class Linear(Layer):
 
 class Flatten(Layer):
     """``torch.nn.Flatten(start_dim=1, end_dim=-1)``; dims count the batch dim, as in PyTorch."""
+    main_arg = "start_dim"
 
     kind = "flatten"
 

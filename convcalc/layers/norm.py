@@ -9,6 +9,7 @@ from .base import Inference, Layer, check_positive, tuple_arg
 
 
 class _BatchNorm(Layer):
+    main_arg = "num_features"
     ranks = (2, 3)  # per-sample ranks accepted: (C, *spatial)
     saves = ("input",)
     stats_per_sample = False  # batch norm's saved mean and 1/std are per channel, for the whole batch
@@ -98,6 +99,7 @@ class InstanceNorm3d(_InstanceNorm):
 
 class LayerNorm(Layer):
     """Normalises over the last ``len(normalized_shape)`` dims; params 2*prod(shape) (1x without bias)."""
+    main_arg = "normalized_shape"
 
     kind = "layernorm"
     saves = ("input",)
@@ -138,6 +140,7 @@ class LayerNorm(Layer):
 
 
 class GroupNorm(Layer):
+    main_arg = "num_groups"
     kind = "groupnorm"
     saves = ("input",)
 
@@ -168,6 +171,7 @@ class GroupNorm(Layer):
 
 class LocalResponseNorm(Layer):
     """AlexNet's LRN across ``size`` neighbouring channels: no parameters, no MACs counted."""
+    main_arg = "size"
 
     kind = "localresponsenorm"
     saves = ("input",)

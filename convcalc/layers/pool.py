@@ -14,6 +14,7 @@ from .conv import kernel_text, window_axes
 
 
 class _PoolNd(Layer):
+    main_arg = "kernel_size"
     nd = 2
     op = "max"
     saves = ("input",)
@@ -125,6 +126,7 @@ def largest_window(L, n):
 
 class _AdaptivePoolNd(Layer):
     """Output size is given; window i spans [floor(i*L/n), ceil((i+1)*L/n)) as in PyTorch."""
+    main_arg = "output_size"
 
     nd = 2
     op = "avg"

@@ -13,6 +13,7 @@ from .base import Inference, Layer, Window, check_positive
 
 class ChannelShuffle(Layer):
     """ShuffleNet's channel shuffle: (g, C/g) -> (C/g, g) transpose of the channel dim."""
+    main_arg = "groups"
 
     kind = "channelshuffle"
 
@@ -62,6 +63,7 @@ class Upsample(Layer):
     Receptive field: the jump shrinks by the scale; ``nearest`` adds no extent, linear
     modes reach one more input unit (a bound: the exact reach depends on the position).
     """
+    main_arg = "scale_factor"
 
     kind = "upsample"
 
@@ -122,6 +124,7 @@ class Upsample(Layer):
 
 class LayerScale(Layer):
     """A learnable per-channel scale (ConvNeXt, CaiT): ``C`` parameters, shape unchanged."""
+    main_arg = "channels"
 
     kind = "layerscale"
     saves = ("input",)  # for the scale's gradient
@@ -144,6 +147,7 @@ class LayerScale(Layer):
 
 class LayerNorm2d(Layer):
     """LayerNorm over the channel dim of a (C, H, W) map (torchvision's ConvNeXt): 2C params."""
+    main_arg = "num_channels"
 
     kind = "layernorm2d"
     saves = ("input",)
@@ -200,6 +204,7 @@ class CenterCrop(Layer):
     """Cut the spatial axes around the centre, to ``size`` or by ``border`` pixels on each side
     (U-Net's "copy and crop"). The first kept pixel is ``(L - size) // 2``. No parameters, no
     MACs; the receptive field keeps its size and jump, its start shifts by the offset."""
+    main_arg = "size"
 
     kind = "centercrop"
 

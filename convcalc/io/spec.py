@@ -26,34 +26,19 @@ Top-level keys: ``name``, ``input`` (``[3, 32, 32]`` or ``"3x32x32"``; symbols s
 * any block may carry ``repeat: N`` (copies named ``0..N-1``, as torchvision's ``layer1.0``)
   and ``name``.
 
-The one-liner
--------------
-``convcalc "3x32x32 | conv 10 k3 p1 | relu | maxpool 2 | flatten | linear 10"``::
-
-    LINE   := SHAPE ("|" LAYER)+
-    SHAPE  := sizes joined by "x": 3x32x32, 1x28x28, 3xHxW
-    LAYER  := KIND ARG*          KIND: a layer kind or alias (conv, conv2d, relu, maxpool, fc, bn...)
-    ARG    := N                  the main size: out_channels (conv), out_features (linear),
-                                 kernel_size (pools), output_size (adaptive pools), p (dropout),
-                                 num_groups (groupnorm), size (lrn), scale_factor (upsample), ...
-            | kN sN pN dN gN     kernel_size, stride, padding, dilation, groups (N or NxM per axis)
-            | nobias | ceil     bias=False, ceil_mode=True
-            | NAME=VALUE         any PyTorch argument: padding=same, eps=0.001, bias=false
-
-Rows are named ``0, 1, 2, ...`` as in ``torch.nn.Sequential``.
+The one-line grammar is in :mod:`convcalc.io.oneliner`.
 """
 from __future__ import annotations
 
 import difflib
-import inspect
 import os
 import re
 from typing import Optional
 
-from .errors import ConvcalcError, UnknownModel
-from .graph import Parallel, Sequential
-from .layers import ALIASES, KINDS
-from .zoo import Model
+from ..errors import ConvcalcError, UnknownModel
+from ..graph import Parallel, Sequential
+from ..zoo import Model
+from .kinds import SpecError, _kind_hint, _resolve_kind, _show, main_arg, make_layer, parse_shape  # noqa: F401
 
 MAX_BYTES = 1 << 20      # refuse spec files over 1 MiB
 MAX_DEPTH = 50           # nesting of blocks and lists
@@ -65,25 +50,6 @@ STRUCT_KEYS = ("name", "layers", "repeat", "residual", "shortcut", "downsample",
 BLOCK_KEYS = ("layers", "residual", "concat", "cat", "add", "mul")
 TOP_KEYS = ("name", "input", "layers", "description")
 NAME_RE = re.compile(r"[A-Za-z0-9_]+\Z")
-
-# Argument types by PyTorch argument name (the layer constructors check values; this checks kinds).
-BOOL_ARGS = {"bias", "ceil_mode", "count_include_pad", "affine", "track_running_stats", "elementwise_affine",
-             "inplace", "align_corners", "return_indices"}
-FLOAT_ARGS = {"eps", "momentum", "p", "alpha", "beta", "k", "negative_slope", "init", "scale_factor"}
-STR_ARGS = {"padding_mode", "mode", "approximate"}
-# The main size argument a bare number sets (one-liner, or a scalar value in a spec).
-MAIN_ARG = {"conv": "out_channels", "convtranspose": "out_channels", "linear": "out_features",
-            "maxpool": "kernel_size", "avgpool": "kernel_size", "adaptive": "output_size",
-            "batchnorm": "num_features", "instancenorm": "num_features", "groupnorm": "num_groups",
-            "layernorm": "normalized_shape", "localresponsenorm": "size", "dropout": "p", "stochasticdepth": "p",
-            "leakyrelu": "negative_slope", "elu": "alpha", "prelu": "num_parameters", "channelshuffle": "groups",
-            "upsample": "scale_factor", "softmax": "dim", "logsoftmax": "dim", "flatten": "start_dim",
-            "centercrop": "size", "layerscale": "channels", "layernorm2d": "num_channels"}
-SHORT_ARGS = {"k": "kernel_size", "s": "stride", "p": "padding", "d": "dilation", "g": "groups"}
-
-
-class SpecError(ConvcalcError):
-    """A spec file or one-liner that cannot be read; the message names the place."""
 
 
 # -- entry points -------------------------------------------------------------------------------------
@@ -99,6 +65,8 @@ def load(source, name: Optional[str] = None) -> Model:
     if "\n" not in text and os.path.isfile(text):
         return load_file(text)
     if "|" in text and "\n" not in text:
+        from .oneliner import parse_line
+
         return parse_line(text)
     if "\n" in text or text.startswith("{"):
         return loads(text, where=name or "<spec>", json_text=text.startswith("{"))
@@ -106,7 +74,7 @@ def load(source, name: Optional[str] = None) -> Model:
 
 
 def load_file(path: str) -> Model:
-    from .textfile import read_text
+    from ..textfile import read_text
 
     label = os.path.basename(path) or path
     text = read_text(path, "spec file", SpecError, missing=UnknownModel, limit=MAX_BYTES)
@@ -157,102 +125,6 @@ def from_dict(data, where: str = "<spec>", default_name: str = "spec") -> Model:
 
 
 # -- building --------------------------------------------------------------------------------------------
-def _resolve_kind(word: str) -> Optional[str]:
-    key = word.lower().replace("_", "").replace("-", "")
-    key = ALIASES.get(key, key)
-    return key if key in KINDS else None
-
-
-def _kind_hint(word: str) -> str:
-    key = str(word).lower().replace("_", "").replace("-", "")
-    close = difflib.get_close_matches(key, list(KINDS) + list(ALIASES), n=3, cutoff=0.6)
-    return f"; did you mean {' or '.join(close)}?" if close else ""
-
-
-def main_arg(kind: str) -> Optional[str]:
-    for prefix, arg in sorted(MAIN_ARG.items(), key=lambda kv: -len(kv[0])):
-        if kind.startswith(prefix):
-            return arg
-    return None
-
-
-def _show(v) -> str:
-    return repr(v) if isinstance(v, str) else str(v).replace("True", "true").replace("False", "false") \
-        if isinstance(v, bool) else repr(v)
-
-
-def _check_value(arg: str, value, place: str, depth: int = 0) -> None:
-    """Types by argument name: bools only where PyTorch takes a bool, numbers elsewhere."""
-    if arg in BOOL_ARGS:
-        if not isinstance(value, bool):
-            raise SpecError(f"{place}: expected true or false, got {_show(value)}")
-        return
-    if isinstance(value, bool):
-        raise SpecError(f"{place}: expected {'a number' if arg in FLOAT_ARGS else 'an integer'}, got "
-                        f"{str(value).lower()}")
-    if value is None:
-        return
-    if arg in STR_ARGS:
-        if not isinstance(value, str):
-            raise SpecError(f"{place}: expected a string, got {_show(value)}")
-        return
-    if isinstance(value, str):
-        if arg == "padding" and value in ("same", "valid"):
-            return
-        raise SpecError(f"{place}: expected {'a number' if arg in FLOAT_ARGS else 'an integer'}, got {value!r}")
-    if isinstance(value, list):
-        if depth >= 2 or not value:
-            raise SpecError(f"{place}: expected {'an integer or a list of integers'}, got {_show(value)}")
-        for i, v in enumerate(value):
-            _check_value(arg, v, f"{place}[{i}]", depth + 1)
-        return
-    if isinstance(value, float):
-        if arg in FLOAT_ARGS:
-            if value != value or value in (float("inf"), float("-inf")):
-                raise SpecError(f"{place}: expected a finite number, got {value}")
-            return
-        raise SpecError(f"{place}: expected an integer, got {value}")
-    if isinstance(value, int):
-        if abs(value) > 10**12:
-            raise SpecError(f"{place}: {value} is too large")
-        return
-    raise SpecError(f"{place}: expected a number, got {type(value).__name__}")
-
-
-def _tuplify(v):
-    return tuple(_tuplify(x) for x in v) if isinstance(v, list) else v
-
-
-def make_layer(kind_word: str, args: dict, place: str):
-    """Construct the layer ``kind_word`` with PyTorch keyword ``args``; errors prefixed by ``place``."""
-    kind = _resolve_kind(kind_word)
-    if kind is None:
-        raise SpecError(f"{place}: unknown layer kind {kind_word!r}{_kind_hint(kind_word)}")
-    cls = KINDS[kind]
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "args", "kwargs")]
-    for arg, value in args.items():
-        if not isinstance(arg, str):
-            raise SpecError(f"{place}: argument names must be strings, got {_show(arg)}")
-        if arg not in accepted:
-            close = difflib.get_close_matches(arg, accepted, n=2, cutoff=0.6)
-            hint = f"; did you mean {' or '.join(close)}?" if close else \
-                (f"; {kind} takes {', '.join(accepted)}" if accepted else f"; {kind} takes no arguments")
-            raise SpecError(f"{place}: unknown argument {arg!r}{hint}")
-        _check_value(arg, value, f"{place}.{arg}")
-    kwargs = {a: _tuplify(v) for a, v in args.items()}
-    try:
-        return cls(**kwargs)
-    except ConvcalcError as e:
-        msg = str(e)
-        if msg.startswith(f"{kind}: "):
-            msg = msg[len(kind) + 2:]
-        first = msg.split(":", 1)[0]
-        sep = "." if first in accepted and ":" in msg else ": "
-        raise SpecError(f"{place}{sep}{msg}") from None
-    except (TypeError, ValueError, ArithmeticError, AttributeError, IndexError, KeyError) as e:
-        raise SpecError(f"{place}: invalid arguments for {kind}: {e}") from None
-
-
 class _Builder:
     def __init__(self, where: str):
         self.where = where
@@ -286,37 +158,7 @@ class _Builder:
         return Model(name.strip(), net, shape, desc)
 
     def input(self, value) -> tuple:
-        if isinstance(value, str):
-            parts = [p.strip() for p in re.split(r"\s*[x×,]\s*", value.strip().strip("()[]"))]
-        elif isinstance(value, list):
-            parts = value
-        elif isinstance(value, int) and not isinstance(value, bool):
-            parts = [value]
-        else:
-            self.fail("input", f"expected a shape such as [3, 32, 32] or \"3x32x32\", got {_show(value)}")
-        if not parts or len(parts) > 4:
-            self.fail("input", f"expected 1 to 4 sizes (C, *spatial), got {len(parts)}")
-        dims, syms = [], []
-        for i, p in enumerate(parts):
-            if isinstance(p, str) and re.fullmatch(r"\d+", p):
-                p = int(p)
-            if isinstance(p, int) and not isinstance(p, bool):
-                if p < 1 or p > 10**9:
-                    self.fail(f"input[{i}]", f"expected a positive integer, got {p}")
-                dims.append(p)
-            elif isinstance(p, str) and re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", p):
-                dims.append(p)
-                syms.append(p)
-            else:
-                self.fail(f"input[{i}]", f"expected a positive integer or a symbol name, got {_show(p)}")
-        if syms:
-            from .sym import dims as make_symbols
-
-            names = sorted(set(syms))
-            made = make_symbols(" ".join(names))
-            table = dict(zip(names, made if isinstance(made, tuple) else (made,)))
-            dims = [table[d] if isinstance(d, str) else d for d in dims]
-        return tuple(dims)
+        return parse_shape(value, self.fail)
 
     # A list of items -> Sequential, children named by their `name` or their index.
     def seq(self, items, place: str, depth: int, start: int = 0, label=None) -> Sequential:
@@ -420,7 +262,8 @@ class _Builder:
     def check(self, model) -> None:
         """Run the shapes through at the spec's own (numeric) input, so that a channel or size
         mismatch names its place in the spec, not only its row."""
-        from .sym import is_sym
+        from ..graph import to_graph
+        from ..sym import is_sym
 
         if model.input is None or any(is_sym(d) for d in model.input):
             return
@@ -428,39 +271,24 @@ class _Builder:
             if d < 1:
                 return
         try:
-            self._walk(model.net, "", tuple(model.input))
+            to_graph(model.net).walk(tuple(model.input), self.visit)
         except RecursionError:
             raise SpecError(f"{self.where}: nested too deeply (at most {MAX_DEPTH} levels)") from None
 
-    def _walk(self, module, prefix, shape):
-        from .analyze import merge_shapes
-        from .graph import join
-        from .layers.base import Layer
-
-        if isinstance(module, Layer):
-            try:
-                return tuple(module.infer(shape).shape)
-            except ConvcalcError as e:
-                place = self.places.get(id(module), prefix)
-                row = f" (row {prefix})" if prefix and prefix != place else ""
-                raise SpecError(f"{self.where}: {place}: {e}{row}") from None
-            except (TypeError, ValueError, ArithmeticError, AttributeError, IndexError, KeyError) as e:
-                place = self.places.get(id(module), prefix)
-                raise SpecError(f"{self.where}: {place}: invalid layer for input "
-                                f"{'x'.join(map(str, shape))}: {e}") from None
-        if isinstance(module, Sequential):
-            for name, child in module.children:
-                shape = self._walk(child, join(prefix, name), shape)
-            return shape
-        outs = [shape if child is None else self._walk(child, join(prefix, name), shape)
-                for name, child in module.branches]
+    def visit(self, node, shapes) -> tuple:
+        """One node of the walk: its output shape, or an error naming its place in the spec."""
         try:
-            shape = merge_shapes(module, outs, join(prefix, module.merge_name))
+            return tuple(node.layer.infer_all(shapes).shape)
         except ConvcalcError as e:
-            raise SpecError(f"{self.where}: {e}") from None
-        for name, child in module.post:
-            shape = self._walk(child, join(prefix, name), shape)
-        return shape
+            if node.implicit:  # a merge of a block
+                raise SpecError(f"{self.where}: {node.name}: {e}") from None
+            place = self.places.get(id(node.layer), node.name)
+            row = f" (row {node.name})" if node.name and node.name != place else ""
+            raise SpecError(f"{self.where}: {place}: {e}{row}") from None
+        except (TypeError, ValueError, ArithmeticError, AttributeError, IndexError, KeyError) as e:
+            place = self.places.get(id(node.layer), node.name)
+            raise SpecError(f"{self.where}: {place}: invalid layer for input "
+                            f"{'x'.join(map(str, shapes[0]))}: {e}") from None
 
     def block(self, block, item, place, depth):
         if block == "layers":
@@ -524,96 +352,19 @@ class _Builder:
 
 
 def _stateless(module) -> bool:
-    from .layers import Flatten, act, pool
+    from ..layers import Flatten, act, pool
 
     return isinstance(module, (act.Elementwise, pool._PoolNd, pool._AdaptivePoolNd, Flatten))
 
 
-# -- the one-liner -----------------------------------------------------------------------------------
-def _number(text: str):
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    if re.fullmatch(r"-?(\d+\.\d*|\.\d+|\d+)(e-?\d+)?", text, re.I):
-        return float(text)
-    return None
+def _stateless(module) -> bool:
+    from ..layers import Flatten, act, pool
 
-
-def _size(text: str, place: str):
-    """``3`` -> 3, ``3x5`` -> [3, 5]."""
-    parts = text.split("x")
-    nums = [_number(p) for p in parts]
-    if any(n is None or isinstance(n, float) for n in nums):
-        raise SpecError(f"{place}: expected an integer or integers joined by 'x', got {text!r}")
-    return nums[0] if len(nums) == 1 else nums
-
-
-def _value(text: str):
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    n = _number(text)
-    if n is not None:
-        return n
-    if re.fullmatch(r"-?\d+(x-?\d+)+", text) or "," in text:
-        parts = [p for p in re.split(r"[x,]", text.strip("()[]")) if p]
-        nums = [_number(p) for p in parts]
-        if all(x is not None for x in nums):
-            return nums
-    return text
+    return isinstance(module, (act.Elementwise, pool._PoolNd, pool._AdaptivePoolNd, Flatten))
 
 
 def parse_line(text: str) -> Model:
-    """``"3x32x32 | conv 10 k3 p1 | relu | maxpool 2 | flatten | linear 10"`` -> a Model."""
-    if len(text) > 100_000:
-        raise SpecError("one-line spec: longer than 100,000 characters")
-    parts = [p.strip() for p in text.split("|")]
-    if len(parts) < 2 or not parts[0]:
-        raise SpecError(f"one-line spec: expected 'SHAPE | layer | layer ...', got {text!r}")
-    where = "one-line spec"
-    builder = _Builder(where)
-    shape = builder.input(parts[0]) if re.fullmatch(r"[\w\s×,()\[\]]+", parts[0]) else None
-    if shape is None:
-        raise SpecError(f"{where}: {parts[0]!r} is not a shape (expected e.g. 3x32x32)")
-    children = []
-    for i, part in enumerate(parts[1:]):
-        place = f"{where}: layer {i + 1} ({part!r})" if part else f"{where}: layer {i + 1}"
-        tokens = part.split()
-        if not tokens:
-            raise SpecError(f"{place}: empty layer between '|'")
-        kind = _resolve_kind(tokens[0])
-        if kind is None:
-            raise SpecError(f"{place}: unknown layer kind {tokens[0]!r}{_kind_hint(tokens[0])}")
-        args = {}
+    """The one-liner (see :mod:`convcalc.io.oneliner`)."""
+    from .oneliner import parse_line as parse
 
-        def put(arg, value):
-            if arg in args:
-                raise SpecError(f"{place}: {arg} given twice")
-            args[arg] = value
-
-        for tok in tokens[1:]:
-            m = re.fullmatch(r"([kspdg])(\d+(?:x\d+)*)", tok)
-            if "=" in tok:
-                arg, _, val = tok.partition("=")
-                if not arg or not val:
-                    raise SpecError(f"{place}: expected NAME=VALUE, got {tok!r}")
-                put(arg, _value(val))
-            elif m:
-                put(SHORT_ARGS[m.group(1)], _size(m.group(2), place))
-            elif tok in ("nobias", "no_bias"):
-                put("bias", False)
-            elif tok in ("ceil", "ceil_mode"):
-                put("ceil_mode", True)
-            elif _number(tok.split("x")[0]) is not None:
-                arg = main_arg(kind)
-                if arg is None:
-                    raise SpecError(f"{place}: {kind} takes no size (got {tok!r})")
-                put(arg, _number(tok) if _number(tok) is not None else _size(tok, place))
-            else:
-                raise SpecError(f"{place}: cannot read {tok!r} (expected a number, k3 s2 p1 d2 g2, nobias, ceil "
-                                f"or NAME=VALUE)")
-        children.append((str(i), builder.note(make_layer(kind, args, place), f"layer {i + 1} ({part})")))
-    model = Model(text, Sequential(*children), shape, "one-line spec")
-    builder.check(model)
-    return model
+    return parse(text)

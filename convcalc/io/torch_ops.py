@@ -1,0 +1,216 @@
+"""What convcalc layer a torch module or a functional op becomes (for ``from_torch``).
+
+:data:`TORCH_MODULES` is keyed by the torch module class (looked up along the MRO):
+``TORCH_MODULES.register(MyModule)(build)`` with ``build(module, path) -> Layer``. torch is optional,
+so the built-in entries are registered on first use (:func:`torch_modules`). Functional ops and
+tensor methods (``F.relu``, ``x.flatten``, ``torch.cat``...) are the tables of :func:`functions`.
+"""
+from __future__ import annotations
+
+from ..errors import ConvcalcError
+from ..layers import KINDS, act, conv, linear, norm, pool, tensor
+from ..registry import Registry
+
+TORCH_MODULES = Registry("torch module mapping")
+_BUILTINS_DONE = []
+
+
+class TorchError(ConvcalcError):
+    """A torch module convcalc cannot represent (an unsupported op or graph)."""
+
+
+def _torch():
+    try:
+        import torch
+        import torch.fx  # noqa: F401
+    except ImportError:
+        raise ConvcalcError("this needs PyTorch: pip install 'convcalc[torch]'") from None
+    return torch
+
+
+def _tup(v):
+    if isinstance(v, (list, tuple)):
+        return tuple(_tup(x) for x in v)
+    return v
+
+
+def module_layer(m, path: str):
+    """The convcalc layer for one torch leaf module."""
+    kind = getattr(m, "convcalc_kind", None)
+    if kind is not None:  # helper classes of an exported file
+        return KINDS[kind](**dict(getattr(m, "convcalc_args", {})))
+    build = torch_modules().get(m, None)
+    if build is None:
+        name = type(m).__name__
+        raise TorchError(f"{path or 'model'}: unsupported module {name} ({type(m).__module__}.{name}); "
+                         f"convcalc cannot count it")
+    return build(m, path)
+
+
+def _no_indices(m, path):
+    if getattr(m, "return_indices", False):
+        raise TorchError(f"{path}: {type(m).__name__}(return_indices=True) is not supported")
+
+
+def _conv(cls):
+    def build(m, path):
+        kw = dict(in_channels=m.in_channels, out_channels=m.out_channels, kernel_size=_tup(m.kernel_size),
+                  stride=_tup(m.stride), padding=m.padding if isinstance(m.padding, str) else _tup(m.padding),
+                  dilation=_tup(m.dilation), groups=m.groups, bias=m.bias is not None, padding_mode=m.padding_mode)
+        if issubclass(cls, conv._ConvTransposeNd):
+            kw["output_padding"] = _tup(m.output_padding)
+        return cls(**kw)
+
+    return build
+
+
+def _maxpool(cls):
+    def build(m, path):
+        _no_indices(m, path)
+        return cls(kernel_size=_tup(m.kernel_size), stride=_tup(m.stride), padding=_tup(m.padding),
+                   dilation=_tup(m.dilation), ceil_mode=m.ceil_mode)
+
+    return build
+
+
+def _avgpool(cls):
+    return lambda m, path: cls(kernel_size=_tup(m.kernel_size), stride=_tup(m.stride), padding=_tup(m.padding),
+                               ceil_mode=m.ceil_mode, count_include_pad=m.count_include_pad,
+                               divisor_override=getattr(m, "divisor_override", None))
+
+
+def _adaptive(cls):
+    def build(m, path):
+        _no_indices(m, path)
+        return cls(output_size=_tup(m.output_size))
+
+    return build
+
+
+def _norm(cls):
+    return lambda m, path: cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine,
+                               track_running_stats=m.track_running_stats)
+
+
+def _upsample(m, path):
+    size, scale = _tup(m.size), _tup(m.scale_factor)
+    return tensor.Upsample(size=size, scale_factor=None if size is not None else scale, mode=m.mode,
+                           align_corners=m.align_corners)
+
+
+def _register_builtins(nn) -> None:
+    same = {  # torch class -> convcalc class, by the family of their constructor arguments
+        _conv: ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"),
+        _maxpool: ("MaxPool1d", "MaxPool2d", "MaxPool3d"), _avgpool: ("AvgPool1d", "AvgPool2d", "AvgPool3d"),
+        _adaptive: ("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+                    "AdaptiveMaxPool2d", "AdaptiveMaxPool3d"),
+        _norm: ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"),
+    }
+    import convcalc.layers as L
+
+    for family, names in same.items():
+        for n in names:
+            TORCH_MODULES.register(getattr(nn, n))(family(getattr(L, n)))
+    reg = TORCH_MODULES.register
+    reg(nn.Linear)(lambda m, path: linear.Linear(m.in_features, m.out_features, bias=m.bias is not None))
+    reg(nn.LayerNorm)(lambda m, path: norm.LayerNorm(tuple(m.normalized_shape), eps=m.eps,
+                                                     elementwise_affine=m.elementwise_affine,
+                                                     bias=getattr(m, "bias", None) is not None))
+    reg(nn.GroupNorm)(lambda m, path: norm.GroupNorm(m.num_groups, m.num_channels, eps=m.eps, affine=m.affine))
+    reg(nn.LocalResponseNorm)(lambda m, path: norm.LocalResponseNorm(m.size, alpha=m.alpha, beta=m.beta, k=m.k))
+    reg(nn.LeakyReLU)(lambda m, path: act.LeakyReLU(m.negative_slope))
+    reg(nn.ELU)(lambda m, path: act.ELU(m.alpha))
+    reg(nn.PReLU)(lambda m, path: act.PReLU(m.num_parameters))
+    reg(nn.GELU)(lambda m, path: act.GELU(m.approximate))
+    reg(nn.Softmax)(lambda m, path: act.Softmax(m.dim))
+    reg(nn.LogSoftmax)(lambda m, path: act.LogSoftmax(m.dim))
+    for n in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d"):
+        reg(getattr(nn, n))(lambda m, path, cls=getattr(act, n): cls(m.p))
+    reg(nn.Flatten)(lambda m, path: linear.Flatten(m.start_dim, m.end_dim))
+    reg(nn.Upsample)(_upsample)
+    reg(nn.ChannelShuffle)(lambda m, path: tensor.ChannelShuffle(m.groups))
+    for n in ("ReLU", "ReLU6", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "SiLU", "Identity"):
+        reg(getattr(nn, n))(lambda m, path, cls=getattr(act, n): cls())
+
+
+def torch_modules() -> Registry:
+    """The registry, with the built-in torch.nn entries (registered once, when torch is first needed)."""
+    if not _BUILTINS_DONE:
+        _register_builtins(_torch().nn)
+        _BUILTINS_DONE.append(True)
+    return TORCH_MODULES
+
+
+# -- functional ops ----------------------------------------------------------------------------------
+def _bind(names, args, kwargs, defaults=None):
+    out = dict(defaults or {})
+    for n, a in zip(names, args):
+        out[n] = a
+    out.update(kwargs)
+    return out
+
+
+def functions():
+    torch = _torch()
+    F = torch.nn.functional
+    import operator
+
+    unary = {  # target -> (layer builder(bound args) , argument names after the input)
+        F.relu: (lambda a: act.ReLU(), ()), torch.relu: (lambda a: act.ReLU(), ()),
+        F.relu6: (lambda a: act.ReLU6(), ()), F.hardswish: (lambda a: act.Hardswish(), ()),
+        F.hardsigmoid: (lambda a: act.Hardsigmoid(), ()), torch.sigmoid: (lambda a: act.Sigmoid(), ()),
+        F.sigmoid: (lambda a: act.Sigmoid(), ()), torch.tanh: (lambda a: act.Tanh(), ()),
+        F.tanh: (lambda a: act.Tanh(), ()), F.silu: (lambda a: act.SiLU(), ()),
+        F.gelu: (lambda a: act.GELU(a.get("approximate", "none")), ()),
+        F.leaky_relu: (lambda a: act.LeakyReLU(a.get("negative_slope", 0.01)), ("negative_slope",)),
+        F.elu: (lambda a: act.ELU(a.get("alpha", 1.0)), ("alpha",)),
+        F.dropout: (lambda a: act.Dropout(a.get("p", 0.5)), ("p",)),
+        F.softmax: (lambda a: act.Softmax(a.get("dim")), ("dim",)),
+        F.log_softmax: (lambda a: act.LogSoftmax(a.get("dim")), ("dim",)),
+        torch.flatten: (lambda a: linear.Flatten(a.get("start_dim", 0), a.get("end_dim", -1)),
+                        ("start_dim", "end_dim")),
+        F.adaptive_avg_pool1d: (lambda a: pool.AdaptiveAvgPool1d(_tup(a["output_size"])), ("output_size",)),
+        F.adaptive_avg_pool2d: (lambda a: pool.AdaptiveAvgPool2d(_tup(a["output_size"])), ("output_size",)),
+        F.adaptive_avg_pool3d: (lambda a: pool.AdaptiveAvgPool3d(_tup(a["output_size"])), ("output_size",)),
+        F.adaptive_max_pool2d: (lambda a: pool.AdaptiveMaxPool2d(_tup(a["output_size"])), ("output_size",)),
+        F.max_pool1d: (lambda a: _fpool(pool.MaxPool1d, a), ("kernel_size", "stride", "padding", "dilation",
+                                                             "ceil_mode")),
+        F.max_pool2d: (lambda a: _fpool(pool.MaxPool2d, a), ("kernel_size", "stride", "padding", "dilation",
+                                                             "ceil_mode")),
+        F.max_pool3d: (lambda a: _fpool(pool.MaxPool3d, a), ("kernel_size", "stride", "padding", "dilation",
+                                                             "ceil_mode")),
+        F.avg_pool2d: (lambda a: _fpool(pool.AvgPool2d, a), ("kernel_size", "stride", "padding", "ceil_mode",
+                                                             "count_include_pad", "divisor_override")),
+        F.avg_pool1d: (lambda a: _fpool(pool.AvgPool1d, a), ("kernel_size", "stride", "padding", "ceil_mode",
+                                                             "count_include_pad")),
+        torch.permute: (lambda a: tensor.Permute(_tup(a["dims"])), ("dims",)),
+        torch.channel_shuffle: (lambda a: tensor.ChannelShuffle(a["groups"]), ("groups",)),
+        F.interpolate: (lambda a: tensor.Upsample(size=_tup(a.get("size")), scale_factor=a.get("scale_factor")
+                                                  if a.get("size") is None else None,
+                                                  mode=a.get("mode", "nearest"), align_corners=a.get("align_corners")),
+                        ("size", "scale_factor", "mode", "align_corners")),
+    }
+    if hasattr(F, "channel_shuffle"):
+        unary[F.channel_shuffle] = unary[torch.channel_shuffle]
+    methods = {
+        "relu": (lambda a: act.ReLU(), ()), "sigmoid": (lambda a: act.Sigmoid(), ()),
+        "tanh": (lambda a: act.Tanh(), ()),
+        "softmax": (lambda a: act.Softmax(a.get("dim")), ("dim",)),
+        "flatten": (lambda a: linear.Flatten(a.get("start_dim", 0), a.get("end_dim", -1)), ("start_dim", "end_dim")),
+        "permute": (lambda a: tensor.Permute(_tup(a["dims"][0] if len(a["dims"]) == 1 and
+                                                  isinstance(a["dims"][0], (list, tuple)) else a["dims"])), "*dims"),
+    }
+    merges = {operator.add: "add", torch.add: "add", operator.mul: "mul", torch.mul: "mul", torch.cat: "cat",
+              torch.concat: "cat", "add": "add", "mul": "mul"}
+    passthrough = {"contiguous", "clone", "detach", "float"}
+    return unary, methods, merges, passthrough
+
+
+def _fpool(cls, a):
+    kw = {k: _tup(v) for k, v in a.items() if k in ("kernel_size", "stride", "padding", "dilation", "ceil_mode",
+                                                     "count_include_pad", "divisor_override")}
+    if kw.get("stride") in (None, ()):
+        kw.pop("stride", None)
+    if a.get("return_indices"):
+        raise TorchError("pooling with return_indices=True is not supported")
+    return cls(**kw)
