@@ -287,7 +287,9 @@ def test_alias_bomb_is_refused(monkeypatch):
     for i in range(1, 8):
         text += f"l{i}: &l{i} [{', '.join([f'{{layers: *l{i - 1}}}'] * 10)}]\n"
     data = yaml.safe_load(text)
-    monkeypatch.setattr(spec, "MAX_LAYERS", 5000)  # the same check, sooner
+    from convcalc.io import builder
+
+    monkeypatch.setattr(builder, "MAX_LAYERS", 5000)  # the same check, sooner
     with pytest.raises(ConvcalcError, match="more than 5,000 items"):
         spec.from_dict({"input": [3, 8, 8], "layers": data["l7"]}, "bomb.yaml")
 

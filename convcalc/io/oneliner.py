@@ -21,7 +21,7 @@ import re
 from ..graph import Sequential
 from ..zoo import Model
 from .kinds import SpecError, _kind_hint, _resolve_kind, main_arg, make_layer, parse_shape
-from .spec import _Builder
+from .builder import _Builder
 
 SHORT_ARGS = {"k": "kernel_size", "s": "stride", "p": "padding", "d": "dilation", "g": "groups"}
 
