@@ -248,7 +248,7 @@ def emit(report, fmt: str, layout: str, verified=None) -> None:
 
 
 def emit_explanation(report, fmt: str) -> None:
-    from . import explain
+    from .tutor import explain
 
     exps = explain.explain_report(report)
     if fmt == "latex":

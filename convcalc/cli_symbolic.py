@@ -34,7 +34,7 @@ def register(cli):
           convcalc solve alexnet-torchvision --min-input
           convcalc solve unet --exact
         """
-        from . import solve as S
+        from .tutor import solve as S
         from .validity import congruence
 
         if min_input or exact:

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convcalc import check as ck
+from convcalc.tutor import check as ck
 from convcalc.cli import cli
 
 HERE = os.path.dirname(__file__)

@@ -141,7 +141,7 @@ def test_symbolic_speed_budget_is_not_a_timed_test_but_alexnet_is_quick_enough()
 
 # -- validity -------------------------------------------------------------------------------------
 def test_min_input_alexnet_torchvision():
-    from convcalc.solve import min_input
+    from convcalc.tutor.solve import min_input
 
     m = zoo.get("alexnet-torchvision")
     n = min_input(m)
@@ -154,7 +154,7 @@ def test_min_input_alexnet_torchvision():
 
 
 def test_unet_exact_tiles_are_16k_plus_12():
-    from convcalc.solve import exact_inputs
+    from convcalc.tutor.solve import exact_inputs
 
     sizes = exact_inputs(zoo.get("unet"))
     assert sizes[:4] == [188, 204, 220, 236] and 572 in sizes
@@ -171,7 +171,7 @@ def test_conditions_name_each_symbol():
 
 # -- explain ------------------------------------------------------------------------------------------
 def test_explain_conv_matches_the_lecture():
-    from convcalc.explain import explain_layer, step_line
+    from convcalc.tutor.explain import explain_layer, step_line
 
     ex = explain_layer(cc.Conv2d(None, 5, 5, stride=3), (3, 32, 32))
     lines = {st.quantity: step_line(st) for st in ex.steps}
@@ -185,7 +185,7 @@ def test_explain_conv_matches_the_lecture():
 @given(k=st.integers(1, 7), s=st.integers(1, 4), p=st.integers(0, 3), d=st.integers(1, 3), L=st.integers(8, 40),
        g=st.sampled_from([1, 2]))
 def test_explained_formulas_evaluate_to_the_reported_numbers(k, s, p, d, L, g):
-    from convcalc.explain import explain_layer
+    from convcalc.tutor.explain import explain_layer
 
     layer = cc.Conv2d(None, 4, k, stride=s, padding=p, dilation=d, groups=g)
     try:
@@ -198,7 +198,7 @@ def test_explained_formulas_evaluate_to_the_reported_numbers(k, s, p, d, L, g):
 
 
 def test_explain_latex_golden():
-    from convcalc.explain import explain_layer, to_latex
+    from convcalc.tutor.explain import explain_layer, to_latex
 
     text = to_latex([explain_layer(cc.Conv2d(None, 10, 5, padding=2), (3, 32, 32), name="conv")])
     golden = GOLDEN / "explain_conv.tex"
@@ -221,7 +221,7 @@ def test_explain_cli_markdown_and_model():
 
 # -- solve ------------------------------------------------------------------------------------------
 def test_solve_the_issue_example():
-    from convcalc.solve import solve_layer
+    from convcalc.tutor.solve import solve_layer
 
     sol = solve_layer(cc.Conv2d, {"out_channels": 1, "kernel_size": 5, "stride": 1}, (3, 32, 32), "padding",
                       (32, 32))
@@ -232,7 +232,7 @@ def test_solve_the_issue_example():
 @given(find=st.sampled_from(["padding", "stride", "kernel_size", "dilation", "input"]),
        k=st.integers(1, 6), s=st.integers(1, 4), p=st.integers(0, 3), d=st.integers(1, 2), L=st.integers(6, 40))
 def test_solver_round_trip(find, k, s, p, d, L):
-    from convcalc.solve import solve_layer
+    from convcalc.tutor.solve import solve_layer
 
     kw = {"out_channels": 1, "kernel_size": k, "stride": s, "padding": p, "dilation": d}
     try:
@@ -254,7 +254,7 @@ def test_solver_round_trip(find, k, s, p, d, L):
 
 
 def test_solve_output_padding_inverts_a_conv():
-    from convcalc.solve import solve_layer
+    from convcalc.tutor.solve import solve_layer
 
     # a 3x3/2 p1 conv maps 32 -> 16; the transposed conv needs output_padding 1 to give 32 back
     down = cc.analyze(cc.Sequential(cc.Conv2d(8, 8, 3, stride=2, padding=1)), (8, 32, 32)).rows[0].output
@@ -264,7 +264,7 @@ def test_solve_output_padding_inverts_a_conv():
 
 
 def test_solve_out_channels_from_budget():
-    from convcalc.solve import solve_layer
+    from convcalc.tutor.solve import solve_layer
 
     sol = solve_layer(cc.Conv2d, {"kernel_size": 3}, (64, 56, 56), "out_channels", None, params=40000)
     # params = C_out*(64*9 + 1) <= 40000 -> C_out = floor(40000/577) = 69
@@ -272,7 +272,7 @@ def test_solve_out_channels_from_budget():
 
 
 def test_solve_says_why_there_is_none():
-    from convcalc.solve import solve_layer
+    from convcalc.tutor.solve import solve_layer
 
     sol = solve_layer(cc.Conv2d, {"out_channels": 1, "kernel_size": 4, "stride": 2, "padding": 0}, (1, 32, 32),
                       "dilation", (16, 16))

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Optional
 
-from .errors import ConvcalcError
+from ..errors import ConvcalcError
 
 # field -> what it is, in words
 FIELDS = {
@@ -446,8 +446,8 @@ class SheetResult:
 # -- building networks -------------------------------------------------------------------------------------
 def mlp(sizes, bias: bool = True):
     """``[2, 4, 1]``: Linear(2, 4) then Linear(4, 1) (activations carry no parameters)."""
-    from .graph import Sequential
-    from .layers import Linear
+    from ..graph import Sequential
+    from ..layers import Linear
 
     if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
         raise CheckError(f"mlp: expected a list of at least two layer sizes such as [3, 4, 2], got {sizes!r}")
@@ -473,7 +473,7 @@ def parse_input(raw, layout: str) -> tuple:
 
 def build_question(item: dict, number: int, where: str, defaults: dict, base_dir: str = ".") -> Question:
     """One sheet entry -> a Question; errors name the file, the question number and the field."""
-    from . import spec
+    from .. import spec
 
     label = f"{where}: question {number}" + (f" ({item['id']})" if isinstance(item, dict) and "id" in item else "")
 
@@ -495,7 +495,7 @@ def build_question(item: dict, number: int, where: str, defaults: dict, base_dir
     if not isinstance(exact, bool):
         fail("exact", f"expected true or false, got {exact!r}")
     dtype = item.get("dtype", defaults.get("dtype", "fp32"))
-    from .analyze import DTYPES
+    from ..analyze import DTYPES
     if dtype not in DTYPES:
         fail("dtype", f"expected one of {', '.join(DTYPES)}, got {dtype!r}")
     batch = item.get("batch", 1)
@@ -577,14 +577,14 @@ def build_question(item: dict, number: int, where: str, defaults: dict, base_dir
 
 def _load_model(name: str, dims, base_dir: str):
     if name.lower().endswith((".yaml", ".yml", ".json")) or "/" in name or "|" in name:
-        from . import spec
+        from .. import spec
 
         path = name if "|" in name or os.path.isabs(name) else os.path.join(base_dir, name)
         model = spec.load(path)
         if dims is not None:
             model.input = tuple(dims)
         return model
-    from . import zoo
+    from .. import zoo
 
     return zoo.get(name, dims)
 
@@ -607,7 +607,7 @@ def _loader():
 
 def read_sheet(path: str) -> dict:
     """The parsed YAML/JSON of a sheet; a sheet that cannot be read at all is a CheckError."""
-    from .textfile import read_text
+    from ..textfile import read_text
 
     label = os.path.basename(path) or path
     text = read_text(path, "file", CheckError)
@@ -672,7 +672,7 @@ def grade_sheet(path: str, show_work: bool = False, layout: Optional[str] = None
 
 # -- the truth -----------------------------------------------------------------------------------------------
 def analyze_question(q: Question, net=None, input=None):
-    from .analyze import analyze
+    from ..analyze import analyze
 
     return analyze(net if net is not None else q.net, input if input is not None else q.input, batch=q.batch,
                    dtype=q.dtype, name="question")
@@ -741,7 +741,7 @@ def _frac_text(v) -> str:
 
 
 def value_text(fld: str, value, layout: str = "chw") -> str:
-    from .units import human_bytes, human_count
+    from ..units import human_bytes, human_count
 
     if fld == "output":
         return shape_str(value, "chw" if layout == "any" else layout)
@@ -974,8 +974,8 @@ SLIPS = {
 
 def _map_layers(module, fn, prefix=""):
     """A copy of the network with every leaf layer replaced by ``fn(name, layer)``."""
-    from .graph import Parallel, Sequential, join
-    from .layers.base import Layer
+    from ..graph import Parallel, Sequential, join
+    from ..layers.base import Layer
 
     if isinstance(module, Layer):
         return fn(prefix, module)
@@ -990,20 +990,20 @@ def _map_layers(module, fn, prefix=""):
 
 
 def _is_conv(layer) -> bool:
-    from .layers.conv import _ConvNd
+    from ..layers.conv import _ConvNd
 
     return isinstance(layer, _ConvNd)
 
 
 def _is_pool(layer) -> bool:
-    from .layers.pool import _PoolNd
+    from ..layers.pool import _PoolNd
 
     return isinstance(layer, _PoolNd)
 
 
 def rebuild(layer, **changes):
     """The same conv / pool / linear with some arguments changed."""
-    from .layers import Linear
+    from ..layers import Linear
 
     if _is_conv(layer):
         pads = layer.pads
@@ -1093,7 +1093,7 @@ def _slip_cout_for_cin(ctx, fld):
     """Each conv / linear recomputed as if its input had C_out channels (features)."""
     if fld not in ("params", "macs", "flops", "param_memory"):
         return
-    from .layers import Linear
+    from ..layers import Linear
 
     rows = [ctx.row] if ctx.row is not None else ctx.rows
     total, changed, first = 0, False, None
@@ -1178,8 +1178,8 @@ def _slip_flops(ctx, fld):
 
 def _pointwise(lay) -> bool:
     try:
-        from .layers.act import Elementwise
-        from .layers.norm import _BatchNorm, LocalResponseNorm
+        from ..layers.act import Elementwise
+        from ..layers.norm import _BatchNorm, LocalResponseNorm
     except ImportError:  # pragma: no cover
         return False
     return isinstance(lay, (Elementwise, _BatchNorm, LocalResponseNorm))
@@ -1209,7 +1209,7 @@ def _slip_pool_stride(ctx, fld):
             if n in pairs:
                 return rebuild(lay, stride=pairs[n][0])
             if drop and n in pools:
-                from .layers import Identity
+                from ..layers import Identity
                 return Identity()
             return lay
 
@@ -1222,7 +1222,7 @@ def _slip_pool_stride(ctx, fld):
 
 def _rf_chain(ctx, start_size, extra_k=0, ignore_jump=False):
     """Receptive-field sizes recomposed through the asked rows' windows, with a slip."""
-    from .rf import AxisRF, through
+    from ..rf import AxisRF, through
 
     rf = None
     for r in ctx.rows:
@@ -1361,7 +1361,7 @@ def _is_output_step(quantity: str) -> bool:
 
 def work_lines(ctx: _Ctx, fld: str) -> list:
     """The worked solution for one field: general formula, numbers substituted, result."""
-    from .units import human_bytes
+    from ..units import human_bytes
 
     q, report = ctx.q, ctx.report
     rows = [ctx.row] if ctx.row is not None else ctx.rows
@@ -1490,7 +1490,7 @@ def _plain_yaml(v):
 
 def to_dict(result: SheetResult) -> dict:
     """The graded report as JSON data (exact integers; shapes in the sheet's layout as text and CHW lists)."""
-    from .report import jsonable
+    from ..report import jsonable
 
     def expected(v):
         if v.field == "rf" and v.expected is not None:

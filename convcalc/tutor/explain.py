@@ -12,10 +12,10 @@ import functools
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from . import layers as L
-from .errors import ConvcalcError
-from .rf import AxisRF, through
-from .sym import sp
+from .. import layers as L
+from ..errors import ConvcalcError
+from ..rf import AxisRF, through
+from ..sym import sp
 
 AXIS_SUFFIX = {1: ("",), 2: ("h", "w"), 3: ("d", "h", "w")}
 INPUT_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import ConvcalcError
+from ..errors import ConvcalcError
 
 RANGES = {  # the "sane range" searched for each unknown
     "padding": (0, 64), "stride": (1, 64), "kernel_size": (1, 64), "dilation": (1, 64),
@@ -34,8 +34,8 @@ def solve_layer(cls, kwargs: dict, input_shape: tuple, find: str, output=None, p
     """``find`` one of RANGES' keys; ``output`` the wanted output (spatial sizes, or a full shape
     with channels); ``params`` a parameter budget (with ``find='out_channels'``: the largest that fits,
     or every value with exactly that many parameters when ``output`` is not given)."""
-    from .analyze import analyze
-    from .graph import Sequential
+    from ..analyze import analyze
+    from ..graph import Sequential
 
     find = ALIASES.get(find, find)
     if find not in RANGES:
@@ -102,7 +102,7 @@ def solve_layer(cls, kwargs: dict, input_shape: tuple, find: str, output=None, p
 
 
 def min_input(model) -> int:
-    from .validity import confirm, square_sizes
+    from ..validity import confirm, square_sizes
 
     sizes = square_sizes(model)
     for n in sizes:
@@ -114,7 +114,7 @@ def min_input(model) -> int:
 def exact_inputs(model) -> list:
     """Square sizes tiled exactly by every stride, read off the symbolic conditions; the first
     few are confirmed by the numeric engine."""
-    from .validity import confirm, square_sizes
+    from ..validity import confirm, square_sizes
 
     sizes = square_sizes(model, exact=True)
     for n in sizes[:8]:
