@@ -291,7 +291,7 @@ def test_slips_are_recomputed_not_pattern_matched():
     q = question({"params": 374}, layer={"conv2d": {"out_channels": 5, "kernel_size": 5}})
     assert verdicts(q)["params"].slip is None             # no slip gives 374
     # the slip's value comes from rebuilding the network and rerunning the engine
-    ctx = ck._Ctx(question({"params": 1}, layers=[{"conv2d": {"out_channels": 10, "kernel_size": 3}},
+    ctx = ck.Ctx(question({"params": 1}, layers=[{"conv2d": {"out_channels": 10, "kernel_size": 3}},
                                                   {"conv2d": {"out_channels": 20, "kernel_size": 3}}]))
     values = {k: v for k, v, _ in ck.slip_values(ctx, "params")}
     assert values["bias"] == 3 * 9 * 10 + 10 * 9 * 20

@@ -91,7 +91,7 @@ def check_renderables(result, show_work: bool = False) -> list:
 
 def _table_note(v) -> str:
     """The short note of the table; the full one is in the worked solutions, JSON and markdown."""
-    from ..tutor.check import SLIPS
+    from ..tutor.slips import SLIPS
 
     note = v.note
     if v.status == "wrong":
@@ -156,6 +156,6 @@ def to_markdown(result, show_work: bool = False) -> str:
 
 
 def to_json(result) -> str:
-    from ..tutor.check import to_dict
+    from ..tutor.grading import to_dict
 
     return json.dumps(to_dict(result), indent=2, ensure_ascii=False)
