@@ -225,8 +225,8 @@ def _slip_pool_stride(ctx, fld):
     s, _, own = next(iter(pairs.values()))
     for drop_pool in (False, True):
         def change(key, lay, drop=drop_pool):
-            if key in pairs:
-                return lay.replace(stride=pairs[key][0])
+            if key in pairs:  # the padding it has stays ('same' would be refused at a stride)
+                return lay.replace(stride=pairs[key][0], padding=lay.pads)
             if drop and key in pools:
                 return Identity()
             return lay
