@@ -49,7 +49,7 @@ def warn(warnings) -> None:
 
 
 def emit_explanation(report, fmt: str) -> None:
-    from .. import explain
+    from ..tutor import explain
     from ..render import explanation
 
     click.echo(explanation(fmt, explain.explain_report(report)), nl=False)

@@ -41,7 +41,7 @@ def solve(target, input_, output_, find, params, layout, min_input, exact, max_b
       convcalc solve alexnet-torchvision --min-input
       convcalc solve unet --exact
     """
-    from .. import solve as S
+    from ..tutor import solve as S
     from ..validity import congruence
 
     if max_batch:
