@@ -157,7 +157,8 @@ def _our_net(name, np, rng, repeats):
         fn, w, b = params[lname]
         t = time.perf_counter()
         y = fn(layer, x, w, b)[0]
-        per_kind[layer.kind] = per_kind.get(layer.kind, 0.0) + time.perf_counter() - t
+        kind = layer.kind + ("(groups)" if getattr(layer, "groups", 1) > 1 else "")
+        per_kind[kind] = per_kind.get(kind, 0.0) + time.perf_counter() - t
         return y
 
     total = _time(lambda: _walk(net, x, run, np, Parallel, Sequential, join, L), repeats)
