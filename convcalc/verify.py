@@ -344,6 +344,25 @@ def _uniform(rng, shape, a: float) -> np.ndarray:
     return w
 
 
+def _draw(layer, shape, rng) -> tuple:
+    """Weights and buffers for one layer.  verify checks counts and shapes, not values: cheap
+    uniform float32 draws, weights scaled to He's variance 2/fan_in (uniform on [-a, a] has
+    variance a^2/3), running variances in [0.5, 1.5)."""
+    weights = {}
+    for wname, wshape in layer.weight_shapes(shape).items():
+        fan_in = max(1, int(np.prod(wshape[1:])) if len(wshape) > 1 else 1)
+        weights[wname] = _uniform(rng, wshape, math.sqrt(6.0 / fan_in))
+    buffers = {}
+    for bname, bshape in layer.buffer_shapes(shape).items():
+        if bname == "num_batches_tracked":
+            buffers[bname] = np.zeros(bshape, dtype=np.int64)
+        elif bname == "running_var":
+            buffers[bname] = _uniform(rng, bshape, 0.5) + np.float32(1.0)
+        else:
+            buffers[bname] = _uniform(rng, bshape, 0.1)
+    return weights, buffers
+
+
 def verify(model, input=None, batch: int = 1, seed: int = 0, max_memory: int = 2 * 2**30,
            progress: Optional[Callable[[int, int, str], None]] = None, check_rf: bool = True) -> VerifyResult:
     report = analyze(model, input, batch=batch)
@@ -413,20 +432,7 @@ def verify(model, input=None, batch: int = 1, seed: int = 0, max_memory: int = 2
     def leaf(layer, name, x, F):
         row = next(rows)
         shape = tuple(x.shape[1:])
-        weights = {}
-        # verify checks counts and shapes, not values: cheap uniform float32 draws, centred
-        # and scaled to He's variance 2/fan_in (uniform on [-a, a] has variance a^2/3)
-        for wname, wshape in layer.weight_shapes(shape).items():
-            fan_in = max(1, int(np.prod(wshape[1:])) if len(wshape) > 1 else 1)
-            weights[wname] = _uniform(rng, wshape, math.sqrt(6.0 / fan_in))
-        buffers = {}
-        for bname, bshape in layer.buffer_shapes(shape).items():
-            if bname == "num_batches_tracked":
-                buffers[bname] = np.zeros(bshape, dtype=np.int64)
-            elif bname == "running_var":
-                buffers[bname] = _uniform(rng, bshape, 0.5) + np.float32(1.0)
-            else:
-                buffers[bname] = _uniform(rng, bshape, 0.1)
+        weights, buffers = _draw(layer, shape, rng)
         try:
             y, macs = kernel_for(layer)(layer, x, weights, buffers)
         except ValueError as e:
