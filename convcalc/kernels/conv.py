@@ -1,5 +1,6 @@
-"""Convolution and transposed convolution as im2col / col2im + one batched
-matmul.  numpy + stdlib only."""
+"""Convolution and transposed convolution: im2col in cache-sized blocks + one
+matmul per block, depthwise convolution as per-tap multiply-accumulates (no
+im2col), col2im + one batched matmul for the transpose.  numpy + stdlib only."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ __all__ = ["conv", "conv_transpose", "linear"]
 # With N > 1 and fewer than this many output positions per sample the batch
 # is folded into the matmul's N dimension: one (g, Co/g, K) @ (g, K, N*P)
 # product instead of N small ones, at the price of transposing the result.
-# Also done when each per-sample product is tiny (depthwise convs), so that
-# numpy issues g BLAS calls rather than N*g.
+# Also done when each per-sample product is tiny (grouped convs with few
+# channels per group), so that numpy issues g BLAS calls rather than N*g.
 _FOLD_BATCH_BELOW = 256
 _TINY_PRODUCT = 4096   # (Co/g) * (C/g) * prod(k): MACs per output position and group
 # Per sample, im2col works on blocks of output rows whose columns hold about
