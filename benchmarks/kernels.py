@@ -73,13 +73,18 @@ def _median(ts):
     return ts[n // 2] if n % 2 else 0.5 * (ts[n // 2 - 1] + ts[n // 2])
 
 
+# --cpu: time with the process's CPU clock instead of the wall clock.  At one thread this
+# leaves out the time the process waits for a core on a loaded machine.
+CLOCK = time.perf_counter
+
+
 def _time(fn, repeats):
     fn()  # warm-up
     ts = []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = CLOCK()
         fn()
-        ts.append(time.perf_counter() - t)
+        ts.append(CLOCK() - t)
     return _median(ts)
 
 
@@ -155,10 +160,10 @@ def _our_net(name, np, rng, repeats):
 
     def timed(layer, lname, x):
         fn, w, b = params[lname]
-        t = time.perf_counter()
+        t = CLOCK()
         y = fn(layer, x, w, b)[0]
         kind = layer.kind + ("(groups)" if getattr(layer, "groups", 1) > 1 else "")
-        per_kind[kind] = per_kind.get(kind, 0.0) + time.perf_counter() - t
+        per_kind[kind] = per_kind.get(kind, 0.0) + CLOCK() - t
         return y
 
     total = _time(lambda: _walk(net, x, run, np, Parallel, Sequential, join, L), repeats)
@@ -260,7 +265,7 @@ def worker_gemm(repeats):
 
 def _child(which, threads, args, env):
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", which, "--threads", str(threads),
-           "--repeats", str(args.repeats), "--nets", args.nets]
+           "--repeats", str(args.repeats), "--nets", args.nets] + (["--cpu"] if args.cpu else [])
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
@@ -330,10 +335,14 @@ def main():
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--nets", default=",".join(NETS))
+    ap.add_argument("--cpu", action="store_true", help="time with the process CPU clock (robust to a loaded "
+                    "machine at one thread; at more threads it sums the threads' work)")
     ap.add_argument("--coretype", action="store_true", help="also measure GEMM with OPENBLAS_CORETYPE unset")
     ap.add_argument("--worker", choices=["ours", "torch", "gemm"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.repeats = max(args.repeats, 5)
+    global CLOCK
+    CLOCK = time.process_time if args.cpu else time.perf_counter
     nets = [n for n in args.nets.split(",") if n]
     if args.worker:
         th = int(args.threads)
@@ -341,7 +350,8 @@ def main():
          "gemm": lambda: worker_gemm(args.repeats)}[args.worker]()
         return
     ct = os.environ.get("OPENBLAS_CORETYPE")
-    print(f"repeats={args.repeats} (median), rounds={args.rounds} (best median); start: {_load()}")
+    print(f"repeats={args.repeats} (median), rounds={args.rounds} (best median), "
+          f"clock: {'process CPU time' if args.cpu else 'wall'}; start: {_load()}")
     print(f"OPENBLAS_CORETYPE: {'set to ' + repr(ct) if ct is not None else 'not set'}")
     for threads in [int(t) for t in args.threads.split(",")]:
         ours = ref = None
