@@ -20,9 +20,7 @@ def relu(x):
 
 def relu6(x):
     x = as_float(x)
-    y = np.maximum(x, x.dtype.type(0))
-    np.minimum(y, x.dtype.type(6), out=y)
-    return y, 0
+    return np.clip(x, x.dtype.type(0), x.dtype.type(6)), 0
 
 
 def leaky_relu(x, negative_slope=0.01):
@@ -93,8 +91,7 @@ def log_softmax(x, dim):
 def _hard_gate(x):
     """min(max(x + 3, 0), 6) in one scratch array."""
     t = x + x.dtype.type(3)
-    np.maximum(t, x.dtype.type(0), out=t)
-    np.minimum(t, x.dtype.type(6), out=t)
+    np.clip(t, x.dtype.type(0), x.dtype.type(6), out=t)
     return t
 
 
