@@ -336,6 +336,33 @@ def estimate_bytes(report) -> tuple:
     return acts + worst + weights, worst_row
 
 
+def _uniform(rng, shape, a: float) -> np.ndarray:
+    """float32 uniform on [-a, a): one cheap draw, scaled in place."""
+    w = rng.random(shape, dtype=np.float32)
+    w -= np.float32(0.5)
+    w *= np.float32(2 * a)
+    return w
+
+
+def _draw(layer, shape, rng) -> tuple:
+    """Weights and buffers for one layer.  verify checks counts and shapes, not values: cheap
+    uniform float32 draws, weights scaled to He's variance 2/fan_in (uniform on [-a, a] has
+    variance a^2/3), running variances in [0.5, 1.5)."""
+    weights = {}
+    for wname, wshape in layer.weight_shapes(shape).items():
+        fan_in = max(1, int(np.prod(wshape[1:])) if len(wshape) > 1 else 1)
+        weights[wname] = _uniform(rng, wshape, math.sqrt(6.0 / fan_in))
+    buffers = {}
+    for bname, bshape in layer.buffer_shapes(shape).items():
+        if bname == "num_batches_tracked":
+            buffers[bname] = np.zeros(bshape, dtype=np.int64)
+        elif bname == "running_var":
+            buffers[bname] = _uniform(rng, bshape, 0.5) + np.float32(1.0)
+        else:
+            buffers[bname] = _uniform(rng, bshape, 0.1)
+    return weights, buffers
+
+
 def verify(model, input=None, batch: int = 1, seed: int = 0, max_memory: int = 2 * 2**30,
            progress: Optional[Callable[[int, int, str], None]] = None, check_rf: bool = True) -> VerifyResult:
     report = analyze(model, input, batch=batch)
@@ -405,20 +432,7 @@ def verify(model, input=None, batch: int = 1, seed: int = 0, max_memory: int = 2
     def leaf(layer, name, x, F):
         row = next(rows)
         shape = tuple(x.shape[1:])
-        weights = {}
-        for wname, wshape in layer.weight_shapes(shape).items():
-            fan_in = max(1, int(np.prod(wshape[1:])) if len(wshape) > 1 else 1)
-            w = rng.standard_normal(wshape, dtype=np.float32)
-            w *= np.float32(math.sqrt(2.0 / fan_in))
-            weights[wname] = w
-        buffers = {}
-        for bname, bshape in layer.buffer_shapes(shape).items():
-            if bname == "num_batches_tracked":
-                buffers[bname] = np.zeros(bshape, dtype=np.int64)
-            elif bname == "running_var":
-                buffers[bname] = rng.uniform(0.5, 1.5, bshape).astype(np.float32)
-            else:
-                buffers[bname] = (0.1 * rng.standard_normal(bshape)).astype(np.float32)
+        weights, buffers = _draw(layer, shape, rng)
         try:
             y, macs = kernel_for(layer)(layer, x, weights, buffers)
         except ValueError as e:
@@ -446,6 +460,6 @@ def verify(model, input=None, batch: int = 1, seed: int = 0, max_memory: int = 2
         step(row, res)
         return y, F2
 
-    x0 = rng.standard_normal((batch, *in_shape), dtype=np.float32)
+    x0 = _uniform(rng, (batch, *in_shape), math.sqrt(3.0))  # unit variance
     run(net, "", x0, fields_init())
     return VerifyResult(report.model, in_shape, batch, results)
