@@ -98,11 +98,17 @@ def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_incl
     if divisor_override is not None:
         y /= x.dtype.type(divisor_override)
         return y, 0
-    # per-axis counts from windowing a mask of the positions that count
+    y /= avg_divisor(L, xp.shape[2:], k, s, p, keep, count_include_pad).astype(x.dtype)
+    return y, 0
+
+
+def avg_divisor(L, Lp, k, s, p, keep, count_include_pad):
+    """Per-window divisors of average pooling (broadcastable to the output's spatial dims):
+    per-axis counts from windowing a mask of the positions that count."""
     div = None
+    nd = len(k)
     for ax in range(nd):
-        Lp = xp.shape[2 + ax]
-        mask = np.zeros(Lp)
+        mask = np.zeros(Lp[ax])
         if count_include_pad:
             mask[: L[ax] + 2 * p[ax]] = 1.0
         else:
@@ -112,8 +118,7 @@ def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_incl
         shape[ax] = keep[ax]
         cnt = cnt.reshape(shape)
         div = cnt if div is None else div * cnt
-    y /= div.astype(x.dtype)
-    return y, 0
+    return div
 
 
 def _adaptive_sizes(x, output_size, name):
