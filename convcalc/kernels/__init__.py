@@ -6,6 +6,10 @@ kernels that do no matmul).  Shapes follow PyTorch: x is (N, C, *spatial)
 with 1, 2 or 3 spatial dims, weights as in PyTorch.  float32 in, float32 out.
 Impossible configurations raise ValueError.
 
+Every backward (``*_backward``) returns ``(dx, dparams, (macs_dx, macs_dw))``: the input
+gradient (a list for merges), the parameter gradients by name, and the MACs of the input
+gradient and of the weight gradient, each tallied from the shapes of its own matmuls.
+
 This package imports numpy and the standard library only.
 """
 
@@ -15,6 +19,18 @@ from .conv import conv, conv_transpose, linear
 from .misc import add, channel_shuffle, concat, flatten, mul, permute, upsample
 from .norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm
 from .pool import adaptive_avg_pool, adaptive_max_pool, avg_pool, max_pool
+from .backward import conv_backward, conv_transpose_backward, linear_backward, pad_backward
+from .backward_elem import (add_backward, channel_shuffle_backward, concat_backward, dropout_backward,
+                            dropout_train, elu_backward, flatten_backward, gelu_backward, hardsigmoid_backward,
+                            hardswish_backward, identity_backward, leaky_relu_backward, log_softmax_backward,
+                            mul_backward, permute_backward, prelu_backward, relu6_backward, relu_backward,
+                            sigmoid_backward, silu_backward, slice_backward, softmax_backward, tanh_backward,
+                            unbroadcast, upsample_backward)
+from .backward_norm import (batch_norm_backward, group_norm_backward, instance_norm_backward,
+                            layer_norm_backward, local_response_norm_backward)
+from .backward_pool import (adaptive_avg_pool_backward, adaptive_max_pool_backward,
+                            adaptive_max_pool_with_indices, avg_pool_backward, max_pool_backward,
+                            max_pool_with_indices)
 
 __all__ = [
     "conv", "conv_transpose", "linear",
@@ -23,4 +39,15 @@ __all__ = [
     "relu", "relu6", "leaky_relu", "elu", "prelu", "sigmoid", "tanh", "softmax", "log_softmax",
     "hardswish", "hardsigmoid", "silu", "gelu", "dropout", "identity",
     "flatten", "add", "mul", "concat", "channel_shuffle", "permute", "upsample",
+    # backward
+    "conv_backward", "conv_transpose_backward", "linear_backward", "pad_backward",
+    "max_pool_with_indices", "max_pool_backward", "avg_pool_backward", "adaptive_avg_pool_backward",
+    "adaptive_max_pool_with_indices", "adaptive_max_pool_backward",
+    "batch_norm_backward", "layer_norm_backward", "group_norm_backward", "instance_norm_backward",
+    "local_response_norm_backward",
+    "relu_backward", "relu6_backward", "leaky_relu_backward", "elu_backward", "sigmoid_backward",
+    "tanh_backward", "silu_backward", "gelu_backward", "hardswish_backward", "hardsigmoid_backward",
+    "prelu_backward", "softmax_backward", "log_softmax_backward", "dropout_train", "dropout_backward",
+    "identity_backward", "flatten_backward", "permute_backward", "channel_shuffle_backward",
+    "slice_backward", "upsample_backward", "add_backward", "mul_backward", "concat_backward", "unbroadcast",
 ]
