@@ -61,7 +61,11 @@ def show(model, input_, batch, dtype, fmt, layout, do_verify, depth, convention,
 @click.option("--max-memory", default="2GiB", show_default=True,
               help="Refuse to run when the estimated peak memory is above this (512MiB, 1GiB, ...).")
 @format_option(("table", "json"), help=None)
-def verify_cmd(model, input_, layout, batch, seed, max_memory, fmt):
+@click.option("--training", is_flag=True, help="Run a training step's backward too: gradient shapes, backward "
+              "MACs against the kernels' tallies, and finite differences on a few random weights.")
+@click.option("--freeze", multiple=True, metavar="PREFIX", help="With --training: layers under this name keep "
+              "their parameters frozen (repeatable).")
+def verify_cmd(model, input_, layout, batch, seed, max_memory, fmt, training, freeze):
     """Execute MODEL in the bundled NumPy core and check every claimed number.
 
     Per layer: the output shape, the parameter count (sizes of the weight arrays
@@ -70,6 +74,8 @@ def verify_cmd(model, input_, layout, batch, seed, max_memory, fmt):
     1 on any disagreement (both numbers are printed).
     """
     m = load_model(model, to_dims(input_, layout))
+    if training or freeze:
+        return _verify_training(m, batch, seed, max_memory, fmt, freeze)
     result = run_verify(m, getattr(m, "input", None), batch, seed, max_memory)
     from ..render.verify import verify_json, verify_table
 
@@ -83,6 +89,28 @@ def verify_cmd(model, input_, layout, batch, seed, max_memory, fmt):
     msg = (f"{result.model}: {len(result.layers)} layers, {agreed} checks agree, {failed} disagree "
            f"(shape {c['shape'][0]}/{sum(c['shape'][:2])}, params {c['params'][0]}/{sum(c['params'][:2])}, "
            f"MACs {c['macs'][0]}/{sum(c['macs'][:2])}, RF {c['rf'][0]}/{sum(c['rf'][:2])})")
+    click.echo(("✓ " if result.ok else "✗ ") + msg, err=fmt == "json")
+    return 0 if result.ok else 1
+
+
+def _verify_training(m, batch, seed, max_memory, fmt, freeze):
+    from ..render.verify_training import fd_lines, training_json, training_table
+    from ..training import TrainingOptions
+    from ..verify import parse_bytes
+    from ..verify_training import verify_training
+
+    result = verify_training(m, getattr(m, "input", None), batch=batch, seed=seed, max_memory=parse_bytes(max_memory),
+                             options=TrainingOptions(freeze=tuple(freeze)))
+    if fmt == "json":
+        click.echo(training_json(result))
+    else:
+        terminal_console(sys.stdout, WIDE).print(training_table(result))
+        for line in fd_lines(result):
+            click.echo(line)
+    c = result.counts()
+    msg = (f"{result.model} training step: {len(result.layers)} layers (shape {c['shape'][0]}/{sum(c['shape'][:2])}, "
+           f"gradients {c['grads'][0]}/{sum(c['grads'][:2])}, backward MACs {c['bwd_macs'][0]}/"
+           f"{sum(c['bwd_macs'][:2])}, finite differences {c['fd'][0]}/{sum(c['fd'][:2])})")
     click.echo(("✓ " if result.ok else "✗ ") + msg, err=fmt == "json")
     return 0 if result.ok else 1
 

@@ -7,7 +7,8 @@ With xhat = (x - mean) * invstd and g = dy * weight, the input gradient is
     dx = invstd * (g - mean(g) - xhat * mean(g * xhat))
 (means over the statistics' axes), dweight = sum(dy * xhat), dbias = sum(dy) over
 everything but the parameter's axes.  No matmul: MAC tallies (0, 0).  Returns
-``(dx, {"weight": ..., "bias": ...}, (0, 0))``; statistics and reductions in float64.
+``(dx, {"weight": ..., "bias": ...}, (0, 0))``.  Element-wise work in x's dtype, every
+reduction (statistics, means, parameter gradients) accumulated in float64.
 
 numpy + stdlib only."""
 
@@ -24,28 +25,40 @@ _NONE = (0, 0)
 
 
 def _normalize(x, axes, eps):
+    """xhat in x's dtype and invstd (float64, keepdims); the reductions in float64."""
     mean = x.mean(axis=axes, dtype=np.float64, keepdims=True)
-    var = np.square(x - mean).mean(axis=axes, keepdims=True)
+    xhat = x - mean.astype(x.dtype)
+    var = np.square(xhat).mean(axis=axes, dtype=np.float64, keepdims=True)
     invstd = 1.0 / np.sqrt(var + eps)
-    return (x - mean) * invstd, invstd
+    xhat *= invstd.astype(x.dtype)
+    return xhat, invstd
 
 
 def _through(g, xhat, invstd, axes):
-    """The input gradient of a normalisation, given g = dy * weight."""
-    return invstd * (g - g.mean(axis=axes, keepdims=True) - xhat * (g * xhat).mean(axis=axes, keepdims=True))
+    """The input gradient of a normalisation, given g = dy * weight (in x's dtype)."""
+    mg = g.mean(axis=axes, dtype=np.float64, keepdims=True)
+    mgx = (g * xhat).mean(axis=axes, dtype=np.float64, keepdims=True)
+    dx = g - mg.astype(g.dtype)
+    dx -= xhat * mgx.astype(g.dtype)
+    dx *= invstd.astype(g.dtype)
+    return dx
 
 
 def _affine_grads(dy, xhat, axes, weight, bias, shape):
     grads = {}
     if weight is not None:
-        grads["weight"] = (dy * xhat).sum(axis=axes).reshape(shape)
+        grads["weight"] = (dy * xhat).sum(axis=axes, dtype=np.float64).reshape(shape)
     if bias is not None:
-        grads["bias"] = dy.sum(axis=axes).reshape(shape)
+        grads["bias"] = dy.sum(axis=axes, dtype=np.float64).reshape(shape)
     return grads
 
 
 def _cast(dx, grads, dtype):
-    return dx.astype(dtype), {k: v.astype(dtype) for k, v in grads.items()}, _NONE
+    return dx.astype(dtype, copy=False), {k: v.astype(dtype) for k, v in grads.items()}, _NONE
+
+
+def _scaled(dy, weight, shape):
+    return dy if weight is None else dy * weight.reshape(shape)
 
 
 def batch_norm_backward(dy, x, weight=None, bias=None, eps=1e-5, training=True, running_mean=None,
@@ -56,16 +69,14 @@ def batch_norm_backward(dy, x, weight=None, bias=None, eps=1e-5, training=True, 
     C = x.shape[1]
     shape = (1, C) + (1,) * (x.ndim - 2)
     axes = (0,) + tuple(range(2, x.ndim))
-    d64 = dy.astype(np.float64)
-    w = 1.0 if weight is None else weight.astype(np.float64).reshape(shape)
     if training:
         xhat, invstd = _normalize(x, axes, eps)
-        dx = _through(d64 * w, xhat, invstd, axes)
+        dx = _through(_scaled(dy, weight, shape), xhat, invstd, axes)
     else:
         invstd = 1.0 / np.sqrt(running_var.astype(np.float64).reshape(shape) + eps)
-        xhat = (x - running_mean.astype(np.float64).reshape(shape)) * invstd
-        dx = d64 * w * invstd
-    return _cast(dx, _affine_grads(d64, xhat, axes, weight, bias, (C,)), x.dtype)
+        xhat = (x - running_mean.reshape(shape)) * invstd.astype(x.dtype)
+        dx = _scaled(dy, weight, shape) * invstd.astype(x.dtype)
+    return _cast(dx, _affine_grads(dy, xhat, axes, weight, bias, (C,)), x.dtype)
 
 
 def layer_norm_backward(dy, x, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -74,10 +85,9 @@ def layer_norm_backward(dy, x, normalized_shape, weight=None, bias=None, eps=1e-
     ns = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
     axes = tuple(range(x.ndim - len(ns), x.ndim))
     lead = tuple(range(x.ndim - len(ns)))
-    d64 = dy.astype(np.float64)
     xhat, invstd = _normalize(x, axes, eps)
-    g = d64 if weight is None else d64 * weight.astype(np.float64)
-    return _cast(_through(g, xhat, invstd, axes), _affine_grads(d64, xhat, lead, weight, bias, ns), x.dtype)
+    g = dy if weight is None else dy * weight
+    return _cast(_through(g, xhat, invstd, axes), _affine_grads(dy, xhat, lead, weight, bias, ns), x.dtype)
 
 
 def group_norm_backward(dy, x, num_groups, weight=None, bias=None, eps=1e-5):
@@ -86,13 +96,11 @@ def group_norm_backward(dy, x, num_groups, weight=None, bias=None, eps=1e-5):
     x, dy, weight, bias = as_float(x, dy, weight, bias)
     N, C = x.shape[:2]
     shape = (1, C) + (1,) * (x.ndim - 2)
-    d64 = dy.astype(np.float64)
-    xg = x.reshape(N, num_groups, -1)
-    xhat, invstd = _normalize(xg, (-1,), eps)
-    g = d64 if weight is None else d64 * weight.astype(np.float64).reshape(shape)
+    xhat, invstd = _normalize(x.reshape(N, num_groups, -1), (-1,), eps)
+    g = _scaled(dy, weight, shape)
     dx = _through(g.reshape(N, num_groups, -1), xhat, invstd, (-1,)).reshape(x.shape)
     axes = (0,) + tuple(range(2, x.ndim))
-    return _cast(dx, _affine_grads(d64, xhat.reshape(x.shape), axes, weight, bias, (C,)), x.dtype)
+    return _cast(dx, _affine_grads(dy, xhat.reshape(x.shape), axes, weight, bias, (C,)), x.dtype)
 
 
 def instance_norm_backward(dy, x, weight=None, bias=None, eps=1e-5):

@@ -1,0 +1,450 @@
+"""Prove the training numbers by executing a training step's backward in the NumPy core.
+
+``verify(..., training=...)`` for the backward: the network is compiled to its graph and run
+forward in training mode (batch norm with the batch's statistics, dropout with a drawn mask,
+max pools keeping their argmax), every forward caching what its backward needs. The loss is
+sum(output * G) for a random G; the graph is then walked in reverse topological order, each
+layer's backward kernel fed the sum of its consumers' gradients. Per row:
+
+* **shape**: the forward output's shape (the training-mode forward);
+* **grads**: the shape of every gradient the backward produced: each input that requires one,
+  each trainable parameter (and none for frozen ones);
+* **bwd MACs**: the kernels' own tallies (input gradient where an input requires one, weight
+  gradient where the layer trains) against the engine's per-row ``backward_macs``.
+
+Finally central **finite differences** of the loss (re-run in float64 from the perturbed layer
+on) against the backward's gradient on a few random parameter coordinates.
+
+``FORWARD`` (training-mode forwards, falling back to verify's kernels) and ``BACKWARD`` are
+registries keyed by layer class: to add a layer kind, register its backward.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from . import kernels as K
+from . import layers as L
+from .analyze import analyze
+from .errors import ConvcalcError, NeedsNumber
+from .graph import to_graph
+from .layers import conv as _conv, merge as _merge, norm as _norm, pool as _pool
+from .registry import Registry
+from .training import TrainingOptions
+from .verify import Check, LayerResult, _draw, _uniform, estimate_bytes, kernel_for
+
+FORWARD = Registry("training-mode NumPy forward")
+BACKWARD = Registry("NumPy backward kernel")
+
+
+@dataclass
+class Ctx:
+    """What one executed node left for its backward."""
+
+    layer: object
+    xs: list
+    y: object = None
+    w: dict = field(default_factory=dict)
+    b: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)
+    need_dx: bool = False
+    need_dw: bool = False
+
+    @property
+    def x(self):
+        return self.xs[0]
+
+
+# -- training-mode forwards -----------------------------------------------------------------------
+
+@FORWARD.register(_norm._BatchNorm)
+def _bn_forward(c):
+    l, x = c.layer, c.x
+    if "training" not in c.cache:   # PyTorch refuses one value per channel in training: eval then
+        c.cache["training"] = x.size // x.shape[1] > 1 or not l.track_running_stats
+    if c.cache["training"]:
+        return K.batch_norm(x, None, None, c.w.get("weight"), c.w.get("bias"), l.eps, training=True)
+    return K.batch_norm(x, c.b["running_mean"], c.b["running_var"], c.w.get("weight"), c.w.get("bias"), l.eps)
+
+
+@FORWARD.register(_norm._InstanceNorm)
+def _in_forward(c):
+    return kernel_for(c.layer)(c.layer, c.x, c.w, c.b)
+
+
+@FORWARD.register(L.MaxPool1d, L.MaxPool2d, L.MaxPool3d)
+def _maxpool_forward(c):
+    l = c.layer
+    y, c.cache["idx"], macs = K.max_pool_with_indices(c.x, l.kernel_size, l.stride, l.padding, l.dilation,
+                                                      l.ceil_mode)
+    return y, macs
+
+
+@FORWARD.register(_pool._AdaptivePoolNd)
+def _adaptive_forward(c):
+    if c.layer.op != "max":
+        return kernel_for(c.layer)(c.layer, c.x, c.w, c.b)
+    y, c.cache["idx"], macs = K.adaptive_max_pool_with_indices(c.x, c.layer.output_size)
+    return y, macs
+
+
+@FORWARD.register(L.Dropout)
+def _dropout_forward(c):
+    l = c.layer
+    if "noise" not in c.cache:
+        dims = -1 if getattr(l, "mode", "row") == "batch" else l.noise_dims
+        c.cache["noise"] = K.dropout_train(c.x, l.p, c.cache.pop("rng"), dims)[1]
+    return c.x * c.cache["noise"].astype(c.x.dtype), 0
+
+
+@FORWARD.register(_merge.Add)
+def _add_forward(c):
+    y = c.xs[0]
+    for a in c.xs[1:]:
+        y = K.add(y, a)[0]
+    return y, 0
+
+
+@FORWARD.register(_merge.Mul)
+def _mul_forward(c):
+    y = c.xs[0]
+    for a in c.xs[1:]:
+        y = K.mul(y, a)[0]
+    return y, 0
+
+
+@FORWARD.register(_merge.Concat)
+def _concat_forward(c):
+    return K.concat(c.xs, dim=c.layer.dim + 1)
+
+
+def forward_of(layer) -> Callable:
+    fn = FORWARD.get(layer, None)
+    if fn is not None:
+        return fn
+    kernel = kernel_for(layer)
+    return lambda c: kernel(c.layer, c.x, c.w, c.b)
+
+
+# -- backwards: (ctx, dy) -> ([dx per input], {param: grad}, (macs_dx, macs_dw)) ------------------
+
+def _one(fn):
+    """A single-input backward: the kernel's dx wrapped in a list."""
+    def run(c, dy):
+        dx, grads, macs = fn(c, dy)
+        return [dx], grads, macs
+    return run
+
+
+def _reg(*classes):
+    return lambda fn: BACKWARD.register(*classes)(_one(fn))
+
+
+@_reg(_conv._ConvNd)
+def _conv_back(c, dy):
+    l = c.layer
+    if l.transposed:
+        return K.conv_transpose_backward(dy, c.x, c.w["weight"], l.stride, tuple(lo for lo, _ in l.pads),
+                                         l.output_padding, l.dilation, l.groups, l.bias, c.need_dx, c.need_dw)
+    return K.conv_backward(dy, c.x, c.w["weight"], l.stride, l.pads, l.dilation, l.groups, l.padding_mode,
+                           l.bias, c.need_dx, c.need_dw)
+
+
+@_reg(L.Linear)
+def _linear_back(c, dy):
+    return K.linear_backward(dy, c.x, c.w["weight"], c.layer.bias, c.need_dx, c.need_dw)
+
+
+@_reg(L.MaxPool1d, L.MaxPool2d, L.MaxPool3d)
+def _maxpool_back(c, dy):
+    return K.max_pool_backward(dy, c.cache["idx"], c.x.shape)
+
+
+@_reg(L.AvgPool1d, L.AvgPool2d, L.AvgPool3d)
+def _avgpool_back(c, dy):
+    l = c.layer
+    return K.avg_pool_backward(dy, c.x.shape, l.kernel_size, l.stride, l.padding, l.ceil_mode, l.count_include_pad,
+                               l.divisor_override)
+
+
+@_reg(_pool._AdaptivePoolNd)
+def _adaptive_back(c, dy):
+    if c.layer.op == "max":
+        return K.adaptive_max_pool_backward(dy, c.cache["idx"], c.x.shape)
+    return K.adaptive_avg_pool_backward(dy, c.x.shape, c.layer.output_size)
+
+
+@_reg(_norm._BatchNorm)
+def _bn_back(c, dy):
+    return K.batch_norm_backward(dy, c.x, c.w.get("weight"), c.w.get("bias"), c.layer.eps, c.cache["training"],
+                                 c.b.get("running_mean"), c.b.get("running_var"))
+
+
+@_reg(_norm._InstanceNorm)
+def _in_back(c, dy):
+    return K.instance_norm_backward(dy, c.x, c.w.get("weight"), c.w.get("bias"), c.layer.eps)
+
+
+@_reg(L.LayerNorm)
+def _ln_back(c, dy):
+    return K.layer_norm_backward(dy, c.x, c.layer.normalized_shape, c.w.get("weight"), c.w.get("bias"), c.layer.eps)
+
+
+@_reg(L.GroupNorm)
+def _gn_back(c, dy):
+    return K.group_norm_backward(dy, c.x, c.layer.num_groups, c.w.get("weight"), c.w.get("bias"), c.layer.eps)
+
+
+@_reg(L.LocalResponseNorm)
+def _lrn_back(c, dy):
+    l = c.layer
+    return K.local_response_norm_backward(dy, c.x, l.size, l.alpha, l.beta, l.k)
+
+
+@_reg(L.LayerNorm2d)
+def _ln2d_back(c, dy):
+    nd = c.x.ndim
+    last = (0, *range(2, nd), 1)
+    xl, dyl = K.permute(c.x, last)[0], K.permute(dy, last)[0]
+    dx, grads, macs = K.layer_norm_backward(dyl, xl, (c.x.shape[1],), c.w.get("weight"), c.w.get("bias"),
+                                            c.layer.eps)
+    return K.permute_backward(dx, last)[0], grads, macs
+
+
+_BY_OUTPUT = {L.ReLU: K.relu_backward, L.Sigmoid: K.sigmoid_backward, L.Tanh: K.tanh_backward}
+_BY_INPUT = {L.ReLU6: K.relu6_backward, L.Hardswish: K.hardswish_backward, L.Hardsigmoid: K.hardsigmoid_backward,
+             L.SiLU: K.silu_backward}
+for _cls, _fn in _BY_OUTPUT.items():
+    _reg(_cls)(lambda c, dy, _fn=_fn: _fn(dy, c.y))
+for _cls, _fn in _BY_INPUT.items():
+    _reg(_cls)(lambda c, dy, _fn=_fn: _fn(dy, c.x))
+_reg(L.LeakyReLU)(lambda c, dy: K.leaky_relu_backward(dy, c.x, c.layer.negative_slope))
+_reg(L.ELU)(lambda c, dy: K.elu_backward(dy, c.x, c.layer.alpha))
+_reg(L.GELU)(lambda c, dy: K.gelu_backward(dy, c.x, c.layer.approximate))
+_reg(L.PReLU)(lambda c, dy: K.prelu_backward(dy, c.x, c.w["weight"]))
+_reg(L.Softmax)(lambda c, dy: K.softmax_backward(dy, c.y, c.layer.dim if c.layer.dim is not None else 1))
+_reg(L.LogSoftmax)(lambda c, dy: K.log_softmax_backward(dy, c.y, c.layer.dim if c.layer.dim is not None else 1))
+_reg(L.Dropout)(lambda c, dy: K.dropout_backward(dy, c.cache["noise"]))
+_reg(L.Identity)(lambda c, dy: K.identity_backward(dy))
+_reg(L.Flatten)(lambda c, dy: K.flatten_backward(dy, c.x.shape))
+_reg(L.Permute)(lambda c, dy: K.permute_backward(dy, c.layer.dims))
+_reg(L.ChannelShuffle)(lambda c, dy: K.channel_shuffle_backward(dy, c.layer.groups))
+_reg(L.ChannelSlice)(lambda c, dy: K.slice_backward(dy, c.x.shape, (slice(None), slice(c.layer.start, c.layer.stop))))
+_reg(L.Upsample)(lambda c, dy: K.upsample_backward(dy, c.x.shape, c.layer.size, c.layer.scale_factor, c.layer.mode,
+                                                   c.layer.align_corners))
+
+
+@_reg(L.CenterCrop)
+def _crop_back(c, dy):
+    shape = c.x.shape[1:]
+    index = (slice(None), slice(None)) + tuple(slice(o, o + n) for o, n in
+                                               zip(c.layer.offsets(shape), c.layer.sizes(shape)))
+    return K.slice_backward(dy, c.x.shape, index)
+
+
+@_reg(L.LayerScale)
+def _layerscale_back(c, dy):
+    (dx, dw), _, macs = K.mul_backward(dy, [c.x, c.w["weight"]])
+    return dx, {"weight": dw}, macs
+
+
+BACKWARD.register(_merge.Add)(lambda c, dy: K.add_backward(dy, [x.shape for x in c.xs]))
+BACKWARD.register(_merge.Mul)(lambda c, dy: K.mul_backward(dy, c.xs))
+BACKWARD.register(_merge.Concat)(
+    lambda c, dy: K.concat_backward(dy, [x.shape[c.layer.dim + 1] for x in c.xs], c.layer.dim + 1))
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+@dataclass
+class FDPoint:
+    name: str
+    param: str
+    index: tuple
+    analytic: float
+    numeric: float
+    ok: bool
+
+
+@dataclass
+class TrainingVerifyResult:
+    model: str
+    input: tuple
+    batch: int
+    layers: list
+    fd: list
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.layers) and all(p.ok for p in self.fd)
+
+    def counts(self) -> dict:
+        out = {}
+        for q in ("shape", "grads", "bwd_macs"):
+            cs = [r.checks[q] for r in self.layers if q in r.checks]
+            out[q] = (sum(c.ok is True for c in cs), sum(c.ok is False for c in cs), sum(c.ok is None for c in cs))
+        out["fd"] = (sum(p.ok for p in self.fd), sum(not p.ok for p in self.fd), 0)
+        return out
+
+
+def estimate_training_bytes(report) -> int:
+    """Peak bytes of a training verification (fp32): every forward output kept for the
+    backward (max-pool indices and dropout noise beside them), the weights and their
+    gradients, twice the forward's largest im2col buffer (columns and their gradient) and
+    the largest pair of activation gradients in flight."""
+    forward, _ = estimate_bytes(report)
+    n = report.batch
+    kept = pair = 0
+    for r in report.rows:
+        out = math.prod(r.output) * n * 4
+        extra = 2 * out if r.kind.startswith("maxpool") or r.kind.startswith("dropout") else 0
+        kept += out + extra
+        pair = max(pair, out + math.prod(r.input) * n * 4)
+    return forward + kept + report.totals["params"] * 4 + 2 * pair
+
+
+def verify_training(model, input=None, batch: int = 1, seed: int = 0, max_memory: int = 2 * 2**30,
+                    options: Optional[TrainingOptions] = None, fd_points: int = 3,
+                    progress: Optional[Callable[[int, int, str], None]] = None) -> TrainingVerifyResult:
+    options = options or TrainingOptions()
+    report = analyze(model, input, batch=batch, training=options)
+    if report.symbolic:
+        raise NeedsNumber("verify needs a numeric input shape and batch (it executes the network), "
+                          f"got {'x'.join(str(d) for d in report.input)}")
+    need = estimate_training_bytes(report)
+    if need > max_memory:
+        raise ConvcalcError(f"verifying {report.model}'s training step at batch {batch} needs about "
+                            f"{need / 2**30:.2f} GiB, over the {max_memory / 2**30:.2f} GiB budget "
+                            f"(raise --max-memory or lower --batch)")
+    run = _Run(to_graph(getattr(model, "net", model)), report, options, np.random.default_rng(seed), progress)
+    run.forward(_uniform(run.rng, (batch, *report.input), math.sqrt(3.0)))
+    run.backward()
+    return TrainingVerifyResult(report.model, report.input, batch, run.results(), run.finite_differences(fd_points))
+
+
+class _Run:
+    def __init__(self, graph, report, options, rng, progress):
+        self.graph, self.options, self.rng, self.progress = graph, options, rng, progress
+        self.nodes = list(graph)
+        self.rows = {r.key: r for r in report.rows}
+        self.ctx: dict = {}
+        self.vals: dict = {}
+        self.grad = {k: False for k in graph.inputs}   # does this tensor require a gradient?
+        self.recorded: dict = {}
+        self.seen: dict = {}                           # key -> (grad shapes ok, measured, claimed, macs)
+        self.pgrads: dict = {}
+        self.loss_dy: dict = {}
+
+    def tick(self, i, name):
+        if self.progress:
+            self.progress(i, 2 * len(self.nodes), name)
+
+    def forward(self, x0):
+        self.vals[self.graph.inputs[0]] = x0
+        for i, node in enumerate(self.nodes):
+            layer = node.layer
+            xs = [self.vals[k] for k in node.inputs]
+            w, b = _draw(layer, tuple(xs[0].shape[1:]), self.rng)
+            c = Ctx(layer, xs, w=w, b=b, cache={"rng": self.rng})
+            try:
+                c.y, c.cache["macs"] = forward_of(layer)(c)
+            except ValueError as e:
+                raise ConvcalcError(f"{node.name}: the NumPy core rejects this layer: {e}") from None
+            c.cache.pop("rng", None)
+            frozen = self.options.frozen(node.name, layer)
+            c.need_dx = any(self.grad[k] for k in node.inputs)
+            c.need_dw = not frozen and bool(w)
+            self.recorded[node.key] = self.grad[node.key] = c.need_dx or c.need_dw
+            self.vals[node.key] = c.y
+            self.ctx[node.key] = c
+            self.tick(i + 1, node.name)
+
+    def backward(self):
+        dys = {}
+        for k in self.graph.outputs:
+            self.loss_dy[k] = dys[k] = self.rng.standard_normal(self.vals[k].shape).astype(self.vals[k].dtype)
+        for i, node in enumerate(reversed(self.nodes)):
+            self.tick(len(self.nodes) + i + 1, node.name)
+            if not self.recorded[node.key]:
+                self.seen[node.key] = (True, "none", 0)
+                continue
+            c = self.ctx[node.key]
+            dy = dys.pop(node.key, None)
+            dy = np.zeros_like(c.y) if dy is None else dy
+            try:
+                dxs, grads, (mdx, mdw) = BACKWARD.get(node.layer)(c, dy)
+            except ValueError as e:
+                raise ConvcalcError(f"{node.name}: the NumPy backward rejects this layer: {e}") from None
+            ok, shapes = True, []
+            for k, x, dx in zip(node.inputs, c.xs, dxs):
+                if self.grad[k]:
+                    ok &= dx is not None and dx.shape == x.shape
+                    shapes.append("x".join(map(str, dx.shape[1:])) if dx is not None else "none")
+                    dys[k] = dx if k not in dys else dys[k] + dx
+            if c.need_dw:
+                ok &= set(grads) == set(c.w) and all(grads[n].shape == c.w[n].shape for n in c.w)
+                shapes += [f"d{n}" for n in sorted(grads)]
+                self.pgrads[node.key] = grads
+            self.seen[node.key] = (ok, ", ".join(shapes), (mdx if c.need_dx else 0) + (mdw if c.need_dw else 0))
+
+    def results(self) -> list:
+        out = []
+        for node in self.nodes:
+            row, c = self.rows[node.key], self.ctx[node.key]
+            ok, shapes, macs = self.seen[node.key]
+            res = LayerResult(row.name, row.desc)
+            measured = tuple(c.y.shape[1:])
+            res.checks["shape"] = Check(measured == tuple(row.output), row.output, measured)
+            res.checks["grads"] = Check(ok, "", shapes)
+            res.checks["bwd_macs"] = Check(macs == row.backward_macs, row.backward_macs, macs)
+            out.append(res)
+        return out
+
+    # -- finite differences --------------------------------------------------------------------
+
+    def finite_differences(self, points: int) -> list:
+        keys = [k for k in self.pgrads if self.pgrads[k]]
+        if not keys or points <= 0:
+            return []
+        picks = self.rng.choice(len(keys), size=min(points, len(keys)), replace=False)
+        return [self._fd_point(keys[int(i)]) for i in sorted(picks)]
+
+    def _fd_point(self, key) -> FDPoint:
+        grads = self.pgrads[key]
+        pname = "weight" if "weight" in grads else sorted(grads)[0]
+        g = grads[pname]
+        index = tuple(int(self.rng.integers(0, s)) for s in g.shape)
+        w0 = self.ctx[key].w[pname].astype(np.float64)
+        h = 1e-6 * max(1.0, abs(float(w0[index])))   # small: a larger step lets ReLUs and max pools switch
+        losses = []
+        for sign in (1, -1):
+            w = w0.copy()
+            w[index] += sign * h
+            losses.append(self._loss64(key, pname, w))
+        numeric = (losses[0] - losses[1]) / (2 * h)
+        analytic = float(g[index])
+        scale = float(np.sqrt(np.mean(np.square(g, dtype=np.float64))))   # the layer's typical gradient
+        ok = abs(numeric - analytic) <= 2e-3 * abs(numeric) + 1e-3 * scale + 1e-9
+        return FDPoint(self._name(key), pname, index, analytic, numeric, bool(ok))
+
+    def _name(self, key):
+        return self.graph[key].name
+
+    def _loss64(self, key, pname, w) -> float:
+        """The loss re-run in float64 from node ``key`` on, its parameter ``pname`` replaced."""
+        start = next(i for i, n in enumerate(self.nodes) if n.key == key)
+        vals = {}
+        changed = {key}
+        for node in self.nodes[start:]:
+            if node.key != key and not any(k in changed for k in node.inputs):
+                continue
+            c0 = self.ctx[node.key]
+            xs = [vals[k] if k in vals else self.vals[k].astype(np.float64) for k in node.inputs]
+            ws = {n: (w if node.key == key and n == pname else a.astype(np.float64)) for n, a in c0.w.items()}
+            c = Ctx(c0.layer, xs, w=ws, b=c0.b, cache=dict(c0.cache))
+            vals[node.key] = forward_of(node.layer)(c)[0]
+            changed.add(node.key)
+        return float(sum((vals[k] * self.loss_dy[k].astype(np.float64)).sum() for k in self.loss_dy if k in vals))
