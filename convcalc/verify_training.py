@@ -12,8 +12,9 @@ layer's backward kernel fed the sum of its consumers' gradients. Per row:
 * **bwd MACs**: the kernels' own tallies (input gradient where an input requires one, weight
   gradient where the layer trains) against the engine's per-row ``backward_macs``.
 
-Finally central **finite differences** of the loss (re-run in float64 from the perturbed layer
-on) against the backward's gradient on a few random parameter coordinates.
+Finally **finite differences** of the loss (re-run in float64 from the perturbed layer on)
+against the backward's gradient on a few random parameter coordinates, in random layers of
+the network's last quarter of forward MACs (the re-runs then cost a fraction of a forward).
 
 ``FORWARD`` (training-mode forwards, falling back to verify's kernels) and ``BACKWARD`` are
 registries keyed by layer class: to add a layer kind, register its backward.
@@ -37,6 +38,8 @@ from .training import TrainingOptions
 from .verify import Check, LayerResult, _draw, _uniform, estimate_bytes, kernel_for
 
 FORWARD = Registry("training-mode NumPy forward")
+#: finite differences are taken in the layers holding the last quarter of the forward MACs
+FD_SHARE = 0.25
 BACKWARD = Registry("NumPy backward kernel")
 
 
@@ -290,20 +293,62 @@ class TrainingVerifyResult:
         return out
 
 
-def estimate_training_bytes(report) -> int:
-    """Peak bytes of a training verification (fp32): every forward output kept for the
-    backward (max-pool indices and dropout noise beside them), the weights and their
-    gradients, twice the forward's largest im2col buffer (columns and their gradient) and
-    the largest pair of activation gradients in flight."""
+def fd_candidates(graph, rows, batch: int, points: int, limit: int, share: float = FD_SHARE) -> tuple:
+    """The layers finite differences may perturb, and the bytes their float64 re-runs take
+    (the largest weight cast to float64, the outputs of the base run and of one point's).
+
+    Layers with parameters in the tail of the graph that holds the last ``share`` of the
+    forward MACs (at least ``points`` of them), so the re-runs cost a fraction of a forward;
+    left out are those whose re-run would cast a weight tensor of more than ``limit`` bytes
+    to float64 (VGG's first classifier layer): the largest parameter count among a layer and
+    everything downstream of it decides."""
+    nodes = list(graph)
+    consumers = graph.consumers()
+    downstream: dict = {}
+    for node in reversed(nodes):
+        downstream[node.key] = max([rows[node.key].params] + [downstream[c] for c in consumers.get(node.key, ())])
+    total, tail, keys = sum(rows[n.key].macs for n in nodes), 0, []
+    for node in reversed(nodes):
+        tail += rows[node.key].macs
+        fits = downstream[node.key] * 8 <= limit
+        if rows[node.key].params and fits and (tail <= share * total or len(keys) < points):
+            keys.insert(0, node.key)
+    if not keys:
+        return keys, 0
+    first = next(i for i, n in enumerate(nodes) if n.key == keys[0])
+    outputs = sum(math.prod(rows[n.key].output) for n in nodes[first:]) * batch * 8   # float64, twice
+    return keys, max(downstream[k] for k in keys) * 8 + 2 * outputs
+
+
+def estimate_training_bytes(report, graph, fd_bytes: int = 0) -> int:
+    """Peak bytes of a training verification (fp32): the forward's estimate; every forward
+    output kept for the backward (max-pool indices and dropout noise beside them, a few
+    temporaries of the largest one); the weights' gradients; the backward's im2col buffers
+    (one sample's columns of every group, and their gradient); the largest pair of
+    activation gradients in flight; and the finite differences' float64 weights."""
     forward, _ = estimate_bytes(report)
     n = report.batch
-    kept = pair = 0
-    for r in report.rows:
+    kept = pair = cols = largest = 0
+    rows = {r.key: r for r in report.rows}
+    for node in graph:
+        r = rows[node.key]
         out = math.prod(r.output) * n * 4
         extra = 2 * out if r.kind.startswith("maxpool") or r.kind.startswith("dropout") else 0
         kept += out + extra
+        largest = max(largest, out)
         pair = max(pair, out + math.prod(r.input) * n * 4)
-    return forward + kept + report.totals["params"] * 4 + 2 * pair
+        layer = node.layer
+        if isinstance(layer, _conv._ConvNd):   # per sample: (C_in or C_out)*prod(k)*positions per group, all groups
+            per_group = r.input[0] if layer.transposed else r.output[0]
+            cols = max(cols, 2 * (r.macs // n) * 4 * layer.groups // max(1, per_group))
+    return forward + kept + 4 * largest + report.totals["params"] * 4 + cols + 2 * pair + fd_bytes
+
+
+def training_need(report, graph, fd_points: int, max_memory: int) -> tuple:
+    """(estimated peak bytes, the layers finite differences may perturb)."""
+    rows = {r.key: r for r in report.rows}
+    fd_keys, fd_bytes = fd_candidates(graph, rows, report.batch, fd_points, max_memory // 8)
+    return estimate_training_bytes(report, graph, fd_bytes), fd_keys
 
 
 def verify_training(model, input=None, batch: int = 1, seed: int = 0, max_memory: int = 2 * 2**30,
@@ -314,15 +359,17 @@ def verify_training(model, input=None, batch: int = 1, seed: int = 0, max_memory
     if report.symbolic:
         raise NeedsNumber("verify needs a numeric input shape and batch (it executes the network), "
                           f"got {'x'.join(str(d) for d in report.input)}")
-    need = estimate_training_bytes(report)
+    graph = to_graph(getattr(model, "net", model))
+    need, fd_keys = training_need(report, graph, fd_points, max_memory)
     if need > max_memory:
         raise ConvcalcError(f"verifying {report.model}'s training step at batch {batch} needs about "
                             f"{need / 2**30:.2f} GiB, over the {max_memory / 2**30:.2f} GiB budget "
                             f"(raise --max-memory or lower --batch)")
-    run = _Run(to_graph(getattr(model, "net", model)), report, options, np.random.default_rng(seed), progress)
+    run = _Run(graph, report, options, np.random.default_rng(seed), progress)
     run.forward(_uniform(run.rng, (batch, *report.input), math.sqrt(3.0)))
     run.backward()
-    return TrainingVerifyResult(report.model, report.input, batch, run.results(), run.finite_differences(fd_points))
+    fd = run.finite_differences([k for k in fd_keys if run.pgrads.get(k)], fd_points)
+    return TrainingVerifyResult(report.model, report.input, batch, run.results(), fd)
 
 
 class _Run:
@@ -405,46 +452,54 @@ class _Run:
 
     # -- finite differences --------------------------------------------------------------------
 
-    def finite_differences(self, points: int) -> list:
-        keys = [k for k in self.pgrads if self.pgrads[k]]
+    def finite_differences(self, keys, points: int) -> list:
+        """d loss / d w at random coordinates of ``points`` random layers among ``keys``, by
+        one-sided differences in float64: (L(w + h e) - L(w)) / h, both losses re-run from
+        the earliest chosen layer on in float64 (the unperturbed run is shared by every point)."""
         if not keys or points <= 0:
             return []
-        picks = self.rng.choice(len(keys), size=min(points, len(keys)), replace=False)
-        return [self._fd_point(keys[int(i)]) for i in sorted(picks)]
+        picks = sorted(int(i) for i in self.rng.choice(len(keys), size=min(points, len(keys)), replace=False))
+        order = {n.key: i for i, n in enumerate(self.nodes)}
+        first = min(order[keys[i]] for i in picks)
+        base = self._run64(first, {keys[i] for i in picks}, {}, None)
+        return [self._fd_point(keys[i], base) for i in picks]
 
-    def _fd_point(self, key) -> FDPoint:
+    def _fd_point(self, key, base) -> FDPoint:
         grads = self.pgrads[key]
         pname = "weight" if "weight" in grads else sorted(grads)[0]
         g = grads[pname]
         index = tuple(int(self.rng.integers(0, s)) for s in g.shape)
-        w0 = self.ctx[key].w[pname].astype(np.float64)
-        h = 1e-6 * max(1.0, abs(float(w0[index])))   # small: a larger step lets ReLUs and max pools switch
-        losses = []
-        for sign in (1, -1):
-            w = w0.copy()
-            w[index] += sign * h
-            losses.append(self._loss64(key, pname, w))
-        numeric = (losses[0] - losses[1]) / (2 * h)
+        w = self.ctx[key].w[pname].astype(np.float64)
+        h = 1e-6 * max(1.0, abs(float(w[index])))   # small: a larger step lets ReLUs and max pools switch
+        w[index] += h
+        start = next(i for i, n in enumerate(self.nodes) if n.key == key)
+        vals = self._run64(start, {key}, base, (key, pname, w))
+        numeric = (self._loss(vals, base) - self._loss(base, base)) / h
         analytic = float(g[index])
         scale = float(np.sqrt(np.mean(np.square(g, dtype=np.float64))))   # the layer's typical gradient
         ok = abs(numeric - analytic) <= 2e-3 * abs(numeric) + 1e-3 * scale + 1e-9
-        return FDPoint(self._name(key), pname, index, analytic, numeric, bool(ok))
+        return FDPoint(self.graph[key].name, pname, index, analytic, numeric, bool(ok))
 
-    def _name(self, key):
-        return self.graph[key].name
 
-    def _loss64(self, key, pname, w) -> float:
-        """The loss re-run in float64 from node ``key`` on, its parameter ``pname`` replaced."""
-        start = next(i for i, n in enumerate(self.nodes) if n.key == key)
-        vals = {}
-        changed = {key}
+    def _loss(self, vals, base) -> float:
+        return float(sum((vals.get(k, base.get(k)) * self.loss_dy[k].astype(np.float64)).sum()
+                         for k in self.loss_dy if k in vals or k in base))
+
+    def _run64(self, start, roots, base, change) -> dict:
+        """Float64 outputs of the nodes ``roots`` and of every node that depends on them (the
+        graph from index ``start`` on); other inputs come from ``base`` (an earlier float64 run
+        of a superset of these nodes) or the float32 forward, as they did in that run.
+        ``change``: (key, parameter, new value) replacing one parameter."""
+        vals: dict = {}
         for node in self.nodes[start:]:
-            if node.key != key and not any(k in changed for k in node.inputs):
+            if node.key not in roots and not any(k in vals for k in node.inputs):
                 continue
             c0 = self.ctx[node.key]
-            xs = [vals[k] if k in vals else self.vals[k].astype(np.float64) for k in node.inputs]
-            ws = {n: (w if node.key == key and n == pname else a.astype(np.float64)) for n, a in c0.w.items()}
+            xs = [vals[k] if k in vals else base[k] if k in base else self.vals[k].astype(np.float64)
+                  for k in node.inputs]
+            ws = dict(c0.w)   # float32: the kernels cast them to the float64 input's dtype
+            if change is not None and change[0] == node.key:
+                ws[change[1]] = change[2]
             c = Ctx(c0.layer, xs, w=ws, b=c0.b, cache=dict(c0.cache))
             vals[node.key] = forward_of(node.layer)(c)[0]
-            changed.add(node.key)
-        return float(sum((vals[k] * self.loss_dy[k].astype(np.float64)).sum() for k in self.loss_dy if k in vals))
+        return vals

@@ -84,7 +84,8 @@ def conv_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, padding_m
     wt = wm.transpose(0, 2, 1)                                 # (g, Cg*K, Cog)
     order = (0,) + tuple(range(1 + nd, 1 + 2 * nd)) + tuple(range(1, 1 + nd))   # (C, *k, *Lo)
     dw = np.zeros((g, Cog, Cg * K), x.dtype) if need_dw else None
-    dxp = np.zeros(xp.shape, x.dtype) if need_dx else None
+    pointwise = K == 1 and xp is x and all(s == 1 for s in stride)   # 1x1, stride 1, unpadded: dx = dcols
+    dxp = (np.empty if pointwise else np.zeros)(xp.shape, x.dtype) if need_dx else None
     macs_dx = macs_dw = 0
     for n in range(N):
         dyn = dy[n].reshape(g, Cog, P)
@@ -97,7 +98,10 @@ def conv_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, padding_m
             colsT = cols.transpose(0, 2, 1)
             dw += np.matmul(dyn, colsT)
             macs_dw += matmul_macs(dyn.shape, colsT.shape)
-        if need_dx:
+        if need_dx and pointwise:
+            np.matmul(wt, dyn, out=dxp[n].reshape(g, Cg, P))
+            macs_dx += matmul_macs(wt.shape, dyn.shape)
+        elif need_dx:
             dcols = np.matmul(wt, dyn, out=workspace("bwd_dcols", (g, Cg * K, P), x.dtype))
             macs_dx += matmul_macs(wt.shape, dyn.shape)
             dcols = dcols.reshape((C,) + ksize + tuple(Lo))
