@@ -35,6 +35,8 @@ class _Walker:
         for k in graph.outputs:
             self.pending[k] = self.pending.get(k, 0) + 1  # results stay alive to the end
         self.alive: dict = {}
+        # per-axis unit counts of the field's axes; kept when a tensor stops laying them out (tokens)
+        self.grids: dict = {}
 
     def bytes_of(self, shape) -> object:
         return simplify(prod(shape) * self.batch * self.nbytes)
@@ -56,7 +58,9 @@ class _Walker:
         except ConvcalcError as e:
             where = name if layer.arity is None else f"{name or layer.kind} ({layer.describe()})"
             raise type(e)(f"{where}: {e}") from None
-        out_rf = self.field(inf, ins)
+        grid = self.grids.get(node.inputs[0]) if node.inputs else None
+        out_rf = self.field(inf, ins, grid)
+        self.grids[node.key] = tuple(inf.shape[1:]) if len(inf.shape) > len(out_rf or ()) else grid
         act = self.bytes_of(inf.shape)
         # Forward memory: every tensor still needed, plus this node's output.
         self.note_live(sum(self.alive.values(), 0) + act)
@@ -80,7 +84,7 @@ class _Walker:
         return inf.shape, out_rf
 
     @staticmethod
-    def field(inf, ins):
+    def field(inf, ins, grid=None):
         """The receptive field of the output: through this layer's window, global, or the
         union over every input path."""
         rfs = [r for _, r in ins]
@@ -92,7 +96,8 @@ class _Walker:
         if inf.rf == "window":
             return rfmath.through(rf, inf.windows)
         if inf.rf == "global" and not all(a.is_global for a in rf):
-            return rfmath.globalize(rf, tuple(shape[1:1 + len(rf)]) if len(shape) > 1 else ())
+            sizes = tuple(shape[1:1 + len(rf)]) if len(shape) > len(rf) else (grid or ())
+            return rfmath.globalize(rf, sizes)
         return rf
 
 
@@ -130,6 +135,7 @@ def analyze(model, input=None, batch=1, dtype: str = "fp32", name: str | None = 
     spatial = len(input) - 1
     rf0 = rfmath.initial(spatial) if spatial >= 1 else None
     walker.alive[graph.inputs[0]] = walker.bytes_of(input)
+    walker.grids[graph.inputs[0]] = tuple(input[1:])
     graph.walk((input, rf0), walker.visit)
     rows = tuple(walker.rows)
     params = simplify(sum((r.params for r in rows), 0))
