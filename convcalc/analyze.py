@@ -35,6 +35,7 @@ class _Walker:
         for k in graph.outputs:
             self.pending[k] = self.pending.get(k, 0) + 1  # results stay alive to the end
         self.alive: dict = {}
+        # per-axis unit counts of the field's axes; kept when a tensor stops laying them out (tokens)
 
     def bytes_of(self, shape) -> object:
         return simplify(prod(shape) * self.batch * self.nbytes)

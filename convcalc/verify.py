@@ -117,6 +117,35 @@ EXEC: dict = {
 }
 
 
+# -- attention (kernels/attention.py); called without weights, the RF probe runs the window partition
+def _swin_attention(l, x, w, b):
+    if not w:
+        return K.shifted_window_probe(x, l.window_size, l.shift_size)
+    return K.shifted_window_attention(x, w["qkv.weight"], w.get("qkv.bias"), w["proj.weight"], w.get("proj.bias"),
+                                      w["relative_position_bias_table"], l.window_size, l.shift_size, l.num_heads)
+
+
+def _partition_attention(l, x, w, b):
+    if not w:
+        return K.partition_probe(x, l.partition_size, l.partition_type)
+    return K.partition_attention(x, w["to_qkv.weight"], w["to_qkv.bias"], w["merge.weight"], w["merge.bias"],
+                                 w["relative_position_bias_table"], l.partition_size, l.partition_type, l.head_dim)
+
+
+EXEC.update({
+    L.MultiheadAttention: lambda l, x, w, b: K.multihead_attention(
+        x, w["in_proj_weight"], w.get("in_proj_bias"), w["out_proj.weight"], w.get("out_proj.bias"), l.num_heads,
+        w.get("bias_k"), w.get("bias_v"), l.add_zero_attn),
+    L.Tokens: lambda l, x, w, b: K.tokens(x),
+    L.ClassToken: lambda l, x, w, b: K.class_token(x, w["class_token"]),
+    L.PosEmbedding: lambda l, x, w, b: K.pos_embedding(x, w["pos_embedding"]),
+    L.SelectToken: lambda l, x, w, b: K.select_token(x, l.index),
+    L.ShiftedWindowAttention: _swin_attention,
+    L.PatchMerge: lambda l, x, w, b: K.patch_merge(x),
+    L.PartitionAttention: _partition_attention,
+})
+
+
 def kernel_for(layer) -> Callable:
     for cls in type(layer).__mro__:
         if cls in EXEC:

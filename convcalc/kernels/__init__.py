@@ -9,6 +9,8 @@ Impossible configurations raise ValueError.
 This package imports numpy and the standard library only.
 """
 
+from .attention import (class_token, multihead_attention, partition_attention, partition_probe, patch_merge,
+                        pos_embedding, select_token, shifted_window_attention, shifted_window_probe, tokens)
 from .act import (dropout, elu, gelu, hardsigmoid, hardswish, identity, leaky_relu, log_softmax, prelu,
                   relu, relu6, sigmoid, silu, softmax, tanh)
 from .conv import conv, conv_transpose, linear
@@ -23,4 +25,6 @@ __all__ = [
     "relu", "relu6", "leaky_relu", "elu", "prelu", "sigmoid", "tanh", "softmax", "log_softmax",
     "hardswish", "hardsigmoid", "silu", "gelu", "dropout", "identity",
     "flatten", "add", "mul", "concat", "channel_shuffle", "permute", "upsample",
+    "multihead_attention", "tokens", "class_token", "pos_embedding", "select_token", "shifted_window_attention",
+    "shifted_window_probe", "patch_merge", "partition_attention", "partition_probe",
 ]

@@ -7,6 +7,8 @@ of these modules, list it here, and give it a NumPy kernel in ``verify.EXEC``.
 """
 from .act import (ELU, GELU, Dropout, Dropout1d, Dropout2d, Dropout3d, Elementwise, Hardsigmoid, Hardswish,
                   Identity, LeakyReLU, LogSoftmax, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, StochasticDepth, Tanh)
+from .attention import (ClassToken, MultiheadAttention, PartitionAttention, PatchMerge, PosEmbedding, SelectToken,
+                        ShiftedWindowAttention, Tokens)
 from .base import Inference, Layer, Window
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .linear import Flatten, Linear
@@ -25,6 +27,8 @@ KINDS = {cls.kind: cls for cls in (
     ReLU, ReLU6, LeakyReLU, ELU, PReLU, Sigmoid, Tanh, Softmax, LogSoftmax, Hardswish, Hardsigmoid, SiLU, GELU,
     Dropout, Dropout1d, Dropout2d, Dropout3d, StochasticDepth, Identity,
     CenterCrop, ChannelShuffle, ChannelSlice, Permute, Upsample, LayerScale, LayerNorm2d,
+    MultiheadAttention, Tokens, ClassToken, PosEmbedding, SelectToken, ShiftedWindowAttention, PatchMerge,
+    PartitionAttention,
 )}
 # Common aliases people type.
 ALIASES = {"conv": "conv2d", "lrn": "localresponsenorm", "fc": "linear", "dense": "linear", "maxpool": "maxpool2d",
