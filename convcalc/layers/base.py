@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Optional, Sequence
 
 from ..errors import ConfigError, ConvcalcError, ShapeError
-from ..sym import Dim, is_sym, resolve
+from ..sym import Dim, at_least, is_sym, resolve
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def check_positive(value, name: str, allow_zero: bool = False) -> None:
 def require_size(value: Dim, what: str, arithmetic, conds: list) -> None:
     """A size must be >= 1: error when it surely is not, a condition when undecidable.
     ``arithmetic`` (text, or a function giving it) shows the working in the error."""
-    ok = value >= 1
+    ok = at_least(value, 1)
     decided = resolve(ok, None) if not isinstance(ok, bool) else ok
     if decided is False:
         working = arithmetic() if callable(arithmetic) else arithmetic

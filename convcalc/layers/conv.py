@@ -70,7 +70,7 @@ def window_axes(layer_kind: str, shape: tuple, kernel, stride, pads, dilation, c
         windows.append(Window(k=simplify(d * (k - 1) + 1), s=s, p=lo))
         # Pixels past the last window: only real pixels count (right padding may go unused).
         dropped = simplify(leftover(L, k, s, lo, hi, d) - hi)
-        if not ceil_mode and is_sym(dropped):
+        if not ceil_mode and (is_sym(dropped) or is_sym(L)):  # a constant leftover still rules out tiling
             tiling.append((dropped, f"stride {fmt(s)} reaches the end of {names[ax]}"))
         if not ceil_mode and not is_sym(dropped) and dropped > 0:
             warnings.append(
