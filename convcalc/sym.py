@@ -351,8 +351,16 @@ def fmt(x) -> str:
     if isinstance(x, Fraction):
         if x.denominator == 1:
             return str(x.numerator)
-        # halves, quarters, ... read well as decimals; thirds and sevenths as fractions
-        return f"{float(x):g}" if x.denominator & (x.denominator - 1) == 0 else f"{x.numerator}/{x.denominator}"
+        # halves, quarters, ... read well as decimals (exactly: 653/32 is 20.40625, never a
+        # rounded 20.4062); thirds and sevenths, and long binary fractions, as fractions
+        d = x.denominator
+        if d & (d - 1) == 0 and d <= 1 << 12:
+            from decimal import Decimal, localcontext
+
+            with localcontext() as ctx:
+                ctx.prec = 60
+                return format(Decimal(x.numerator) / Decimal(d), "f")
+        return f"{x.numerator}/{d}"
     if is_sym(x):
         text = _FMT_CACHE.get(x)
         if text is None:
