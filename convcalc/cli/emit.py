@@ -40,10 +40,15 @@ def emit(report, fmt: str, layout: str, verified=None) -> None:
         from ..units import exact, human_count
         click.echo(f"{conv['name']} would report {exact(conv['total'])} ({human_count(conv['total'])}) "
                    f"operations for this model (convcalc: {exact(report.totals['macs'])} MACs)")
-    warn(report.warnings)
+    warn(report.warnings, report)
 
 
-def warn(warnings) -> None:
+def warn(warnings, report=None) -> None:
+    """Each warning once on stderr; with ``report``, identical warnings of several layers as one line."""
+    if report is not None:
+        from ..render.notes import grouped
+
+        warnings = grouped(report)
     for w in warnings:
         click.echo(f"warning: {w}", err=True)
 
@@ -71,7 +76,7 @@ def emit_symbolic(report, layout: str, exact: bool) -> None:
     if exact:
         for line in validity.describe_tiling(report):
             click.echo(line)
-    warn(report.warnings)
+    warn(report.warnings, report)
 
 
 def run_verify(model, dims, batch, seed, max_memory):

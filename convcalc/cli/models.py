@@ -9,7 +9,7 @@ import click
 from ..loader import load_model
 from ..render.console import WIDE, terminal_console
 from .emit import emit, run_verify
-from .options import (SHAPE, build_layer, dtype_option, format_option, layer_command, layout_option,  # noqa: F401
+from .options import (SHAPE, budget_options, build_layer, dtype_option, format_option, layer_command, layout_option,  # noqa: F401
                       table_options, to_dims, training_from, training_options)
 
 
@@ -21,12 +21,19 @@ from .options import (SHAPE, build_layer, dtype_option, format_option, layer_com
 @click.option("--convention", type=click.Choice(["convcalc", "torchvision", "fvcore", "ptflops", "torchinfo", "thop"]),
               default=None, help="Also give the total another tool would print for this model (README explains each).")
 @training_options
-def show(model, input_, batch, dtype, fmt, layout, do_verify, depth, convention, training, optimizer, amp, freeze):
-    """The layer table of MODEL (a zoo name; `convcalc list` shows them)."""
+@budget_options
+def show(model, input_, batch, dtype, fmt, layout, do_verify, depth, convention, training, optimizer, amp, freeze,
+         max_params, max_macs, max_memory):
+    """The layer table of MODEL (a zoo name; `convcalc list` shows them).
+
+    With --max-params / --max-macs / --max-memory the exit code is 1 when the model is over a
+    budget (one line per figure on stderr), 0 otherwise: a line in CI keeps a model honest."""
     import dataclasses
 
     from ..analyze import analyze
+    from ..budget import check, parse_limits
 
+    limits = parse_limits(params=max_params, macs=max_macs, memory=max_memory)
     m = load_model(model, to_dims(input_, layout), layout)
     report = analyze(m, batch=batch, dtype=dtype, training=training_from(training, optimizer, amp, freeze))
     if convention:
@@ -47,7 +54,10 @@ def show(model, input_, batch, dtype, fmt, layout, do_verify, depth, convention,
             verified = {r.name: all(ok for name, ok in verified.items()
                                     if name == r.name or name.startswith(r.name + ".")) for r in report.rows}
     emit(report, fmt, layout, verified=verified)
-    if verified is not None and not all(verified.values()):
+    over = check(report, limits) if limits else []
+    for line in over:
+        click.echo(f"over budget: {line}", err=True)
+    if over or (verified is not None and not all(verified.values())):
         return 1
 
 

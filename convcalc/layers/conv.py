@@ -59,7 +59,7 @@ def window_axes(layer_kind: str, shape: tuple, kernel, stride, pads, dilation, c
     """Output sizes, RF windows, warnings and conditions of a windowed layer, per axis."""
     nd = len(kernel)
     names = axis_names(nd)
-    out, windows, warnings, conds, tiling = [], [], [], [], []
+    out, windows, warnings, conds, tiling, untiled = [], [], [], [], [], []
     for ax, (L, k, s, (lo, hi), d) in enumerate(zip(shape[1:], kernel, stride, pads, dilation)):
         n = window_out(L, k, s, lo, hi, d, ceil_mode)
         def arithmetic(L=L, k=k, s=s, lo=lo, hi=hi, d=d, n=n):
@@ -73,12 +73,39 @@ def window_axes(layer_kind: str, shape: tuple, kernel, stride, pads, dilation, c
         if not ceil_mode and is_sym(dropped):
             tiling.append((dropped, f"stride {fmt(s)} reaches the end of {names[ax]}"))
         if not ceil_mode and not is_sym(dropped) and dropped > 0:
-            warnings.append(
-                f"stride {fmt(s)} does not tile {names[ax]}: the last {fmt(dropped)} pixel(s) of the input "
-                f"({fmt(L)} + {fmt(lo)} + {fmt(hi)} padding) are never covered by a {fmt(d * (k - 1) + 1)}-wide window"
-            )
+            untiled.append((names[ax], _untiled(L, s, lo, hi, simplify(d * (k - 1) + 1), dropped)))
         out.append(n)
+    for text, axes in _by_text(untiled):  # one warning for the axes that say the same
+        warnings.append(f"stride {text[0]} does not tile {' and '.join(axes)}: {text[1]}")
     return tuple(out), tuple(windows), warnings, conds, tiling
+
+
+def _pixels(n) -> str:
+    return "pixel" if n == 1 else f"{fmt(n)} pixels"
+
+
+def _untiled(L, s, lo, hi, w, dropped) -> tuple:
+    """(stride text, why) of an axis a stride does not tile: a window narrower than its stride skips
+    pixels between windows (a 1-wide window at stride 2: every other pixel); a wider one leaves
+    only the end of the input uncovered."""
+    if w < s:
+        gap = s - w
+        pattern = "every other pixel" if (w, s) == (1, 2) else f"{fmt(gap)} of every {fmt(s)} pixels"
+        why = f"a {fmt(w)}-wide window at stride {fmt(s)} skips {pattern}"
+        if dropped > gap:
+            why += (f", and the last {_pixels(dropped - gap)} of the input ({fmt(L)} + {fmt(lo)} + {fmt(hi)} "
+                    "padding) too")
+        return fmt(s), why
+    last = "the last pixel" if dropped == 1 else f"the last {fmt(dropped)} pixels"
+    return fmt(s), (f"{last} of the input ({fmt(L)} + {fmt(lo)} + {fmt(hi)} padding) "
+                    f"{'is' if dropped == 1 else 'are'} never covered by a {fmt(w)}-wide window")
+
+
+def _by_text(untiled) -> list:
+    groups: dict = {}
+    for axis, text in untiled:
+        groups.setdefault(text, []).append(axis)
+    return list(groups.items())
 
 
 class _ConvNd(Layer):
