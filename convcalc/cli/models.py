@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from ..errors import ConvcalcError
 from ..loader import load_model
 from ..render.console import WIDE, terminal_console
 from .emit import emit, run_verify
@@ -99,19 +100,34 @@ def verify_cmd(model, input_, layout, batch, seed, max_memory, fmt):
 
 @click.command("list")
 @format_option(("table", "json", "csv", "markdown"), help=None)
-def list_models(fmt):
+@click.option("--sort", "sort_by", type=click.Choice(["params", "macs", "rf"]), default=None,
+              help="Order by this figure, smallest first [default: the zoo's order].")
+@click.option("--filter", "family", default=None, metavar="TEXT",
+              help="Only models whose name contains TEXT (a family: resnet, mobilenet, vgg...).")
+def list_models(fmt, sort_by, family):
     """Every zoo model with its input, parameters, MACs and receptive field."""
     from .. import zoo
     from ..analyze import analyze
+    from ..compare import last_spatial_rf
     from ..units import exact, human_count, rf_text, shape_text
 
+    names = zoo.names()
+    if family is not None:
+        wanted = family.strip().lower()
+        names = [n for n in names if wanted and wanted in n.lower()]
+        if not names:
+            import re
+
+            families = sorted({re.match(r"[a-z]*", n).group() or n for n in zoo.names()})
+            raise ConvcalcError(f"--filter: no zoo model name contains {family!r}; families: {', '.join(families)}")
     rows = []
-    for name in zoo.names():
+    for name in names:
         r = analyze(zoo.get(name))
         # the field of the last feature map (after a squeeze-and-excitation gate it is the whole image)
-        last_spatial = next((row.rf for row in reversed(r.rows)
-                             if row.rf and len(row.output) > 1 and any(d != 1 for d in row.output[1:])), None)
-        rows.append((name, r.input, r.totals["params"], r.totals["macs"], last_spatial))
+        rows.append((name, r.input, r.totals["params"], r.totals["macs"], last_spatial_rf(r)))
+    if sort_by is not None:
+        index = {"params": 2, "macs": 3, "rf": 4}[sort_by]
+        rows.sort(key=lambda row: (row[4][0].size if row[4] else 0) if sort_by == "rf" else row[index])
     if fmt == "json":
         import json
         from ..report import jsonable

@@ -76,3 +76,24 @@ def print_text(console, text: str) -> None:
     from rich.text import Text
 
     console.print(Text(text))
+
+
+def print_grid(console, grid, notes=()) -> None:
+    """A :class:`grid.Grid` on ``console`` (streamed when plain and it fits, else through rich),
+    then ``notes`` (references, formulas) one per line."""
+    from .grid import Unsupported, lines
+
+    if console.color_system is None and not console.record:
+        try:
+            write_lines(console.file, lines(grid, console.width))
+        except Unsupported:
+            pass
+        else:
+            for note in notes:
+                print_text(console, note)
+            return
+    from .compare import rich_table
+
+    console.print(rich_table(grid))
+    for note in notes:
+        print_text(console, note)
