@@ -11,7 +11,7 @@ import sys
 import click
 
 from ..errors import ConvcalcError
-from . import check, compare, models, plot, solve, torch
+from . import check, compare, models, plot, solve, sweep, torch
 
 COUNTING = ("MACs count one multiply plus one accumulate (conv and linear weights only; bias adds, "
             "norms, activations and pooling are not MACs). FLOPs = 2 x MACs.")
@@ -63,7 +63,8 @@ def cli():
 
 
 COMMANDS = (models.show, models.verify_cmd, models.list_models, models.rf_cmd, models.layer, solve.solve,
-            check.check, torch.from_torch_cmd, torch.export_cmd, plot.plot, compare.compare)
+            check.check, torch.from_torch_cmd, torch.export_cmd, plot.plot, compare.compare,
+            sweep.sweep)
 for command in COMMANDS:
     cli.add_command(command)
 
