@@ -169,7 +169,7 @@ LAYER_OPTIONS = [
     (("--out-channels", "--out"), "out_channels", int),
     (("--kernel-size", "-k"), "kernel_size", IntTuple()),
     (("--stride", "-s"), "stride", IntTuple()),
-    (("--padding", "-p"), "padding", IntTuple(("same", "valid"))),
+    (("--padding", "-p"), "padding", IntTuple(("same", "valid", "tf_same"))),
     (("--dilation", "-d"), "dilation", IntTuple()),
     (("--groups", "-g"), "groups", int),
     (("--output-padding",), "output_padding", IntTuple()),
