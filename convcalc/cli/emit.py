@@ -66,7 +66,16 @@ def emit_symbolic(report, layout: str, exact: bool) -> None:
     from ..render.symbolic import symbolic_table
     from ..units import exact as exact_text
 
-    terminal_console(sys.stdout, SYMBOLIC).print(symbolic_table(report, layout))
+    console = terminal_console(sys.stdout, SYMBOLIC)
+    if console.is_terminal:  # long formulas below the table, referenced, instead of cut names
+        from ..render.symbolic import fitted_symbolic_table
+
+        table, notes = fitted_symbolic_table(report, layout, console.width)
+        console.print(table)
+        for note in notes:
+            click.echo(note)
+    else:
+        console.print(symbolic_table(report, layout))
     t = report.totals
     for label, key in (("params", "params"), ("buffers", "buffers"), ("MACs", "macs"), ("FLOPs", "flops"),
                        ("activation bytes", "activation_bytes"), ("parameter bytes", "param_bytes")):

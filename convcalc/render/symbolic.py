@@ -34,3 +34,46 @@ def symbolic_table(report, layout: str = "chw") -> Table:
 def conditions_text(report) -> list:
     """One line per symbol: the smallest value every layer accepts, then any other conditions."""
     return [text for _, text in report.conditions]
+
+
+def fitted_symbolic_table(report, layout: str, width: int):
+    """(a rich Table no wider than ``width`` when possible, the notes below it): formulas longer
+    than a limit become references ``[1]``, ``[2]`` ... written out under the table, so no layer
+    name, kind or formula is cut. The limit is the largest that lets the table fit."""
+    from .fit import table_width
+    from .grid import Grid
+
+    headers = ["Layer", "Kind", "Output", "Params", "MACs", "RF"]
+    cells = [[r.name, r.desc, shape_text(r.output, layout), exact(r.params) if r.params else "",
+              exact(r.macs) if r.macs else "", rf_text(r.rf)] for r in report.rows]
+    tot = report.totals
+    cells.append(["total", "", "", exact(tot["params"]), exact(tot["macs"]), ""])
+    longest = max((len(c) for row in cells for c in row[2:]), default=0)
+    limit = longest
+    while True:
+        rows, notes = _referenced(cells, limit)
+        if limit <= 6 or table_width(Grid("", headers, ["left"] * 6, rows)) <= width:
+            break
+        limit -= 1
+    title = f"{report.model} · input {shape_text(report.input, layout)} · batch {fmt(report.batch)} · {report.dtype}"
+    t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    for h in headers:
+        t.add_column(h, no_wrap=True, justify="right" if h in ("Params", "RF") else "left")
+    for n, row in enumerate(rows):
+        t.add_row(*row, style="bold" if n == len(rows) - 1 else None)
+    return t, notes
+
+
+def _referenced(cells, limit: int):
+    """Formula cells (Output onwards) longer than ``limit`` replaced by ``[n]``; the same formula
+    keeps one number."""
+    refs: dict = {}
+    rows = []
+    for row in cells:
+        out = row[:2]
+        for c in row[2:]:
+            if len(c) > limit:
+                c = f"[{refs.setdefault(c, len(refs) + 1)}]"
+            out.append(c)
+        rows.append(out)
+    return rows, [f"[{n}] {text}" for text, n in refs.items()]
