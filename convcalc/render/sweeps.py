@@ -35,7 +35,7 @@ def formula_lines(formulas) -> list:
 
 def sweep_json(model: str, what: str, points, formulas) -> str:
     out = {"model": model, "sweep": what,
-           "points": [{what: p.value, "input": [jsonable(d) for d in p.input], "params": p.params, "macs": p.macs,
+           "points": [{"value": p.value, "input": [jsonable(d) for d in p.input], "params": p.params, "macs": p.macs,
                        "activation_bytes": p.activation_bytes, "peak_bytes": p.peak_bytes} for p in points]}
     if formulas:
         out["closed_form"] = ({"error": formulas["error"]} if "error" in formulas else

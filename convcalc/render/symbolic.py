@@ -48,30 +48,41 @@ def fitted_symbolic_table(report, layout: str, width: int):
               exact(r.macs) if r.macs else "", rf_text(r.rf)] for r in report.rows]
     tot = report.totals
     cells.append(["total", "", "", exact(tot["params"]), exact(tot["macs"]), ""])
-    longest = max((len(c) for row in cells for c in row[2:]), default=0)
-    limit = longest
-    while True:
-        rows, notes = _referenced(cells, limit)
-        if limit <= 6 or table_width(Grid("", headers, ["left"] * 6, rows)) <= width:
-            break
-        limit -= 1
+    rows, notes, fits = _fit_formulas(headers, cells, width)
+    if not fits:  # the Kind column goes next (the layer table's order); then cells fold, never cut
+        headers, cells = headers[:1] + headers[2:], [row[:1] + row[2:] for row in cells]
+        rows, notes, fits = _fit_formulas(headers, cells, width, first=1)
     title = f"{report.model} · input {shape_text(report.input, layout)} · batch {fmt(report.batch)} · {report.dtype}"
     t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
     for h in headers:
-        t.add_column(h, no_wrap=True, justify="right" if h in ("Params", "RF") else "left")
+        t.add_column(h, no_wrap=fits, overflow="fold", justify="right" if h in ("Params", "RF") else "left")
     for n, row in enumerate(rows):
         t.add_row(*row, style="bold" if n == len(rows) - 1 else None)
     return t, notes
 
 
-def _referenced(cells, limit: int):
-    """Formula cells (Output onwards) longer than ``limit`` replaced by ``[n]``; the same formula
-    keeps one number."""
+def _fit_formulas(headers, cells, width, first: int = 2):
+    """(rows, notes, whether it fits): the largest formula length that lets the table fit."""
+    from .fit import table_width
+    from .grid import Grid
+
+    limit = max((len(c) for row in cells for c in row[first:]), default=0)
+    while True:
+        rows, notes = _referenced(cells, limit, first)
+        fits = table_width(Grid("", headers, ["left"] * len(headers), rows)) <= width
+        if fits or limit <= 6:
+            return rows, notes, fits
+        limit -= 1
+
+
+def _referenced(cells, limit: int, first: int = 2):
+    """Formula cells (Output onwards: from column ``first``) longer than ``limit`` replaced by
+    ``[n]``; the same formula keeps one number."""
     refs: dict = {}
     rows = []
     for row in cells:
-        out = row[:2]
-        for c in row[2:]:
+        out = row[:first]
+        for c in row[first:]:
             if len(c) > limit:
                 c = f"[{refs.setdefault(c, len(refs) + 1)}]"
             out.append(c)
