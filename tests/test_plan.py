@@ -196,8 +196,9 @@ def test_models_are_not_taken_for_typos(word):
 
 
 # -- warnings said once, worded per kernel ------------------------------------------------------------
-def test_resnet_warnings_grouped_on_one_line():
-    code, _, err = run("resnet50")
+@pytest.mark.parametrize("depth", [[], ["--depth", "1"]])
+def test_resnet_warnings_grouped_on_one_line(depth):
+    code, _, err = run("resnet50", *depth)
     assert code == 0
     assert err.splitlines() == ["warning: stride 2 does not tile H and W (layer2.0.downsample.0, "
                                 "layer3.0.downsample.0, layer4.0.downsample.0): a 1-wide window at stride 2 "

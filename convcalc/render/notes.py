@@ -14,7 +14,9 @@ def grouped(report) -> list:
     order, layers = [], {}
     for w in report.warnings:
         name, sep, text = w.partition(": ")
-        key = text if sep and name in names else None
+        parts = name.split(".")
+        of_a_row = any(".".join(parts[:i]) in names for i in range(1, len(parts) + 1))  # rows may be collapsed
+        key = text if sep and of_a_row else None
         if key is None:
             order.append(("", w))
             continue
