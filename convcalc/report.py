@@ -122,6 +122,13 @@ class Report:
                             saved_bytes=None if self.training is None else _sum(m.saved_bytes for m in members)))
         return replace(self, rows=tuple(rows))
 
+    def check_budget(self, **limits) -> list:
+        """Lines for each figure over its limit (``params=``, ``macs=``, ``memory=``; ``25M``,
+        ``512MiB``, ints); empty when within budget. See :mod:`convcalc.budget`."""
+        from .budget import check
+
+        return check(self, limits)
+
     def to_dict(self) -> dict:
         return {
             "schema_version": SCHEMA_VERSION,
