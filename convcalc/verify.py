@@ -309,19 +309,21 @@ def parse_bytes(text: str) -> int:
 
 
 def estimate_bytes(report) -> tuple:
-    """Peak bytes of a verification run (fp32): live activations, the largest kernel work
-    buffers, all weights, and the receptive-field probes; and the row that dominates."""
+    """Peak bytes of a verification run (fp32): live activations, the largest im2col buffer,
+    all weights, and the receptive-field probes (their chunk budget, or one full-size sample
+    of a layer that has no one-channel twin, and the per-position intervals); and the row
+    that dominates."""
     acts = report.totals["peak_activation_bytes"] // report.dtype_bytes * 4
     weights = (report.totals["params"] + report.totals["buffers"]) * 4
-    worst, worst_row, probe = 0, None, 0
+    worst, worst_row, probe, fields = 0, None, PROBE_BYTES, 0
     for r in report.rows:
         col = 4 * (int(r.macs) // max(1, r.output[0]) if r.macs else 0)
         if col > worst:
             worst, worst_row = col, r
-        # one probe sample at full size (a layer that cannot be probed on a narrow slice)
-        probe = max(probe, 4 * (math.prod(r.input) + 2 * math.prod(r.output)) + col // report.batch)
-    fields = 16 * 4 * sum(max(r.output) for r in report.rows if r.output)  # lo/hi and reach per position
-    return acts + 2 * worst + weights + PROBE_BYTES + probe + fields, worst_row
+        if r.layer is None or KERNELS.get(r.layer, None) is None or KERNELS.get(r.layer).narrow is None:
+            probe = max(probe, 4 * (math.prod(r.input) + 2 * math.prod(r.output)))
+        fields = max(fields, 64 * max(r.output))  # lo/hi, reached pairs per position
+    return acts + worst + weights + probe + fields, worst_row
 
 
 def _check_rows(row, y, macs, weights, buffers, batch, merge) -> dict:

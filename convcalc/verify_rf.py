@@ -69,6 +69,8 @@ class _Prober:
         self.run, self.shapes, self.which, self.dim = run, shapes, which, dim
         self.y0 = run([np.zeros((1, *s), np.float32) if k == which else np.ones((1, *s), np.float32)
                        for k, s in enumerate(shapes)])
+        if self.y0.size == 0:
+            raise ValueError("the probe is too small for this layer: empty output")
         per_sample = 4 * (sum(math.prod(s) for s in shapes) + 4 * self.y0.size)
         self.chunk = max(1, min(256, PROBE_BYTES // per_sample))
         self.noise = np.random.default_rng(1).uniform(1.0, 2.0, (1, *shapes[which])).astype(np.float32)
