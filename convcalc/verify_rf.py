@@ -28,7 +28,7 @@ import numpy as np
 
 EMPTY = np.iinfo(np.int64).max   # lo of a position that depends on no input pixel (hi is -1)
 PROBE_BYTES = 48 * 2**20         # working set of one probing kernel call
-BLOCK = 16                       # impulses per measured block (two edges and the middle)
+BLOCKS = (8, 32)                 # impulses per measured block (two edges and the middle), tried in turn
 MAX_SPACING = 64                 # most runs that confirm an extrapolation
 SHRINK = (8, 32, 128, None)      # sizes tried for the dims that are not probed (None: as they are)
 
@@ -99,8 +99,8 @@ class _Reach:
     """Which output positions (per output dim) each input position reaches: measured rows for
     ``pos``, and for the others a period rule ``(m0, P, Q)`` read off the middle block."""
 
-    def __init__(self, length, pos, lit, rule=None):
-        self.length, self.pos, self.lit, self.rule = length, pos, lit, rule
+    def __init__(self, length, pos, lit, rule=None, block=0):
+        self.length, self.pos, self.lit, self.rule, self.block = length, pos, lit, rule, block
 
     def sizes(self) -> tuple:
         return tuple(rows.shape[1] for rows in self.lit)
@@ -122,7 +122,7 @@ class _Reach:
             self._phases = []
             for phi in range(P):
                 sel = rest[(rest - m0) % P == phi]
-                self._phases.append((sel, BLOCK + phi, (sel - (m0 + phi)) // P))
+                self._phases.append((sel, self.block + phi, (sel - (m0 + phi)) // P))
         return self._phases
 
     def pairs(self, j) -> tuple:
@@ -157,7 +157,7 @@ class _Reach:
         m0, P, Q = self.rule
         span = 1
         for j, rows in enumerate(self.lit):
-            mid = rows[BLOCK:2 * BLOCK]
+            mid = rows[self.block:2 * self.block]
             if Q[j] and mid.any():
                 widths = [np.ptp(np.flatnonzero(r)) + 1 for r in mid if r.any()]
                 span = max(span, max(widths) // abs(Q[j]) + 1)
@@ -182,10 +182,10 @@ class _Reach:
         return True
 
 
-def _period(lit) -> Optional[tuple]:
+def _period(lit, block) -> Optional[tuple]:
     """The smallest P (and shifts Q per output dim) with R(p + P) = R(p) + Q over the middle block."""
-    nz = [[np.flatnonzero(r) for r in rows[BLOCK:2 * BLOCK]] for rows in lit]
-    for P in range(1, BLOCK // 2 + 1):
+    nz = [[np.flatnonzero(r) for r in rows[block:2 * block]] for rows in lit]
+    for P in range(1, block // 2 + 1):
         shifts = []
         for sets in nz:
             pairs = [(a, b) for a, b in zip(sets, sets[P:])]
@@ -200,18 +200,20 @@ def _period(lit) -> Optional[tuple]:
 
 def _measure(prober) -> Optional[_Reach]:
     n = prober.length
-    if n <= 3 * BLOCK:
-        return _Reach(n, np.arange(n), prober.lit(np.eye(n, dtype=bool)))
-    m0 = n // 2 - BLOCK // 2
-    pos = np.concatenate([np.arange(BLOCK), np.arange(m0, m0 + BLOCK), np.arange(n - BLOCK, n)])
-    masks = np.zeros((len(pos), n), bool)
-    masks[np.arange(len(pos)), pos] = True
-    lit = prober.lit(masks)
-    rule = _period(lit)
-    if rule is None:
-        return None
-    reach = _Reach(n, pos, lit, (m0, *rule))
-    return reach if reach.confirm(prober) else None
+    for block in BLOCKS:
+        if n <= 3 * block:
+            return _Reach(n, np.arange(n), prober.lit(np.eye(n, dtype=bool)))
+        m0 = n // 2 - block // 2
+        pos = np.concatenate([np.arange(block), np.arange(m0, m0 + block), np.arange(n - block, n)])
+        masks = np.zeros((len(pos), n), bool)
+        masks[np.arange(len(pos)), pos] = True
+        lit = prober.lit(masks)
+        rule = _period(lit, block)
+        if rule is not None:
+            reach = _Reach(n, pos, lit, (m0, *rule), block)
+            if reach.confirm(prober):
+                return reach
+    return None
 
 
 def _runner(layer, kern, weights, buffers, shapes, narrow):
@@ -223,8 +225,8 @@ def _runner(layer, kern, weights, buffers, shapes, narrow):
         weights = {n: np.ones(s, np.float32) for n, s in kern.weights(layer.args(), shapes[0]).items()}
         buffers = {}
     else:
-        for w in weights.values():
-            if w.dtype.kind == "f" and not (w >= 1).all():
+        for w in weights.values():  # (a second probe of the same node adds 1 again: harmless)
+            if w.dtype.kind == "f":
                 np.abs(w, out=w)
                 w += 1
     return lambda xs: kern.run(layer, xs if layer.arity is None else xs[0], weights, buffers)[0]
