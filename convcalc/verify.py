@@ -84,7 +84,9 @@ def _same(layer):
 
 
 def _one_channel(layer):
-    return layer.replace(in_channels=1, out_channels=1, groups=1)
+    # The field is geometric: padding pixels are not input pixels, whatever they are filled
+    # with (reflect/replicate/circular borders also reach mirrored pixels), so zeros.
+    return layer.replace(in_channels=1, out_channels=1, groups=1, padding_mode="zeros")
 
 
 def _conv_weights(a, shape):

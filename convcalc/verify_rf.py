@@ -13,8 +13,8 @@ dim is short every position is probed; otherwise three blocks (both edges and th
 are, a period is read off the middle block (``R(p + P) = R(p) + Q`` per output dim), the
 rest is extrapolated, and the extrapolation is confirmed by one run per phase with every
 position of that phase lit at once. Nothing is taken from the engine: not its
-window/global/same category, not its window sizes. An output dim whose reached set is the
-same for every input position carries no position: the axis becomes one span for all units
+window/global/same category, not its window sizes. An output dim all of whose positions
+every input position reaches carries no position: the axis becomes one span for all units
 (a Linear over the axis, a global pool, flatten into features).
 """
 from __future__ import annotations
@@ -106,11 +106,11 @@ class _Reach:
         return tuple(rows.shape[1] for rows in self.lit)
 
     def trivial(self, j) -> bool:
-        """Every input position that reaches anything reaches the same set along dim j."""
+        """Every input position that reaches anything reaches every position of dim j."""
         if self.rule is not None and self.rule[2][j] != 0:
             return False
         rows = self.lit[j][self.lit[j].any(axis=1)]
-        return len(rows) == 0 or bool((rows == rows[0]).all())
+        return bool(rows.all())
 
     def _extrapolated(self):
         """(positions, reference row, shift count) for every unmeasured position, per phase."""
@@ -169,11 +169,7 @@ class _Reach:
         for j, rows in enumerate(self.lit):
             want = np.zeros((S, rows.shape[1]), bool)
             if self.trivial(j):
-                common = rows[rows.any(axis=1)]
-                if len(common):
-                    hit = np.zeros(S, bool)
-                    hit[p_all[reach] % S] = True
-                    want[hit] = common[0]
+                want[np.unique(p_all[reach] % S)] = True
             else:
                 p, q = self.pairs(j)
                 want[p % S, q] = True
