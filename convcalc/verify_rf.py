@@ -254,11 +254,14 @@ def _reach(layer, kern, weights, buffers, shapes, which, dim, out_shape) -> Opti
 def _through(reach: _Reach, f: Field, dim_hint) -> Field:
     """The field after the node: positions of the output dim that carries it, or one span."""
     carriers = [j for j in range(len(reach.lit)) if not reach.trivial(j)]
-    if not carriers:
+    if not carriers:  # every unit sees one span; it stays on its dim where that still exists
         ok = reach.reaches() & (f.lo <= f.hi)
-        if not ok.any():
-            return Field(None, np.array([EMPTY]), np.array([-1]))
-        return Field(None, f.lo[ok].min(keepdims=True), f.hi[ok].max(keepdims=True))
+        span = Field(None, np.array([EMPTY]), np.array([-1])) if not ok.any() else \
+            Field(None, f.lo[ok].min(keepdims=True), f.hi[ok].max(keepdims=True))
+        if dim_hint is not None and dim_hint < len(reach.lit):
+            n = reach.lit[dim_hint].shape[1]
+            return Field(dim_hint, np.repeat(span.lo, n), np.repeat(span.hi, n))
+        return span
     j = min(carriers, key=lambda j: (int(reach.lit[j].sum()), j != dim_hint))
     p, q = reach.pairs(j)
     M = reach.lit[j].shape[1]
@@ -305,19 +308,24 @@ def propagate(layer, kern, ins, xs, y, weights, buffers) -> tuple:
 # -- the comparison with the engine ----------------------------------------------------------------
 
 def rf_check(row_rf, fields, in_sizes, out_shape) -> Check:
-    """Compare the engine's field of each output dim with the measured one. The engine's k-th
-    field describes units along output dim k+1; the input axis that dim carries is compared
-    (an axis that no dim carries is one span for every unit)."""
+    """Compare the engine's field of each input axis with the measured one, along whichever
+    dim carries the axis now (channels-last layouts, permuted axes). An axis that no dim
+    carries alone, or a tensor of features only (one dim per sample), is one span for every
+    unit: a unit is a position, and features are not positions."""
     if any(f is None for f in fields):
         return Check(None, "", "not measurable", "unmeasured")
     axes = []
-    for k in range(len(row_rf)):
-        carried = [a for a, f in enumerate(fields) if f.dim == k + 1]
-        a = k if k in carried or not carried else carried[0]
-        f = fields[a] if a in carried else fields[a].spread()
-        n = out_shape[k + 1] if f.dim is None and k + 1 < len(out_shape) else 1
-        lo, hi = (f.lo, f.hi) if f.dim is not None else (np.repeat(f.lo, n), np.repeat(f.hi, n))
-        axes.append((lo, hi, in_sizes[a]))
+    for k, f in enumerate(fields[:len(row_rf)]):
+        shared = sum(g.dim is not None and g.dim == f.dim for g in fields)
+        if f.dim is None or len(out_shape) == 1 or shared > 1:
+            # every unit sees the same span: compare at the unit the engine centres mid-image
+            arf = row_rf[k]
+            mid = 0 if arf.is_global else (Fraction(in_sizes[k], 2) - Fraction(arf.start)) / Fraction(arf.jump)
+            n = 2 * max(0, int(mid)) + 2
+            f = f.spread()
+            axes.append((np.repeat(f.lo, n), np.repeat(f.hi, n), in_sizes[k]))
+        else:
+            axes.append((f.lo, f.hi, in_sizes[k]))
     return _compare(row_rf, axes)
 
 

@@ -109,10 +109,20 @@ def test_verify_measures_a_linear_over_a_spatial_axis():
 
 
 def test_verify_measures_a_permute_of_spatial_axes():
-    # (1, 8, 12) -> conv (3, 1) -> (1, 6, 12) -> permute H and W -> (1, 12, 6). Output dim 1 now
-    # runs along the input's W (unit 6 sees column 6), output dim 2 along H (unit 3 sees rows 3..5).
+    # (1, 8, 12) -> conv (3, 1) -> (1, 6, 12) -> permute H and W -> (1, 12, 6). The input's H now
+    # runs along output dim 2 (6 units: unit 3 sees rows 3..5), its W along output dim 1 (12 units:
+    # unit 6 sees column 6). This used to crash verify (a probe matrix of the wrong size).
     net = cc.Sequential(("conv", cc.Conv2d(1, 1, (3, 1))), ("swap", cc.Permute((0, 1, 3, 2))))
-    assert _rf_measured(net, (1, 8, 12), "swap") == ["[6, 6]", "[3, 5]"]
+    assert _rf_measured(net, (1, 8, 12), "swap") == ["[3, 5]", "[6, 6]"]
+
+
+def test_verify_follows_a_channels_last_block():
+    # ConvNeXt: permute to (H, W, C), Linear over C, permute back: the fields stay per pixel
+    from convcalc.verify import verify
+
+    net = cc.Sequential(cc.Conv2d(3, 4, 3), cc.Permute((0, 2, 3, 1)), cc.Linear(4, 8), cc.Permute((0, 3, 1, 2)))
+    result = verify(net, (3, 9, 11))
+    assert result.ok and [r.checks["rf"].measured for r in result.layers][2] == "[3, 5] x [4, 6]"
 
 
 @pytest.mark.parametrize("line", ["1x6x10 | linear 4", "1x8x12 | conv 1 k3 | permute dims=[0,1,3,2]"])
