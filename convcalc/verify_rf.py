@@ -112,6 +112,13 @@ class _Reach:
         rows = self.lit[j][self.lit[j].any(axis=1)]
         return bool(rows.all())
 
+    def varies(self, j) -> bool:
+        """Input positions reach different sets along dim j: the dim carries position."""
+        if self.rule is not None and self.rule[2][j] != 0:
+            return True
+        rows = self.lit[j][self.lit[j].any(axis=1)]
+        return not bool((rows == rows[:1]).all())
+
     def _extrapolated(self):
         """(positions, reference row, shift count) for every unmeasured position, per phase."""
         if getattr(self, "_phases", None) is None:
@@ -253,7 +260,10 @@ def _reach(layer, kern, weights, buffers, shapes, which, dim, out_shape) -> Opti
 
 def _through(reach: _Reach, f: Field, dim_hint) -> Field:
     """The field after the node: positions of the output dim that carries it, or one span."""
-    carriers = [j for j in range(len(reach.lit)) if not reach.trivial(j)]
+    dims = range(len(reach.lit))
+    carriers = [j for j in dims if reach.varies(j)]
+    if not carriers:  # the same set for every input position: position only if it is partial
+        carriers = [j for j in ([dim_hint] if dim_hint in dims else []) or dims if not reach.trivial(j)][:1]
     if not carriers:  # every unit sees one span; it stays on its dim where that still exists
         ok = reach.reaches() & (f.lo <= f.hi)
         span = Field(None, np.array([EMPTY]), np.array([-1])) if not ok.any() else \
