@@ -141,7 +141,8 @@ class Report:
             "totals": {k: jsonable(v) for k, v in self.totals.items()},
             "warnings": list(self.warnings),
             "conditions": [text for _, text in self.conditions],
-            **({"convention": {k: (jsonable(v) if k != "per_layer" else {n: jsonable(x) for n, x in v.items()})
+            **({"convention": {k: (jsonable(v) if k != "per_layer"
+                                   else [{**d, "value": jsonable(d["value"])} for d in v])
                                for k, v in self.meta["convention"].items()}} if "convention" in self.meta else {}),
             **({"verified": self.meta["verified"]} if "verified" in self.meta else {}),
             **({"training": {k: jsonable(v) for k, v in self.training.items()}} if self.training else {}),
