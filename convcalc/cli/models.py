@@ -38,11 +38,11 @@ def show(model, input_, batch, dtype, fmt, layout, do_verify, depth, convention,
     m = load_model(model, to_dims(input_, layout), layout)
     report = analyze(m, batch=batch, dtype=dtype, training=training_from(training, optimizer, amp, freeze))
     if convention:
-        from ..conventions import count, row_ops
+        from ..conventions import count, per_layer
 
         report = dataclasses.replace(report, meta={**report.meta, "convention": {
             "name": convention, "total": count(report, convention),
-            "per_layer": {r.name: row_ops(r, convention, report.batch) for r in report.rows}}})
+            "per_layer": per_layer(report, convention)}})
     verified = None
     if do_verify:
         result = run_verify(m, report.input, batch, seed=0, max_memory="2GiB")
