@@ -80,7 +80,8 @@ class _Walker:
                              macs=simplify(inf.macs * self.batch), rf=out_rf and out_rf.axes,
                              activation_bytes=act, warnings=tuple(inf.warnings),
                              layer=None if node.implicit else layer,
-                             rf_in=None if merge or ins[0][1] is None else ins[0][1].axes, key=node.key))
+                             rf_in=None if merge or ins[0][1] is None else ins[0][1].axes, key=node.key,
+                             merge=merge))
         return inf.shape, out_rf
 
     @staticmethod

@@ -42,6 +42,7 @@ class Row:
     layer: object = field(default=None, compare=False, repr=False)  # the layer (None for merges/blocks)
     rf_in: object = field(default=None, compare=False, repr=False)  # receptive field of its input
     key: Optional[str] = field(default=None, compare=False, repr=False)  # the graph node's unique key
+    merge: bool = False           # where paths meet (add, concat, mul): the graph had branches
     backward_macs: object = None  # training only: input + weight gradient MACs, whole batch
     saved_bytes: object = None    # training only: activations autograd keeps for this layer's backward
 

@@ -90,7 +90,7 @@ def _rescale(node, in_shape, factor, last):
             changes[key] = channels
     if "in_features" in args and args["in_features"] is not None:
         changes["in_features"] = in_shape[-1]
-    if layer.kind == "prelu" and args.get("num_parameters", 1) != 1:
+    if args.get("num_parameters", 1) != 1:  # one slope per channel (PReLU)
         changes["num_parameters"] = channels
     if "normalized_shape" in args and args["normalized_shape"] is not None:
         n = args["normalized_shape"]

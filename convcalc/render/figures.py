@@ -343,7 +343,7 @@ def rf_figure(report, layer=None, image=None, figsize=None, dpi: int = 100):
 def volume_items(report) -> list:
     """What the diagram draws: the input, each conv / pool output (and any other change of a
     spatial shape), then each fully connected layer. Dicts: name, desc, shape, kernel."""
-    if any(r.kind in ("add", "concat", "mul") for r in report.rows):
+    if any(r.merge for r in report.rows):
         raise ConvcalcError(f"--kind volumes draws sequential networks; {report.model} has branches "
                             f"(add/concat): try --kind cost")
     if len(report.input) != 3:
@@ -356,7 +356,7 @@ def volume_items(report) -> list:
         if len(shape) == 3 and (kernel is not None or shape != items[-1]["shape"]):
             items.append({"name": r.name, "desc": r.desc, "shape": shape,
                           "kernel": tuple(kernel) if kernel is not None else None})
-        elif len(shape) == 1 and r.kind == "linear":
+        elif len(shape) == 1 and r.macs:  # a fully connected layer
             items.append({"name": r.name, "desc": r.desc, "shape": shape, "kernel": None})
     return items
 
