@@ -35,7 +35,7 @@ from .graph import to_graph
 from .layers import conv as _conv, merge as _merge, norm as _norm, pool as _pool
 from .registry import Registry
 from .training import TrainingOptions
-from .verify import Check, LayerResult, _draw, _uniform, estimate_bytes, kernel_for
+from .verify import Check, LayerResult, _uniform, draw, estimate_bytes, kernel_for
 
 FORWARD = Registry("training-mode NumPy forward")
 #: finite differences are taken in the layers holding the last quarter of the forward MACs
@@ -73,11 +73,6 @@ def _bn_forward(c):
     return K.batch_norm(x, c.b["running_mean"], c.b["running_var"], c.w.get("weight"), c.w.get("bias"), l.eps)
 
 
-@FORWARD.register(_norm._InstanceNorm)
-def _in_forward(c):
-    return kernel_for(c.layer)(c.layer, c.x, c.w, c.b)
-
-
 @FORWARD.register(L.MaxPool1d, L.MaxPool2d, L.MaxPool3d)
 def _maxpool_forward(c):
     l = c.layer
@@ -86,10 +81,8 @@ def _maxpool_forward(c):
     return y, macs
 
 
-@FORWARD.register(_pool._AdaptivePoolNd)
-def _adaptive_forward(c):
-    if c.layer.op != "max":
-        return kernel_for(c.layer)(c.layer, c.x, c.w, c.b)
+@FORWARD.register(L.AdaptiveMaxPool1d, L.AdaptiveMaxPool2d, L.AdaptiveMaxPool3d)
+def _adaptive_max_forward(c):
     y, c.cache["idx"], macs = K.adaptive_max_pool_with_indices(c.x, c.layer.output_size)
     return y, macs
 
@@ -103,33 +96,13 @@ def _dropout_forward(c):
     return c.x * c.cache["noise"].astype(c.x.dtype), 0
 
 
-@FORWARD.register(_merge.Add)
-def _add_forward(c):
-    y = c.xs[0]
-    for a in c.xs[1:]:
-        y = K.add(y, a)[0]
-    return y, 0
-
-
-@FORWARD.register(_merge.Mul)
-def _mul_forward(c):
-    y = c.xs[0]
-    for a in c.xs[1:]:
-        y = K.mul(y, a)[0]
-    return y, 0
-
-
-@FORWARD.register(_merge.Concat)
-def _concat_forward(c):
-    return K.concat(c.xs, dim=c.layer.dim + 1)
-
-
 def forward_of(layer) -> Callable:
+    """The training-mode forward of ``layer``: its own entry in ``FORWARD``, else verify's kernel."""
     fn = FORWARD.get(layer, None)
     if fn is not None:
         return fn
-    kernel = kernel_for(layer)
-    return lambda c: kernel(c.layer, c.x, c.w, c.b)
+    run = kernel_for(layer).run
+    return lambda c: run(c.layer, c.xs if c.layer.arity is None else c.x, c.w, c.b)
 
 
 # -- backwards: (ctx, dy) -> ([dx per input], {param: grad}, (macs_dx, macs_dw)) ------------------
@@ -236,6 +209,7 @@ _reg(L.Flatten)(lambda c, dy: K.flatten_backward(dy, c.x.shape))
 _reg(L.Permute)(lambda c, dy: K.permute_backward(dy, c.layer.dims))
 _reg(L.ChannelShuffle)(lambda c, dy: K.channel_shuffle_backward(dy, c.layer.groups))
 _reg(L.ChannelSlice)(lambda c, dy: K.slice_backward(dy, c.x.shape, (slice(None), slice(c.layer.start, c.layer.stop))))
+_reg(L.ZeroPad2d)(lambda c, dy: K.zero_pad2d_backward(dy, c.x.shape, c.layer.padding))
 _reg(L.Upsample)(lambda c, dy: K.upsample_backward(dy, c.x.shape, c.layer.size, c.layer.scale_factor, c.layer.mode,
                                                    c.layer.align_corners))
 
@@ -394,7 +368,9 @@ class _Run:
         for i, node in enumerate(self.nodes):
             layer = node.layer
             xs = [self.vals[k] for k in node.inputs]
-            w, b = _draw(layer, tuple(xs[0].shape[1:]), self.rng)
+            k = kernel_for(layer)
+            args, shape = layer.args(), tuple(xs[0].shape[1:])
+            w, b = draw(k.weights(args, shape), k.buffers(args, shape), self.rng)
             c = Ctx(layer, xs, w=w, b=b, cache={"rng": self.rng})
             try:
                 c.y, c.cache["macs"] = forward_of(layer)(c)
@@ -442,7 +418,7 @@ class _Run:
         for node in self.nodes:
             row, c = self.rows[node.key], self.ctx[node.key]
             ok, shapes, macs = self.seen[node.key]
-            res = LayerResult(row.name, row.desc)
+            res = LayerResult(row.name, row.desc, key=node.key)
             measured = tuple(c.y.shape[1:])
             res.checks["shape"] = Check(measured == tuple(row.output), row.output, measured)
             res.checks["grads"] = Check(ok, "", shapes)

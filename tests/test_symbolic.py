@@ -2,6 +2,7 @@
 import random
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,122 @@ def test_conditions_name_each_symbol():
     H, W = dims("H W")
     lines = describe(cc.analyze(zoo.get("alexnet-torchvision"), (3, H, W)))
     assert "H: >= 63" in lines and "W: >= 63" in lines
+
+
+# -- validity solved in closed form, against independent oracles --------------------------------------
+def _layer(kind, k, s, p, d, ceil):
+    if kind == "conv":
+        return cc.Conv1d(None, 2, k, stride=s, padding=min(p, k - 1), dilation=d)
+    if kind == "pool":  # PyTorch: padding at most half the kernel
+        return cc.MaxPool1d(k, stride=s, padding=min(p, k // 2), dilation=d, ceil_mode=ceil)
+    return cc.ConvTranspose1d(None, 2, k, stride=s, padding=p, dilation=d)
+
+
+LAYER = st.tuples(st.sampled_from(["conv", "conv", "pool", "tconv"]), st.integers(1, 7), st.integers(1, 4),
+                  st.integers(0, 3), st.integers(1, 3), st.booleans())
+SIZES = 160  # sizes the oracle analyses one by one
+
+
+@settings(max_examples=40, deadline=None)
+@given(layers=st.lists(LAYER, min_size=1, max_size=6))
+def test_closed_form_validity_equals_the_numeric_engine_at_every_size(layers):
+    from convcalc.validity import _accepted, _tiler
+
+    net = cc.Sequential(*[_layer(*spec) for spec in layers])
+    L = dims("L")
+    try:
+        rep = cc.analyze(net, (2, L))
+    except ConvcalcError:  # no size at all works: the numeric engine must agree
+        accepted = []
+    else:
+        accepted = _accepted(L, [c for c, _ in rep.conditions], hi=SIZES)
+        good = _tiler(L, [t for t, _ in rep.tiling], hi=SIZES)
+    oracle, tiles = [], []
+    for n in range(1, SIZES + 1):  # the oracle: the numeric analysis at each size, error or not
+        try:
+            num = cc.analyze(net, (2, n))
+        except ConvcalcError:
+            continue
+        oracle.append(n)
+        if not any("does not tile" in w for w in num.warnings):
+            tiles.append(n)
+    assert accepted == oracle
+    if accepted:
+        assert [n for n in accepted if good[n]] == tiles
+
+
+REL = st.sampled_from([">=", ">", "<=", "<", "=="])
+
+
+@settings(max_examples=150, deadline=None)
+@given(op=REL, c0=st.integers(-40, 40), c1=st.integers(-3, 3),
+       floors=st.lists(st.tuples(st.integers(-3, 3), st.integers(-4, 4), st.integers(-20, 20),
+                                 st.integers(1, 9)), max_size=3))
+def test_interval_of_a_comparison_equals_testing_every_size(op, c0, c1, floors):
+    from convcalc.validity import _interval
+
+    S = sp()
+    x = dims("x")
+    expr = c0 + c1 * x + sum((c * S.floor((p * x + r) / S.Integer(q)) for c, p, r, q in floors), S.Integer(0))
+    cond = {">=": S.Ge, ">": S.Gt, "<=": S.Le, "<": S.Lt, "==": S.Eq}[op](expr, 0, evaluate=False)
+    hi = 300
+    iv = _interval(cond, x, hi)
+    if iv is None:  # not monotone: left to the scan
+        return
+    value = exact_lambdify([x], expr)
+    holds = [n for n in range(1, hi + 1) if {">=": value(n) >= 0, ">": value(n) > 0, "<=": value(n) <= 0,
+                                              "<": value(n) < 0, "==": value(n) == 0}[op]]
+    assert holds == list(range(iv[0], iv[1] + 1)), (cond, iv)
+
+
+def test_validity_is_computed_once_and_stored_on_the_report():
+    H, W = dims("H W")
+    r = cc.analyze(zoo.get("alexnet-torchvision"), (3, H, W))
+    v = r.meta["validity"]
+    assert "H: >= 63" in v.lines and "W: >= 63" in v.lines
+    assert "validity" not in cc.analyze(zoo.get("alexnet-torchvision")).meta  # numbers: nothing to solve
+
+
+# -- sympy's own answers, reached without its assumption queries -----------------------------------------
+FLAT = st.tuples(st.integers(-9, 9), st.fractions(-3, 3, max_denominator=4),
+                 st.lists(st.tuples(st.sampled_from([1, -1, 2, Fraction(1, 2)]), st.integers(-9, 9),
+                                    st.fractions(-2, 2, max_denominator=4), st.integers(1, 6)), max_size=2))
+
+
+def _flat_expr(spec, x):
+    S = sp()
+    c0, c1, floors = spec
+    e = S.Integer(c0) + S.Rational(c1.numerator, c1.denominator) * x
+    for c, r, a, q in floors:
+        e += S.sympify(c) * S.floor((S.Rational(a.numerator, a.denominator) * x + r) / q)
+    return e
+
+
+@settings(max_examples=120, deadline=None)
+@given(spec=FLAT, b=st.integers(1, 8))
+def test_floor_division_and_comparison_agree_with_sympy(spec, b):
+    from convcalc import sym
+
+    S = sp()
+    x = dims("x")
+    a = _flat_expr(spec, x)
+    sym._MEMO.clear()
+    got = sym.floordiv(a, b)
+    split = sym._split_floor(S.expand(a)) if a.has(S.floor) else None  # the general path
+    want = sym.norm(S.floor(S.expand((split[0] + split[1]) / b)) if split else S.floor(S.expand(a / b)))
+    assert got == want and fmt(got) == fmt(want)
+    assert sym.at_least(a, 1) == (a >= 1)
+
+
+def test_total_is_the_sum_of_its_terms_and_keeps_ints_plain():
+    from convcalc.sym import total
+
+    assert total([3, 4, 5]) == 12 and type(total([3, 4, 5])) is int
+    assert total([]) == 0
+    H = dims("H")
+    terms = [(H - k) * (k + 1) for k in range(50)]
+    # sum_k (k+1)(H-k) = H*sum(k+1) - sum k(k+1) = 1275*H - 41650
+    assert sp().expand(total(terms) - (1275 * H - 41650)) == 0
 
 
 # -- explain ------------------------------------------------------------------------------------------

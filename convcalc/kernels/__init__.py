@@ -13,10 +13,12 @@ gradient and of the weight gradient, each tallied from the shapes of its own mat
 This package imports numpy and the standard library only.
 """
 
+from .attention import (class_token, multihead_attention, partition_attention, partition_probe, patch_merge,
+                        pos_embedding, select_token, shifted_window_attention, shifted_window_probe, tokens)
 from .act import (dropout, elu, gelu, hardsigmoid, hardswish, identity, leaky_relu, log_softmax, prelu,
                   relu, relu6, sigmoid, silu, softmax, tanh)
 from .conv import conv, conv_transpose, linear
-from .misc import add, channel_shuffle, concat, flatten, mul, permute, upsample
+from .misc import add, channel_shuffle, concat, flatten, mul, permute, upsample, zero_pad2d
 from .norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm
 from .pool import adaptive_avg_pool, adaptive_max_pool, avg_pool, max_pool
 from .backward import conv_backward, conv_transpose_backward, linear_backward, pad_backward
@@ -25,7 +27,7 @@ from .backward_elem import (add_backward, channel_shuffle_backward, concat_backw
                             hardswish_backward, identity_backward, leaky_relu_backward, log_softmax_backward,
                             mul_backward, permute_backward, prelu_backward, relu6_backward, relu_backward,
                             sigmoid_backward, silu_backward, slice_backward, softmax_backward, tanh_backward,
-                            unbroadcast, upsample_backward)
+                            unbroadcast, upsample_backward, zero_pad2d_backward)
 from .backward_norm import (batch_norm_backward, group_norm_backward, instance_norm_backward,
                             layer_norm_backward, local_response_norm_backward)
 from .backward_pool import (adaptive_avg_pool_backward, adaptive_max_pool_backward,
@@ -38,7 +40,9 @@ __all__ = [
     "batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm",
     "relu", "relu6", "leaky_relu", "elu", "prelu", "sigmoid", "tanh", "softmax", "log_softmax",
     "hardswish", "hardsigmoid", "silu", "gelu", "dropout", "identity",
-    "flatten", "add", "mul", "concat", "channel_shuffle", "permute", "upsample",
+    "flatten", "add", "mul", "concat", "channel_shuffle", "permute", "upsample", "zero_pad2d",
+    "multihead_attention", "tokens", "class_token", "pos_embedding", "select_token", "shifted_window_attention",
+    "shifted_window_probe", "patch_merge", "partition_attention", "partition_probe",
     # backward
     "conv_backward", "conv_transpose_backward", "linear_backward", "pad_backward",
     "max_pool_with_indices", "max_pool_backward", "avg_pool_backward", "adaptive_avg_pool_backward",
@@ -50,4 +54,5 @@ __all__ = [
     "prelu_backward", "softmax_backward", "log_softmax_backward", "dropout_train", "dropout_backward",
     "identity_backward", "flatten_backward", "permute_backward", "channel_shuffle_backward",
     "slice_backward", "upsample_backward", "add_backward", "mul_backward", "concat_backward", "unbroadcast",
+    "zero_pad2d_backward",
 ]

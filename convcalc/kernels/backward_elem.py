@@ -22,7 +22,7 @@ __all__ = ["relu_backward", "relu6_backward", "leaky_relu_backward", "elu_backwa
            "tanh_backward", "silu_backward", "gelu_backward", "hardswish_backward", "hardsigmoid_backward",
            "prelu_backward", "softmax_backward", "log_softmax_backward", "dropout_train", "dropout_backward",
            "identity_backward", "flatten_backward", "permute_backward", "channel_shuffle_backward",
-           "slice_backward", "upsample_backward", "add_backward", "mul_backward", "concat_backward",
+           "slice_backward", "zero_pad2d_backward", "upsample_backward", "add_backward", "mul_backward", "concat_backward",
            "unbroadcast"]
 
 _NONE = (0, 0)
@@ -159,6 +159,19 @@ def slice_backward(dy, x_shape, index):
     dy = as_float(dy)
     dx = np.zeros(tuple(x_shape), dy.dtype)
     dx[index] = dy
+    return _out(dx, dy.dtype)
+
+
+def zero_pad2d_backward(dy, x_shape, padding):
+    """Gradient of :func:`zero_pad2d`: the pixels that were kept (negative amounts cropped
+    them), read back from inside the padding."""
+    dy = as_float(dy)
+    left, right, top, bottom = (int(p) for p in padding)
+    H, W = x_shape[-2:]
+    t0, b0, l0, r0 = max(0, -top), max(0, -bottom), max(0, -left), max(0, -right)
+    h, w = H - t0 - b0, W - l0 - r0
+    dx = np.zeros(tuple(x_shape), dy.dtype)
+    dx[..., t0:t0 + h, l0:l0 + w] = dy[..., max(0, top):max(0, top) + h, max(0, left):max(0, left) + w]
     return _out(dx, dy.dtype)
 
 

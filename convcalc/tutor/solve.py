@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..analyze import analyze
 from ..errors import ConvcalcError
+from ..sym import dims
+from ..validity import HI, _accepted, _tiler
 
 RANGES = {  # the "sane range" searched for each unknown
     "padding": (0, 64), "stride": (1, 64), "kernel_size": (1, 64), "dilation": (1, 64),
@@ -112,7 +115,6 @@ def solve_layer(cls, kwargs: dict, input_shape: tuple, find: str, output=None, p
 
 
 def min_input(model) -> int:
-    from ..validity import confirm, square_sizes
 
     sizes = square_sizes(model)
     for n in sizes:
@@ -124,7 +126,6 @@ def min_input(model) -> int:
 def exact_inputs(model) -> list:
     """Square sizes tiled exactly by every stride, read off the symbolic conditions; the first
     few are confirmed by the numeric engine."""
-    from ..validity import confirm, square_sizes
 
     sizes = square_sizes(model, exact=True)
     for n in sizes[:8]:
@@ -132,3 +133,28 @@ def exact_inputs(model) -> list:
             raise ConvcalcError(f"internal disagreement at {n}: the symbolic tiling conditions and the numeric "
                                 "engine differ; please report it")
     return sizes
+
+
+def square_sizes(model, exact: bool = False, hi: int = HI) -> list:
+    """Every square spatial size n in 1..hi the network accepts (all spatial axes = n, channels as
+    its default input); with ``exact``, only those where every strided window tiles its input."""
+    base = tuple(getattr(model, "input", ()) or ())
+    if len(base) < 2:
+        raise ConvcalcError("the model has no spatial input to solve for")
+    (n,) = dims("n") if isinstance(dims("n"), tuple) else (dims("n"),)
+    report = analyze(model, (base[0],) + (n,) * (len(base) - 1))
+    values = _accepted(n, [c for c, _ in report.conditions], hi)
+    if not exact:
+        return values
+    good = _tiler(n, [t for t, _ in report.tiling], hi)
+    return [v for v in values if good[v]]
+
+
+def confirm(model, size: int, exact: bool) -> bool:
+    """The numeric engine agrees at ``size`` (accepts it; with ``exact``, warns of no dropped pixel)."""
+    base = tuple(model.input)
+    try:
+        r = analyze(model, (base[0],) + (size,) * (len(base) - 1))
+    except ConvcalcError:
+        return False
+    return not (exact and any("does not tile" in w for w in r.warnings))
