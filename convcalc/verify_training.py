@@ -334,6 +334,8 @@ def verify_training(model, input=None, batch: int = 1, seed: int = 0, max_memory
         raise NeedsNumber("verify needs a numeric input shape and batch (it executes the network), "
                           f"got {'x'.join(str(d) for d in report.input)}")
     graph = to_graph(getattr(model, "net", model))
+    for node in graph:   # every kind needs a backward: say so before running anything
+        BACKWARD.get(node.layer)
     need, fd_keys = training_need(report, graph, fd_points, max_memory)
     if need > max_memory:
         raise ConvcalcError(f"verifying {report.model}'s training step at batch {batch} needs about "
@@ -392,7 +394,7 @@ class _Run:
         for i, node in enumerate(reversed(self.nodes)):
             self.tick(len(self.nodes) + i + 1, node.name)
             if not self.recorded[node.key]:
-                self.seen[node.key] = (True, "none", 0)
+                self.seen[node.key] = (True, "none", "none", 0)
                 continue
             c = self.ctx[node.key]
             dy = dys.pop(node.key, None)
@@ -401,27 +403,36 @@ class _Run:
                 dxs, grads, (mdx, mdw) = BACKWARD.get(node.layer)(c, dy)
             except ValueError as e:
                 raise ConvcalcError(f"{node.name}: the NumPy backward rejects this layer: {e}") from None
-            ok, shapes = True, []
-            for k, x, dx in zip(node.inputs, c.xs, dxs):
-                if self.grad[k]:
-                    ok &= dx is not None and dx.shape == x.shape
-                    shapes.append("x".join(map(str, dx.shape[1:])) if dx is not None else "none")
-                    dys[k] = dx if k not in dys else dys[k] + dx
-            if c.need_dw:
-                ok &= set(grads) == set(c.w) and all(grads[n].shape == c.w[n].shape for n in c.w)
-                shapes += [f"d{n}" for n in sorted(grads)]
-                self.pgrads[node.key] = grads
-            self.seen[node.key] = (ok, ", ".join(shapes), (mdx if c.need_dx else 0) + (mdw if c.need_dw else 0))
+            self.seen[node.key] = self._collect(node, c, dxs, grads, dys) + (
+                (mdx if c.need_dx else 0) + (mdw if c.need_dw else 0),)
+
+    def _collect(self, node, c, dxs, grads, dys) -> tuple:
+        """Check the gradients' shapes and pass the input gradients upstream (summed where a
+        tensor has several consumers). Returns (ok, expected, produced) as text."""
+        ok, want, got = True, [], []
+        shape = lambda a: "x".join(map(str, a.shape[1:]))   # noqa: E731
+        for k, x, dx in zip(node.inputs, c.xs, dxs):
+            if self.grad[k]:
+                want.append(shape(x))
+                got.append(shape(dx) if dx is not None else "none")
+                if dx is None or dx.shape != x.shape:   # reported; upstream gets zeros, the run goes on
+                    ok, dx = False, np.zeros_like(x)
+                dys[k] = dx if k not in dys else dys[k] + dx
+        if c.need_dw:
+            want += [f"d{n} {'x'.join(map(str, a.shape))}" for n, a in sorted(c.w.items())]
+            got += [f"d{n} {'x'.join(map(str, a.shape))}" for n, a in sorted(grads.items())]
+            self.pgrads[node.key] = grads
+        return ok and want == got, ", ".join(want), ", ".join(got)
 
     def results(self) -> list:
         out = []
         for node in self.nodes:
             row, c = self.rows[node.key], self.ctx[node.key]
-            ok, shapes, macs = self.seen[node.key]
+            ok, want, got, macs = self.seen[node.key]
             res = LayerResult(row.name, row.desc, key=node.key)
             measured = tuple(c.y.shape[1:])
             res.checks["shape"] = Check(measured == tuple(row.output), row.output, measured)
-            res.checks["grads"] = Check(ok, "", shapes)
+            res.checks["grads"] = Check(ok, want, got)
             res.checks["bwd_macs"] = Check(macs == row.backward_macs, row.backward_macs, macs)
             out.append(res)
         return out
