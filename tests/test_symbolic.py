@@ -278,7 +278,11 @@ def test_floor_division_and_comparison_agree_with_sympy(spec, b):
     split = sym._split_floor(S.expand(a)) if a.has(S.floor) else None  # the general path
     want = sym.norm(S.floor(S.expand((split[0] + split[1]) / b)) if split else S.floor(S.expand(a / b)))
     assert got == want and fmt(got) == fmt(want)
-    assert sym.at_least(a, 1) == (a >= 1)
+    got, want = sym.at_least(a, 1), (a >= 1)
+    if isinstance(got, bool) or isinstance(want, bool) or got in (S.true, S.false):
+        assert bool(got) == bool(want)
+    else:  # both undecided: the same relation, whatever form sympy left it in
+        assert all(bool(got.subs(x, v)) == bool(want.subs(x, v)) for v in range(1, 65))
 
 
 def test_total_is_the_sum_of_its_terms_and_keeps_ints_plain():
