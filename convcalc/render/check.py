@@ -95,10 +95,10 @@ def _table_note(v) -> str:
 
     note = v.note
     if v.status == "wrong":
+        if v.slip == "other_layout":  # "other layout (CHW order)"
+            return note.split(";")[0].replace("answered in the other layout: right numbers in ", "other layout (") + ")"
         if v.slip:
             return SLIPS[v.slip]
-        if note.startswith("transposed"):
-            return note.split(";")[0].replace("transposed: right numbers in ", "transposed (") + ")"
         return note or "see the worked solution"
     if v.status == "right":
         if "the working" in note:

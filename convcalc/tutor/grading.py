@@ -18,10 +18,13 @@ from typing import Optional
 
 from ..errors import ConvcalcError
 from .answers import (DEFAULT_ASK, FIELDS, MEMORY_FIELDS, CheckError, Num, WrittenFloat, dims_match, given_text,
-                      parse_number, parse_rf, parse_shape, raw_text, shape_str, to_chw, value_text)
+                      is_blank, parse_number, parse_rf, parse_shape, raw_text, shape_str, to_chw, value_text)
 from .slips import find_slip
 from .truth import Ctx
 from .worked import work_lines
+
+
+OTHER_LAYOUT = "answered in the other layout"
 
 
 @dataclass
@@ -117,9 +120,13 @@ def grade_field(ctx: Ctx, fld: str, raw, show_work: bool = False) -> Verdict:
         return v
     v.expected = truth
     v.expected_text = value_text(fld, truth, q.layout)
-    if raw is None:
+    if raw is None and not q.strict_answers:
         v.status = "key"
         v.work = work_lines(ctx, fld) if show_work else []
+        return v
+    if raw is None or is_blank(raw):  # left empty: wrong, never an error that stops the run
+        v.status, v.note, v.slip = "wrong", "unanswered", "unanswered"
+        v.work = work_lines(ctx, fld)
         return v
     try:
         status, note = compare(fld, raw, truth, q)
@@ -128,7 +135,9 @@ def grade_field(ctx: Ctx, fld: str, raw, show_work: bool = False) -> Verdict:
         return v
     v.status, v.note = status, note
     parsed = _parse_for(fld, raw)
-    if status == "wrong" and not note.startswith("transposed"):
+    if status == "wrong" and note.startswith(OTHER_LAYOUT):
+        v.slip = "other_layout"
+    elif status == "wrong":
         hit = find_slip(ctx, fld, parsed)
         if hit:
             v.slip, v.note = hit[0], _join(v.note, hit[1])
@@ -198,7 +207,7 @@ def _compare_shape(nums, truth, layout):
     if len(nums) > 1 and dims_match(to_chw(nums, other), truth):
         if layout == "any":
             return "right", "read as HxWxC"
-        return "wrong", (f"transposed: right numbers in {other.upper()} order; the sheet asks {read.upper()} "
+        return "wrong", (f"{OTHER_LAYOUT}: right numbers in {other.upper()} order; the sheet asks {read.upper()} "
                          f"({shape_str(truth, read)})")
     if len(truth) == 1 and len(nums) > 1:  # 1x1x4096 for a 4096-vector: a 1x1 map is the same numbers
         big = [n for n in nums if n.value != 1]

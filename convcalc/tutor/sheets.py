@@ -38,6 +38,8 @@ class Question:
     ident: object = None
     label: str = ""             # short description of what is asked about
     raw: dict = field(default_factory=dict)
+    strict_answers: bool = False  # graded against a key: an answer left out is ✗ unanswered, not "key"
+    optimizer: str = "sgd"        # training fields: the optimizer whose state counts
 
 
 # -- building networks -------------------------------------------------------------------------------------
@@ -255,6 +257,8 @@ def read_sheet(path: str) -> dict:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise CheckError(f"{label}: YAML syntax error{at}: {getattr(e, 'problem', None) or e}") from None
+    except ValueError as e:  # e.g. an integer of 5,000 digits (Python's int() limit)
+        raise CheckError(f"{label}: a value cannot be read: {str(e).split(';')[0]}") from None
     if not isinstance(data, dict):
         raise CheckError(f"{label}: expected a mapping with 'questions' (a list) at the top level")
     for key in data:
