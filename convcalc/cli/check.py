@@ -91,6 +91,12 @@ def check(target, key, input_, layout, at, dtype, batch, exact, show_work, answe
         if expects or input_ is not None or at is not None:
             raise click.UsageError("a sheet carries its own questions: --expect-*, --input and --at apply to "
                                    "a layer or a model")
+        if layout is None:
+            from ..tutor.hints import sheet_hint
+
+            hint = sheet_hint(ck.read_sheet(target))
+            if hint:
+                click.echo(f"{hint}", err=True)
         if answer_key:
             return _emit_key(ck, target)
         result = ck.grade_sheet(target, show_work=show_work, layout=layout, exact=exact)
@@ -101,6 +107,11 @@ def check(target, key, input_, layout, at, dtype, batch, exact, show_work, answe
             more = f" (+{errors - 1} more, see the error rows)" if errors > 1 else ""
             click.echo(f"convcalc: error: {first}{more}", err=True)
         return result.exit_code
+    if layout is None and input_ is not None:
+        from ..tutor.hints import layout_hint, looks_hwc
+
+        if looks_hwc(list(input_)):
+            click.echo(layout_hint(list(input_)), err=True)
     q = _flag_question(ck, target, input_, layout or "chw", at, dtype, batch, bool(exact), expects, options,
                        answer_key)
     if answer_key:

@@ -371,9 +371,28 @@ def _slip_memory(ctx, fld):
                                             + (" (the output activations)" if fld == "memory" else ""))
 
 
+def _slip_input_layout(ctx, fld):
+    """An input read CxHxW that looks HxWxC (32x32x3): the answer for the input read as an image."""
+    from .hints import looks_hwc
+
+    q = ctx.q
+    if q.layout != "chw" or not looks_hwc(q.input) or fld == "rf":
+        return
+    image = (q.input[-1], *q.input[:-1])
+    try:
+        val = quantity(ctx.rerun(input=image), q.at, fld)
+    except (ConvcalcError, TypeError, ValueError, ZeroDivisionError):
+        return
+    if fld == "output" and len(val) > 1:
+        val = (*val[1:], val[0])  # as the student writes it: HxWxC
+    yield "other_layout", val, (f"that is the answer for the input read as HxWxC ({image[0]} channels); the "
+                                f"question reads {'x'.join(map(str, q.input))} as CxHxW ({q.input[0]} channels): "
+                                f"use --layout hwc (or `layout: hwc`) for an image written HxWxC")
+
+
 SLIP_FUNCS = (_slip_bias, _slip_padding, _slip_cout_for_cin, _slip_floor, _slip_flops, _slip_groups,
               _slip_pool_stride, _slip_rf, _slip_w_for_h, _slip_memory, _slip_dilation, _slip_padding_once,
-              _slip_transposed_macs)
+              _slip_transposed_macs, _slip_input_layout)
 
 
 # -- matching a wrong answer --------------------------------------------------------------------------------------
