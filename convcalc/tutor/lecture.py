@@ -157,7 +157,8 @@ def backward_lines(row, layer, input_needs_grad: bool) -> list:
              f"dW = {dw_op}: X {x} with dY {y} → dW {w}; MACs = the forward's = {fwd:,}",
              f"({why})"]
     if getattr(layer, "bias", False):
-        lines.append(f"db = dY summed over {"positions" if ro.windowed else "rows"} → {row.output[0] if ro.windowed else row.output[-1]} "
+        over = "positions" if ro.windowed else "rows"
+        lines.append(f"db = dY summed over {over} → {row.output[0] if ro.windowed else row.output[-1]} "
                      f"values (additions, no MACs)")
     total = dx + dw
     if total == row.backward_macs:
