@@ -284,6 +284,11 @@ SLIP_CASES = [
      "output", "padding_once"),
     ({"output": "5x10x10"}, dict(layer=CONV_5_5_S3), "output", "other_layout"),
     ({"params": ""}, dict(layer=CONV_5_5_S3), "params", "unanswered"),
+    # the first conv's input is the data: backward = dW only = its forward MACs 5*10*10*3*25 = 37,500
+    ({"backward_macs": 2 * 37_500}, dict(layer=CONV_5_5_S3), "backward_macs", "backward_first_dx"),
+    # a second conv (5 -> 4 channels, 3x3 on 10x10 -> 8x8): dX + dW = 2 * 4*8*8*5*9 = 23,040
+    ({"backward_macs": 4 * 8 * 8 * 5 * 9}, dict(layers=[CONV_5_5_S3, {"conv2d": {"out_channels": 4, "kernel_size": 3}}],
+                                               at=2), "backward_macs", "backward_one_gradient"),
 ]
 
 
@@ -434,12 +439,12 @@ def test_flags_wrong_exit_1_with_worked_solution():
     r = run(*LECTURE, "--expect-params", "375", "--expect-macs", "37.5k")
     assert r.exit_code == 1
     assert "forgot the bias" in r.stdout
-    assert "params = C_out·(C_in/g)·K_h·K_w + C_out = 5·(3/1)·5·5 + 5 = 380" in r.stdout
+    assert "params = C_out·C_in·K_h·K_w + C_out = 5·3·5·5 + 5 = 380" in r.stdout
 
 
 def test_show_work_on_right_answers():
     r = run(*LECTURE, "--expect-output", "10x10x5", "--show-work")
-    assert r.exit_code == 0 and "H_out = ⌊(H + 2·P_h − D_h·(K_h − 1) − 1)/S_h⌋ + 1" in r.stdout
+    assert r.exit_code == 0 and "H_out = ⌊(H − K_h + 2·P_h)/S_h⌋ + 1" in r.stdout
 
 
 def test_flags_on_models():

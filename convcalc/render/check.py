@@ -9,7 +9,8 @@ import json
 MARK = {"right": "✓", "wrong": "✗", "error": "!", "key": "·"}
 FIELD_LABEL = {"output": "output", "height": "height", "width": "width", "channels": "channels",
                "params": "params", "macs": "MACs", "flops": "FLOPs", "rf": "RF", "memory": "memory",
-               "param_memory": "param memory"}
+               "param_memory": "param memory", "backward_macs": "backward MACs", "grad_input_shape": "dX shape",
+               "grad_weight_shape": "dW shape", "saved_bytes": "saved", "training_memory": "training mem"}
 
 
 def score_line(result) -> str:

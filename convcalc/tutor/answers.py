@@ -32,14 +32,24 @@ FIELDS = {
     "rf": "receptive field",
     "memory": "activation memory",
     "param_memory": "parameter memory",
+    "backward_macs": "backward MACs (input and weight gradients)",
+    "grad_input_shape": "shape of the input gradient dX",
+    "grad_weight_shape": "shape of the weight gradient dW",
+    "saved_bytes": "activations saved for the backward pass",
+    "training_memory": "training memory (weights, gradients, optimizer state)",
 }
 FIELD_ALIASES = {"shape": "output", "output_shape": "output", "parameters": "params", "weights": "params",
                  "mult_adds": "macs", "multiply_adds": "macs", "mac": "macs", "flop": "flops",
                  "receptive_field": "rf", "activation_memory": "memory", "activations": "memory",
                  "param_bytes": "param_memory", "weight_memory": "param_memory", "h": "height", "w": "width",
-                 "c": "channels"}
-COUNT_FIELDS = ("height", "width", "channels", "params", "macs", "flops", "memory", "param_memory")
-MEMORY_FIELDS = ("memory", "param_memory")
+                 "c": "channels", "backward": "backward_macs", "grad_input": "grad_input_shape",
+                 "dx_shape": "grad_input_shape", "grad_weight": "grad_weight_shape", "dw_shape": "grad_weight_shape",
+                 "saved_activations": "saved_bytes", "saved": "saved_bytes"}
+COUNT_FIELDS = ("height", "width", "channels", "params", "macs", "flops", "memory", "param_memory", "backward_macs",
+                "saved_bytes", "training_memory")
+MEMORY_FIELDS = ("memory", "param_memory", "saved_bytes", "training_memory")
+SHAPE_FIELDS = ("output", "grad_input_shape", "grad_weight_shape")
+TRAINING_FIELDS = ("backward_macs", "grad_input_shape", "grad_weight_shape", "saved_bytes", "training_memory")
 LAYOUTS = ("chw", "hwc", "any")
 DEFAULT_ASK = ("output", "params", "macs")
 
@@ -395,6 +405,13 @@ def to_chw(nums, layout):
     return (nums[-1], *nums[:-1]) if layout == "hwc" and len(nums) > 1 else tuple(nums)
 
 
+def shape_layout(fld: str, layout: str) -> str:
+    """How a shape field is written: a weight shape always as PyTorch stores it (C_out, C_in/g, K, K)."""
+    if fld == "grad_weight_shape":
+        return "chw"
+    return "chw" if layout == "any" else layout
+
+
 # -- writing exact values --------------------------------------------------------------------------------------
 def shape_str(shape, layout: str) -> str:
     dims = list(shape)
@@ -412,8 +429,8 @@ def _frac_text(v) -> str:
 def value_text(fld: str, value, layout: str = "chw") -> str:
     from ..units import human_bytes, human_count
 
-    if fld == "output":
-        return shape_str(value, "chw" if layout == "any" else layout)
+    if fld in SHAPE_FIELDS:
+        return shape_str(value, shape_layout(fld, layout))
     if fld == "rf":
         sizes = [a.size for a in value]
         size = str(sizes[0]) if len(set(sizes)) == 1 else "x".join(str(s) for s in sizes)
@@ -445,8 +462,8 @@ def given_text(raw) -> str:
 
 def key_value(fld: str, value, layout: str):
     """How --answer-key writes a correct answer (re-readable by the parser)."""
-    if fld == "output":
-        return shape_str(value, "chw" if layout == "any" else layout)
+    if fld in SHAPE_FIELDS:
+        return shape_str(value, shape_layout(fld, layout))
     if fld == "rf":
         sizes = [a.size for a in value]
         return "x".join(str(s) for s in sizes) if len(sizes) > 1 else sizes[0]

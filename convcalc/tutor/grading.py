@@ -17,7 +17,7 @@ from fractions import Fraction
 from typing import Optional
 
 from ..errors import ConvcalcError
-from .answers import (DEFAULT_ASK, FIELDS, MEMORY_FIELDS, CheckError, Num, WrittenFloat, dims_match, given_text,
+from .answers import (DEFAULT_ASK, FIELDS, MEMORY_FIELDS, SHAPE_FIELDS, CheckError, Num, WrittenFloat, dims_match, given_text,
                       is_blank, parse_number, parse_rf, parse_shape, raw_text, shape_str, to_chw, value_text)
 from .slips import find_slip
 from .truth import Ctx
@@ -164,7 +164,7 @@ def _join(a: str, b: str) -> str:
 
 
 def _parse_for(fld, raw):
-    if fld == "output":
+    if fld in SHAPE_FIELDS:
         return parse_shape(raw)
     if fld == "rf":
         return parse_rf(raw)
@@ -173,11 +173,12 @@ def _parse_for(fld, raw):
 
 def compare(fld: str, raw, truth, q):
     """(status, note) of one answer against the exact value."""
-    if fld == "output":
+    if fld in SHAPE_FIELDS:
+        layout = q.layout if fld != "grad_weight_shape" else "chw"
         text = raw_text(raw).strip() if isinstance(raw, (str, WrittenFloat)) else ""
         if len(truth) == 1 and re.fullmatch(r"\d{1,3}(?:,\d{3})+", text):  # 150,528: one number, not a shape
-            return _compare_shape((parse_number(text),), truth, q.layout)
-        return _compare_shape(parse_shape(raw), truth, q.layout)
+            return _compare_shape((parse_number(text),), truth, layout)
+        return _compare_shape(parse_shape(raw), truth, layout)
     if fld == "rf":
         return _compare_rf(parse_rf(raw), truth)
     num = parse_number(raw, "bytes" if fld in MEMORY_FIELDS else "count")

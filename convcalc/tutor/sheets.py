@@ -16,7 +16,7 @@ from ..errors import ConvcalcError
 from .answers import DEFAULT_ASK, LAYOUTS, CheckError, WrittenFloat, field_name, key_value, parse_shape
 
 QUESTION_KEYS = ("id", "text", "source", "note", "input", "layer", "layers", "model", "mlp", "bias", "at",
-                 "layout", "exact", "dtype", "batch", "answers", "ask")
+                 "layout", "exact", "dtype", "batch", "answers", "ask", "optimizer")
 SHEET_KEYS = ("title", "description", "layout", "exact", "dtype", "questions")
 NETWORK_KEYS = ("layer", "layers", "model", "mlp")
 
@@ -138,7 +138,12 @@ def _settings(item, defaults, fail) -> dict:
     batch = item.get("batch", 1)
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         fail("batch", f"expected a positive integer, got {batch!r}")
-    return {"layout": layout, "exact": exact, "dtype": dtype, "batch": batch}
+    from ..training import OPTIMIZERS
+
+    optimizer = item.get("optimizer", "sgd")
+    if optimizer not in OPTIMIZERS:
+        fail("optimizer", f"expected one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    return {"layout": layout, "exact": exact, "dtype": dtype, "batch": batch, "optimizer": optimizer}
 
 
 def _asked(item, fail) -> dict:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from fractions import Fraction
 
 from ..errors import ConvcalcError
-from .answers import FIELDS, MEMORY_FIELDS, dims_match, to_chw
+from .answers import FIELDS, MEMORY_FIELDS, SHAPE_FIELDS, dims_match, to_chw
 from .kinds import CHANNELS, CONV, role
 from .truth import quantity
 
@@ -36,6 +36,8 @@ SLIPS = {
     "transposed_macs_output": "counted the transposed conv's MACs over the output",
     "padding_once": "counted the padding once instead of twice (2P)",
     "other_layout": "answered in the other layout",
+    "backward_first_dx": "computed dX for a layer whose input needs no gradient",
+    "backward_one_gradient": "counted one gradient (the backward needs both dX and dW)",
     "unanswered": "unanswered",
 }
 
@@ -376,23 +378,37 @@ def _slip_input_layout(ctx, fld):
     from .hints import looks_hwc
 
     q = ctx.q
-    if q.layout != "chw" or not looks_hwc(q.input) or fld == "rf":
+    if q.layout != "chw" or not looks_hwc(q.input) or fld in ("rf", "grad_weight_shape"):
         return
     image = (q.input[-1], *q.input[:-1])
     try:
         val = quantity(ctx.rerun(input=image), q.at, fld)
     except (ConvcalcError, TypeError, ValueError, ZeroDivisionError):
         return
-    if fld == "output" and len(val) > 1:
+    if fld in SHAPE_FIELDS and len(val) > 1:
         val = (*val[1:], val[0])  # as the student writes it: HxWxC
     yield "other_layout", val, (f"that is the answer for the input read as HxWxC ({image[0]} channels); the "
                                 f"question reads {'x'.join(map(str, q.input))} as CxHxW ({q.input[0]} channels): "
                                 f"use --layout hwc (or `layout: hwc`) for an image written HxWxC")
 
 
+def _slip_backward(ctx, fld):
+    """Backward MACs: dX counted where the input is the data, or only one of dX and dW."""
+    if fld != "backward_macs":
+        return
+    rows = [r for r in ([ctx.row] if ctx.row is not None else ctx.rows) if r.layer is not None]
+    fwd = sum(r.macs for r in rows if r.params)
+    truth = ctx.value(fld)
+    if fwd and truth < 2 * fwd:
+        yield "backward_first_dx", truth + (2 * fwd - truth), (
+            "the first layer with weights needs no dX: its input is the data, which needs no gradient")
+    if fwd and truth == 2 * fwd:
+        yield "backward_one_gradient", fwd, "that is one gradient; backward = dX + dW, each as many MACs as the forward"
+
+
 SLIP_FUNCS = (_slip_bias, _slip_padding, _slip_cout_for_cin, _slip_floor, _slip_flops, _slip_groups,
               _slip_pool_stride, _slip_rf, _slip_w_for_h, _slip_memory, _slip_dilation, _slip_padding_once,
-              _slip_transposed_macs, _slip_input_layout)
+              _slip_transposed_macs, _slip_input_layout, _slip_backward)
 
 
 # -- matching a wrong answer --------------------------------------------------------------------------------------
@@ -425,7 +441,9 @@ def find_slip(ctx, fld: str, parsed):
 
 
 def _answer_is(fld, parsed, val, layout) -> bool:
-    if fld == "output":
+    if fld == "grad_weight_shape":
+        return dims_match(parsed, tuple(val))
+    if fld in SHAPE_FIELDS:
         read = "hwc" if layout == "hwc" else "chw"
         return dims_match(to_chw(parsed, read), tuple(val)) or (
             layout == "any" and dims_match(to_chw(parsed, "hwc"), tuple(val)))
