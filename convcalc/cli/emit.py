@@ -66,8 +66,11 @@ def layout_hint(ctx) -> None:
     """One line on stderr when an input read as CxHxW looks HxWxC (32x32x3)."""
     from ..tutor.hints import layout_hint as text, looks_hwc
 
+    if ctx is None or ctx.meta.get("convcalc.hinted"):
+        return
     dims = written_input(ctx)
     if dims is not None and looks_hwc(dims):
+        ctx.meta["convcalc.hinted"] = True
         click.echo(text(dims), err=True)
 
 

@@ -182,6 +182,9 @@ def layer(kind, input_, batch, dtype, fmt, layout, depth, training, optimizer, a
 
     if input_ is None:
         raise click.UsageError("--input is required, e.g. --input 3x32x32")
+    from .emit import layout_hint
+
+    layout_hint(click.get_current_context())  # before anything can fail on the misread input
     lay = build_layer(kind, options)
     dims = to_dims(input_, layout, square_default=False)
     report = analyze(Sequential((lay.kind, lay)), dims, batch=batch, dtype=dtype, name=lay.kind,
