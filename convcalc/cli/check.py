@@ -136,7 +136,9 @@ def _grade_class(key, targets, fmt, show_work) -> int:
     from ..tutor.classbook import grade_class
 
     cr = grade_class(key, targets, show_work)
-    if fmt == "csv":
+    if not cr.graded:
+        pass  # nothing graded: only the broken files' lines below
+    elif fmt == "csv":
         click.echo(rc.gradebook_csv(cr), nl=False)
     elif fmt == "json":
         click.echo(rc.class_json(cr))

@@ -92,7 +92,9 @@ def read_key(path: str) -> Key:
         build_question(item, i, label, defaults, base)  # the key's own errors, named, before any grading
         fields[ident] = [field_name(k, "field") for k in answers]
         items.append((ident, item))
-    return Key(path, str(data.get("title") or label), defaults["layout"], defaults, items, fields)
+    title = str(data.get("title") or label)
+    title = title[:-len(" (answer key)")] if title.endswith(" (answer key)") else title
+    return Key(path, title, defaults["layout"], defaults, items, fields)
 
 
 def _blank_field(answers: dict) -> str:
@@ -140,8 +142,7 @@ def grade_submission(key: Key, path: str, show_work: bool = False) -> SheetResul
         q.strict_answers = True
         results.append(grade(q, show_work))
     name = os.path.splitext(os.path.basename(path))[0]
-    title = key.title[:-len(" (answer key)")] if key.title.endswith(" (answer key)") else key.title
-    return SheetResult(f"{name}: {title}", os.path.basename(path), results, key.layout)
+    return SheetResult(f"{name}: {key.title}", os.path.basename(path), results, key.layout)
 
 
 def submission_paths(targets, key_path: str) -> list:
