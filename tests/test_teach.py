@@ -211,6 +211,7 @@ HINT = "looks like HxWxC"
     (["layer", "conv2d", "--input", "28x28x1", "--out", "5", "-k", "3"], True),
     (["layer", "conv2d", "--input", "3x32x32", "--out", "5", "-k", "3"], False),
     (["layer", "conv2d", "--input", "4x32x3", "--out", "5", "-k", "3"], False),      # first not > 4
+    (["layer", "batchnorm2d", "--input", "16x4x4"], False),                          # a square CxHxW map
     (["layer", "conv2d", "--input", "32x32x3", "--layout", "chw", "--out", "5", "-k", "3"], False),  # explicit
     (["layer", "conv2d", "--input", "32x32x3", "--layout", "hwc", "--out", "5", "-k", "3"], False),
     (["32x32x3 | conv 5 k3"], True),

@@ -236,6 +236,14 @@ def _suffix(suffix: str, what: str, text: str):
                   if unit else None), None, ""
 
 
+def _small(v, text: str) -> Fraction:
+    """An intermediate value of an expression, refused when it grows beyond MAX_BITS."""
+    v = Fraction(v)
+    if v.numerator.bit_length() > MAX_BITS or v.denominator.bit_length() > MAX_BITS:
+        raise CheckError(f"{text[:40]!r}: a value too large to be an answer")
+    return v
+
+
 def _expression(core: str, text: str) -> Fraction:
     """Exact value of ``5x5x3x5 + 5``, ``(3*3*3)*10 + 10``, ``10 × 32 × 32 × 75 × 2``, ``27/3 + 1``."""
     tokens = re.findall(r"\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?[kKmMgG]?|\*\*|[-+*/()^×xX·⋅]|\S", core)
@@ -251,12 +259,6 @@ def _expression(core: str, text: str) -> Fraction:
 
     def fail():
         raise CheckError(f"cannot read {text!r} as a number or an arithmetic expression")
-
-    def _small(v):
-        v = Fraction(v)
-        if v.numerator.bit_length() > MAX_BITS or v.denominator.bit_length() > MAX_BITS:
-            raise CheckError(f"{text[:40]!r}: a value too large to be an answer")
-        return v
 
     def atom():
         t = peek()
@@ -293,7 +295,7 @@ def _expression(core: str, text: str) -> Fraction:
             e = power()
             if e.denominator != 1 or abs(e) > 64:
                 fail()
-            v = _small(v ** int(e))
+            v = _small(v ** int(e), text)
         return v
 
     def mul():
@@ -307,7 +309,7 @@ def _expression(core: str, text: str) -> Fraction:
                 v = v / r
             else:
                 v = v * r
-            v = _small(v)
+            v = _small(v, text)
         return v
 
     def add():

@@ -1,6 +1,7 @@
 """The layout hint: lectures write shapes HxWxC, convcalc reads CxHxW by default. An input read
 in the default layout whose last size is 1, 3 or 4 and whose first is larger than 4 (``32x32x3``)
-is almost surely an image written HxWxC: say so in one line (on stderr; nothing else changes)."""
+is almost surely an image written HxWxC: say so in one line (on stderr; nothing else changes).
+Not when the last two sizes are equal (``16x4x4``): that is a square CxHxW map, as written."""
 from __future__ import annotations
 
 
@@ -9,7 +10,7 @@ def looks_hwc(dims) -> bool:
     dims = list(dims or ())
     if len(dims) < 3 or not all(isinstance(d, int) and not isinstance(d, bool) for d in dims):
         return False
-    return dims[-1] in (1, 3, 4) and dims[0] > 4
+    return dims[-1] in (1, 3, 4) and dims[0] > 4 and dims[-2] != dims[-1]
 
 
 def layout_hint(dims, where: str = "") -> str:
