@@ -302,9 +302,10 @@ def test_explain_conv_matches_the_lecture():
 
     ex = explain_layer(cc.Conv2d(None, 5, 5, stride=3), (3, 32, 32))
     lines = {st.quantity: step_line(st) for st in ex.steps}
-    assert lines["H_out"] == "H_out = ⌊(H + 2·P_h − D_h·(K_h − 1) − 1)/S_h⌋ + 1 = ⌊(32 + 2·0 − 1·(5 − 1) − 1)/3⌋ + 1 = 10"
-    assert lines["params"] == "params = C_out·(C_in/g)·K_h·K_w + C_out = 5·(3/1)·5·5 + 5 = 380"
-    assert lines["MACs"].endswith("= 5·10·10·(3/1)·5·5 = 37,500")
+    # the lecture's form when undilated and ungrouped (issue #15)
+    assert lines["H_out"] == "H_out = ⌊(H − K_h + 2·P_h)/S_h⌋ + 1 = ⌊(32 − 5 + 2·0)/3⌋ + 1 = 10"
+    assert lines["params"] == "params = C_out·C_in·K_h·K_w + C_out = 5·3·5·5 + 5 = 380"
+    assert lines["MACs"].endswith("= 5·10·10·3·5·5 = 37,500")
     assert all(not st.note for st in ex.steps)  # the substituted formula gives the reported number
 
 
