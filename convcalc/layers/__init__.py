@@ -13,6 +13,7 @@ from .linear import Flatten, Linear
 from .norm import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
                    InstanceNorm3d, LayerNorm, LocalResponseNorm)
 from .tensor import CenterCrop, ChannelShuffle, ChannelSlice, LayerNorm2d, LayerScale, Permute, Upsample
+from .ops import MatMul, Op, Pointwise, Reduce, Unknown, View
 from .pool import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
                    AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d, MaxPool3d)
 
@@ -25,6 +26,7 @@ KINDS = {cls.kind: cls for cls in (
     ReLU, ReLU6, LeakyReLU, ELU, PReLU, Sigmoid, Tanh, Softmax, LogSoftmax, Hardswish, Hardsigmoid, SiLU, GELU,
     Dropout, Dropout1d, Dropout2d, Dropout3d, StochasticDepth, Identity,
     CenterCrop, ChannelShuffle, ChannelSlice, Permute, Upsample, LayerScale, LayerNorm2d,
+    View, Reduce, Pointwise, MatMul, Op, Unknown,
 )}
 # Common aliases people type.
 ALIASES = {"conv": "conv2d", "lrn": "localresponsenorm", "fc": "linear", "dense": "linear", "maxpool": "maxpool2d",
