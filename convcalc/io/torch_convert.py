@@ -125,7 +125,7 @@ class Converter:
         self.unary = functions()[0]
         self.layers, self.calls, self.seen = {}, {}, {}
         self.full = Graph()
-        self.values = {}
+        self.values, self.counted = {}, set()
 
     def layer_of(self, target, m):
         if target not in self.layers:
@@ -228,6 +228,15 @@ class Converter:
             if isinstance(v, _C):
                 params.update(v.params)
         return params
+
+    def _const_macs(self, n) -> int:
+        """MACs of the constants ``n`` uses that no op has counted yet."""
+        total = 0
+        for v in self._tensor_args(n):
+            if isinstance(v, _C) and v.macs and id(v) not in self.counted:
+                self.counted.add(id(v))
+                total += v.macs
+        return total
 
     def _new_params(self, params) -> int:
         new = {k: v for k, v in params.items() if k not in self.seen}

@@ -223,7 +223,7 @@ to type type_as unsqueeze squeeze expand expand_as repeat unflatten movedim move
 flip chunk split unbind tensor_split rearrange pad zero_pad2d identity cat concat concatenate stack hstack vstack
 swapaxes swapdims index_select gather take_along_dim new_empty repeat_interleave tile view_as reshape_as
 flatten_parameters einops.repeat dropout dropout1d dropout2d dropout3d alpha_dropout feature_alpha_dropout
-stochastic_depth""".split())
+stochastic_depth _patch_merging_pad""".split())
 #: elementwise ops and normalizations: no MACs by convcalc's convention (DESIGN §2)
 ELEMENTWISE = frozenset("""add iadd radd sub isub rsub mul imul rmul truediv itruediv div rtruediv floordiv
 ifloordiv mod neg pos pow rpow sqrt rsqrt exp exp2 expm1 log log2 log10 log1p abs clamp clamp_min clamp_max clip
@@ -244,7 +244,7 @@ new_ones new_full new_tensor linspace eye rand randn randint rand_like randn_lik
 #: ops that multiply: exact MAC rules on full torch shapes (see :func:`macs_rule`)
 MATMUL = frozenset("matmul mm bmm baddbmm addmm addbmm einsum linear bilinear scaled_dot_product_attention "
                    "conv1d conv2d conv3d conv_transpose1d conv_transpose2d conv_transpose3d mv dot outer "
-                   "MultiheadAttention".split())
+                   "MultiheadAttention shifted_window_attention".split())
 
 OPERATORS = {"iadd": "add", "radd": "add", "isub": "sub", "imul": "mul", "rmul": "mul", "itruediv": "truediv",
              "ifloordiv": "floordiv", "imatmul": "matmul", "__matmul__": "matmul"}
@@ -330,7 +330,21 @@ def macs_rule(name, args, kwargs, out, module=None):
         return _prod(out.shape[:-1]) * k.shape[-2] * (q.shape[-1] + v.shape[-1])
     if name == "MultiheadAttention":
         return _mha_macs(module, args, kwargs)
+    if name == "shifted_window_attention":
+        return _swin_macs(args, kwargs)
     return None
+
+
+def _swin_macs(args, kwargs):
+    """torchvision's ``shifted_window_attention`` (Swin v1/v2, a function marked with fx.wrap):
+    the qkv and output projections over the padded map, and the two matmuls in each window."""
+    x, qkv_w, proj_w = args[0], args[1], args[2]
+    ws = args[4] if len(args) > 4 else kwargs["window_size"]
+    b, h, w, c = x.shape
+    ph, pw = -(-h // ws[0]) * ws[0], -(-w // ws[1]) * ws[1]
+    n = ws[0] * ws[1]
+    windows = b * (ph * pw // n)
+    return b * ph * pw * (qkv_w.numel() + proj_w.numel()) + windows * n * n * c * 2
 
 
 def _mha_macs(m, args, kwargs):

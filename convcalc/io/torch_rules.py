@@ -40,7 +40,7 @@ def rule(conv, n, name, m, tensors, ps, out):
         macs = conv._macs(n, name, None)
         if macs is None:
             return None, keys, False
-        return ops.Op(name, ps, macs, conv._new_params(consts)), keys, False
+        return ops.Op(name, ps, macs + conv._const_macs(n), conv._new_params(consts)), keys, False
     if name in SHAPE_ONLY:
         return _shape_only(conv, n, name, tensors, ps, consts)
     if name in REDUCE and not (name in ("max", "min") and len([a for a in n.args if hasattr(a, "op")]) > 1):
@@ -85,13 +85,13 @@ def _shape_only(conv, n, name, tensors, ps, consts):
             if _fits(layer, [x.ps for x in tensors], ps):
                 return layer, keys, True
         if len(keys) > 1 or consts:
-            return ops.Pointwise(name, ps, conv._new_params(consts)), keys, False
+            return ops.Pointwise(name, ps, conv._new_params(consts), conv._const_macs(n)), keys, False
     if t.bdim == 0 and t.drop and not consts:
         for layer in _specific(n, name, t, ps):
             if _fits(layer, [t.ps], ps):
                 return layer, [t.key], False
     if consts:
-        return ops.Pointwise(name, ps, conv._new_params(consts)), keys, False
+        return ops.Pointwise(name, ps, conv._new_params(consts), conv._const_macs(n)), keys, False
     return ops.View(ps, op=name), [t.key], False
 
 
@@ -163,4 +163,4 @@ def _elementwise(conv, n, name, tensors, ps, consts):
                                 align_corners=n.kwargs.get("align_corners"))
         if _fits(layer, [t.ps], ps):
             return layer, keys, False
-    return ops.Pointwise(name, ps, conv._new_params(consts)), keys, False
+    return ops.Pointwise(name, ps, conv._new_params(consts), conv._const_macs(n)), keys, False

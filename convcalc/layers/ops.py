@@ -108,19 +108,20 @@ class Reduce(Layer):
 
 
 class Pointwise(Layer):
-    """An elementwise op of the inputs and constants (no MACs); ``params`` of the constants."""
+    """An elementwise op of the inputs and constants (no MACs of its own); ``params`` and ``macs``
+    of the constants it uses (computed once per forward, like Swin v2's position-bias MLP)."""
 
     kind = "pointwise"
     arity = None
 
-    def __init__(self, op="add", shape=None, params=0):
-        self.op, self.shape, self.params = op, _shape(shape, "pointwise"), params
+    def __init__(self, op="add", shape=None, params=0, macs=0):
+        self.op, self.shape, self.params, self.macs = op, _shape(shape, "pointwise"), params, macs
 
     def infer(self, shape):
         return self.infer_all([shape])
 
     def infer_all(self, shapes):
-        return Inference(shape=self.shape, params=self.params)
+        return Inference(shape=self.shape, params=self.params, macs=self.macs)
 
     def describe(self):
         return self.op + (f" (+{self.params:,} params)" if self.params else "")
