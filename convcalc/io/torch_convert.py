@@ -14,7 +14,13 @@ from ..graph import Graph
 from ..layers import linear, ops, tensor
 from ..layers.merge import COMBINE
 from .torch_ops import (CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY, TorchError, _torch, functions, macs_rule,
-                        module_layer, op_name, torch_modules)
+                        module_layer, op_name, registered, torch_modules)
+
+
+#: shape-only ops that are the identity when the shape does not change
+_SAME = frozenset("""cat concat concatenate contiguous clone detach float half double to type type_as dropout
+dropout1d dropout2d dropout3d alpha_dropout feature_alpha_dropout stochastic_depth identity view reshape view_as
+reshape_as flatten expand expand_as squeeze unsqueeze unflatten pad""".split())
 
 
 class _T:
@@ -129,10 +135,9 @@ class Converter:
 
     def layer_of(self, target, m):
         if target not in self.layers:
-            from .torch_import import registered
-
-            registered = hasattr(m, "convcalc_kind") or registered(m)
-            self.layers[target] = module_layer(m, target) if registered else None
+            kind = getattr(m, "convcalc_kind", None)
+            mapped = kind != "merge" and (kind is not None or registered(m))
+            self.layers[target] = module_layer(m, target) if mapped else None
         return self.layers[target]
 
     def run(self):
@@ -179,9 +184,9 @@ class Converter:
             return self._attr(n, o2)
         if isinstance(o2, (tuple, list)) and any(isinstance(x, torch.Tensor) for x in o2):
             return self._multi(n, name, m, o2, o3)
+        if name == "getitem" and isinstance(self.values.get(n.args[0]), _M) and isinstance(n.args[1], int):
+            return self.values[n.args[0]].items[n.args[1]]
         if not isinstance(o2, torch.Tensor):
-            if name == "getitem" and isinstance(self.values.get(n.args[0]), _M):
-                return self.values[n.args[0]].items[n.args[1]]
             return None
         return self._single(n, name, m, o2, o3)
 
@@ -206,16 +211,20 @@ class Converter:
                 first = self._single(n, name, m, a, b)
                 items.append(first)
                 continue
-            items.append(self._lazy_view(n, first, a, b, i))
+            start = sum(x.shape[1] for x in o2[:i]) if name in ("chunk", "split") else None
+            items.append(self._lazy_view(n, first, a, b, i, start))
         return _M(items)
 
-    def _lazy_view(self, n, first, a, b, i):
+    def _lazy_view(self, n, first, a, b, i, start=None):
         src = first if first is not None else next((v for v in self._tensor_args(n) if isinstance(v, _T)), None)
         got = _per_sample(tuple(a.shape), tuple(b.shape))
         if src is None or got is None or not isinstance(src, _T):
             return _C(self._params_of(n))
         ps, bdim, drop = got
-        key = self.full.add(f"{self.row(n)}.{i}", ops.View(ps, op="item"), [src.key])
+        layer = ops.View(ps, op="item")
+        if start is not None and src.bdim == 0 and src.drop and bdim == 0 and drop and ps[1:] == src.ps[1:]:
+            layer = tensor.ChannelSlice(start, start + ps[0])  # a chunk along the channels
+        key = self.full.add(f"{self.row(n)}.{i}", layer, [src.key])
         self._ps[key] = ps
         return _T(key, ps, bdim, drop, tuple(a.shape))
 
@@ -263,6 +272,8 @@ class Converter:
         if not tensors or got is None:
             return self._constant(n, name, m, args, o2)
         ps, bdim, drop = got
+        if name in _SAME and len(tensors) == 1 and not self._params_of(n) and ps == tensors[0].ps:
+            return tensors[0]  # an op that changes nothing here (x.contiguous(), a cat of one)
         layer, ins, implicit = self._layer(n, name, m, tensors, ps, o2)
         if layer is None:  # an op with no rule: counted as not counted
             layer, ins, implicit = ops.Unknown(self._label(n, name), ps, self._new_params(self._params_of(n))), \
@@ -325,12 +336,49 @@ def _prune(full, outputs):
             continue
         need.add(k)
         stack.extend(full.nodes[k].inputs)
+    _flatten_adds(full, need)
+    order, seen, stack = [], set(), [(k, 0) for k in reversed(list(dict.fromkeys(outputs)))]
+    while stack:  # depth first from the output, each input's path before the op (nested blocks' order)
+        k, i = stack.pop()
+        ins = full.nodes[k].inputs if k in full.nodes else ()
+        if i < len(ins):
+            stack.append((k, i + 1))
+            if ins[i] not in seen:
+                seen.add(ins[i])
+                stack.append((ins[i], 0))
+        elif k in full.nodes and k not in order:
+            order.append(k)
     g, keys = Graph(), {full.inputs[0]: full.inputs[0]}
-    for node in full:
-        if node.key in need:
-            keys[node.key] = g.add(node.name, node.layer, [keys[i] for i in node.inputs], implicit=node.implicit)
+    for k in order:
+        node = full.nodes[k]
+        keys[k] = g.add(node.name, node.layer, [keys[i] for i in node.inputs], implicit=node.implicit)
     g.outputs = [keys[k] for k in dict.fromkeys(outputs)]
     return g
+
+
+def _flatten_adds(full, need) -> None:
+    """``a + b + c`` -> one merge of three inputs, where the inner merge is used once."""
+    uses = {}
+    for k in need:
+        for i in full.nodes[k].inputs:
+            uses[i] = uses.get(i, 0) + 1
+    for k in list(full.nodes):
+        node = full.nodes[k]
+        if k not in need or not node.implicit or type(node.layer) is not COMBINE["add"]:
+            continue
+        ins, changed = [], False
+        for i in node.inputs:
+            inner = full.nodes.get(i)
+            if inner is not None and inner.implicit and type(inner.layer) is COMBINE["add"] and uses.get(i) == 1:
+                ins.extend(inner.inputs)
+                need.discard(i)
+                changed = True
+            else:
+                ins.append(i)
+        if changed:
+            full.nodes[k] = node._replace(inputs=tuple(ins), layer=COMBINE["add"](n=len(ins))) \
+                if hasattr(node, "_replace") else type(node)(node.key, node.name, COMBINE["add"](n=len(ins)),
+                                                             tuple(ins), node.implicit)
 
 
 __all__ = ["Converter", "linear", "tensor", "COMBINE", "CREATE", "ELEMENTWISE", "REDUCE"]

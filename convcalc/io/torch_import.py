@@ -20,7 +20,8 @@ from typing import Optional
 from ..errors import ConvcalcError
 from ..graph import Graph
 from ..zoo import Model
-from .torch_ops import TORCH_MODULES, TorchError, _bind, _torch, functions, module_layer, torch_modules  # noqa: F401
+from .torch_ops import (TORCH_MODULES, TorchError, _bind, _torch, functions, module_layer, registered,  # noqa: F401
+                        torch_modules)
 from .torch_convert import Converter
 
 __all__ = ["from_torch", "TorchError", "TORCH_MODULES", "to_torch_source"]
@@ -75,16 +76,6 @@ def _trace(module):
         except Exception as e:  # tracing runs user code: report what failed, in one line
             raise _trace_error(module, e) from None
     return fx.GraphModule(module, graph)
-
-
-def registered(m) -> bool:
-    """A module convcalc maps as one layer: the class that defines its forward is registered
-    (a subclass with a forward of its own, like torchvision's LayerNorm2d, is traced into)."""
-    modules = dict(torch_modules().items())
-    mro = type(m).__mro__
-    owner = next((c for c in mro if "forward" in c.__dict__), type(m))
-    mapped = next((c for c in mro if c in modules), None)
-    return mapped is not None and issubclass(mapped, owner)
 
 
 def _trace_error(module, e) -> TorchError:

@@ -141,6 +141,16 @@ def torch_modules() -> Registry:
     return TORCH_MODULES
 
 
+def registered(m) -> bool:
+    """A module convcalc maps as one layer: the class that defines its forward is registered
+    (a subclass with a forward of its own, like torchvision's LayerNorm2d, is traced into)."""
+    modules = dict(torch_modules().items())
+    mro = type(m).__mro__
+    owner = next((c for c in mro if "forward" in c.__dict__), type(m))
+    mapped = next((c for c in mro if c in modules), None)
+    return mapped is not None and issubclass(mapped, owner)
+
+
 # -- functional ops ----------------------------------------------------------------------------------
 def _bind(names, args, kwargs, defaults=None):
     out = dict(defaults or {})

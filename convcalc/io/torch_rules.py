@@ -56,7 +56,7 @@ def _module(conv, n, name, m, tensors, ps):
     params = {id(p): p.numel() for p in m.parameters()}
     if layer is not None and len(tensors) == 1:
         shapes = [tensors[0].ps]
-        if n.target in conv.calls:  # a module called again: the same weights, counted once
+        if n.target in conv.calls and any(params.values()):  # a module called again: the same weights, counted once
             macs = layer.infer_all(shapes).macs
             return ops.Op(f"{name} (shared)", ps, macs, conv._new_params(params)), keys, False
         conv.calls[n.target] = 1
@@ -64,8 +64,9 @@ def _module(conv, n, name, m, tensors, ps):
         if getattr(m, "convcalc_kind", None) == "merge":
             return None, keys, False
         return layer, keys, False
-    if layer is not None and getattr(m, "convcalc_kind", None) == "merge":
-        return layer.replace(n=len(keys)) if "n" in layer.args() else layer, keys, True
+    if getattr(m, "convcalc_kind", None) == "merge":  # an exported file's merge helper
+        dim = {"dim": m.dim - 1 if m.dim > 0 else m.dim} if m.op == "cat" else {}
+        return COMBINE[m.op](n=len(tensors), **dim), [t.key for t in tensors], True
     if name in MATMUL:
         macs = conv._macs(n, name, m)
         if macs is not None:
@@ -156,7 +157,7 @@ def _elementwise(conv, n, name, tensors, ps, consts):
         if layer is not None and _fits(layer, [t.ps], ps):
             return layer, keys, False
     if plain and name in ("add", "mul") and len(keys) == 2 and len(tensors) == 2 and \
-            all(x.bdim == 0 and x.drop and x.ps == ps for x in tensors):
+            all(x.bdim == 0 and x.drop for x in tensors) and _fits(COMBINE[name](n=2), [x.ps for x in tensors], ps):
         return COMBINE[name](n=2), keys, True
     if plain and len(keys) == 1 and name in ("interpolate", "upsample", "upsample_nearest", "upsample_bilinear"):
         layer = tensor.Upsample(size=tuple(ps[1:]), mode=n.kwargs.get("mode", "nearest"),
