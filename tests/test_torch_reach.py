@@ -105,3 +105,18 @@ def test_not_an_module_and_forward_that_raises_are_one_line():
     with pytest.raises(ConvcalcError) as e:
         from_torch(net, (3, 8, 8))
     assert "fails on input" in str(e.value) and "\n" not in str(e.value) and "%" not in str(e.value)
+
+
+def test_numpy_kernels_of_the_generic_ops_agree_with_torch():
+    import numpy as np
+
+    from convcalc.kernels import ops as K
+
+    rng = np.random.default_rng(0)
+    a, b = rng.random((2, 3, 4, 5)), rng.random((2, 3, 5, 6))
+    y, macs = K.matmul(a, b)
+    assert np.allclose(y, torch.matmul(torch.tensor(a), torch.tensor(b)).numpy()) and macs == 2 * 3 * 4 * 6 * 5
+    y, macs = K.reduce(a, "amax", (1, 2), keepdim=True)
+    assert np.allclose(y, torch.tensor(a).amax((2, 3), keepdim=True).numpy()) and macs == 0
+    y, _ = K.view(a, (12, 5))
+    assert np.array_equal(y, torch.tensor(a).view(2, 12, 5).numpy())
