@@ -1,22 +1,27 @@
 #!/usr/bin/env python
-"""Benchmark: convcalc.kernels.conv vs torch.nn.functional.conv2d.
+"""Benchmark: convcalc.kernels (pure NumPy) against torch, in one run.
 
-Layers: AlexNet's five convs (227 input) and ResNet-50's distinct conv shapes
-(each with the number of times it occurs in the network, so the per-network
-totals are the whole conv part of a forward pass), at batch 1 and 8.
+Three parts, each printed with medians and ratios:
 
-Ours and torch run in SEPARATE subprocesses, one after the other, with the
-same thread count (OMP/OPENBLAS/MKL_NUM_THREADS, default 2): an idle torch
-thread pool would otherwise steal a core from numpy.  Each layer: one warm-up,
-then the median of --repeats (>= 5) timed calls.  With --rounds R the two
-subprocesses alternate R times and each layer keeps its best median (guards
-against other load on a shared machine).  The numpy process also
-measures numpy's own float32 GEMM rate (2048^3) as the yardstick for the
-achieved GFLOP/s (2 * MACs / time, MACs as tallied by our kernel).
+* whole networks at ONE thread (resnet50, mobilenet_v2, efficientnet_b0, batch 1, 224x224): our
+  forward pass through verify's layer->kernel table with weights drawn beforehand, against the
+  same network exported by convcalc (``to_torch_source``) and run by torch under no_grad.
+  Goals: ours/torch <= 1.2, 1.5, 1.5.  Our time per layer kind is listed too;
+* single ops against torch.nn.functional at the same thread count (batch norm, depthwise conv,
+  activations, adaptive pooling);
+* big convolutions as a share of numpy's own float32 GEMM rate (2048^3) measured in the same
+  process and run (goal >= 80%).
 
-    python benchmarks/kernels.py [--threads 2] [--repeats 7] [--rounds 2] [--batches 1,8]
+Ours and torch run in SEPARATE subprocesses, one after the other, with the same thread count
+(OMP/OPENBLAS/MKL_NUM_THREADS): in one process the other library's idle worker threads spin and
+steal a core.  Each case: one warm-up, then the median of --repeats timed calls; with --rounds R
+the two subprocesses alternate R times and each case keeps its best median (the machine is shared).
+The load average is printed next to the figures.  OPENBLAS_CORETYPE is reported and never changed
+here; with --coretype an extra GEMM line is measured in a child whose environment lacks it.
 
-Not a test: it prints a report.  OPENBLAS_CORETYPE is reported, never changed.
+    python benchmarks/kernels.py [--threads 1,2] [--repeats 7] [--rounds 2] [--nets resnet50,...]
+
+Not a test: it prints a report.
 """
 
 from __future__ import annotations
@@ -30,37 +35,35 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+NETS = {"resnet50": 1.2, "mobilenet_v2": 1.5, "efficientnet_b0": 1.5}   # name -> goal ratio
 
-# (net, name, C_in, C_out, k, stride, padding, input size, count in the net)
-LAYERS = [
-    ("alexnet", "conv1 11x11/4", 3, 96, 11, 4, 0, 227, 1),
-    ("alexnet", "conv2 5x5", 96, 256, 5, 1, 2, 27, 1),
-    ("alexnet", "conv3 3x3", 256, 384, 3, 1, 1, 13, 1),
-    ("alexnet", "conv4 3x3", 384, 384, 3, 1, 1, 13, 1),
-    ("alexnet", "conv5 3x3", 384, 256, 3, 1, 1, 13, 1),
-    ("resnet50", "conv1 7x7/2", 3, 64, 7, 2, 3, 224, 1),
-    ("resnet50", "l1 1x1 64-64", 64, 64, 1, 1, 0, 56, 1),
-    ("resnet50", "l1 1x1 256-64", 256, 64, 1, 1, 0, 56, 2),
-    ("resnet50", "l1 3x3 64-64", 64, 64, 3, 1, 1, 56, 3),
-    ("resnet50", "l1 1x1 64-256", 64, 256, 1, 1, 0, 56, 4),
-    ("resnet50", "l2 1x1 256-128", 256, 128, 1, 1, 0, 56, 1),
-    ("resnet50", "l2 3x3/2 128-128", 128, 128, 3, 2, 1, 56, 1),
-    ("resnet50", "l2 1x1/2 256-512 ds", 256, 512, 1, 2, 0, 56, 1),
-    ("resnet50", "l2 1x1 128-512", 128, 512, 1, 1, 0, 28, 4),
-    ("resnet50", "l2 1x1 512-128", 512, 128, 1, 1, 0, 28, 3),
-    ("resnet50", "l2 3x3 128-128", 128, 128, 3, 1, 1, 28, 3),
-    ("resnet50", "l3 1x1 512-256", 512, 256, 1, 1, 0, 28, 1),
-    ("resnet50", "l3 3x3/2 256-256", 256, 256, 3, 2, 1, 28, 1),
-    ("resnet50", "l3 1x1/2 512-1024 ds", 512, 1024, 1, 2, 0, 28, 1),
-    ("resnet50", "l3 1x1 256-1024", 256, 1024, 1, 1, 0, 14, 6),
-    ("resnet50", "l3 1x1 1024-256", 1024, 256, 1, 1, 0, 14, 5),
-    ("resnet50", "l3 3x3 256-256", 256, 256, 3, 1, 1, 14, 5),
-    ("resnet50", "l4 1x1 1024-512", 1024, 512, 1, 1, 0, 14, 1),
-    ("resnet50", "l4 3x3/2 512-512", 512, 512, 3, 2, 1, 14, 1),
-    ("resnet50", "l4 1x1/2 1024-2048 ds", 1024, 2048, 1, 2, 0, 14, 1),
-    ("resnet50", "l4 1x1 512-2048", 512, 2048, 1, 1, 0, 7, 3),
-    ("resnet50", "l4 1x1 2048-512", 2048, 512, 1, 1, 0, 7, 2),
-    ("resnet50", "l4 3x3 512-512", 512, 512, 3, 1, 1, 7, 2),
+# big convolutions: (name, C_in, C_out, k, stride, padding, input size, batch)
+CONVS = [
+    ("alexnet conv2 5x5", 96, 256, 5, 1, 2, 27, 1),
+    ("alexnet conv3 3x3", 256, 384, 3, 1, 1, 13, 1),
+    ("resnet50 3x3 64@56", 64, 64, 3, 1, 1, 56, 1),
+    ("resnet50 3x3 128@28", 128, 128, 3, 1, 1, 28, 1),
+    ("resnet50 3x3 256@14", 256, 256, 3, 1, 1, 14, 1),
+    ("resnet50 1x1 256-64@56", 256, 64, 1, 1, 0, 56, 1),
+    ("resnet50 3x3 64@56 N8", 64, 64, 3, 1, 1, 56, 8),
+    ("vgg16 3x3 128@112", 128, 128, 3, 1, 1, 112, 1),
+]
+
+# single ops: (name, input shape, spec)
+OPS = [
+    ("batch_norm 32x112x112", (1, 32, 112, 112), ("bn",)),
+    ("batch_norm 144x56x56 N8", (8, 144, 56, 56), ("bn",)),
+    ("dwconv 3x3 32@112", (1, 32, 112, 112), ("dw", 3, 1, 1)),
+    ("dwconv 3x3/2 96@112", (1, 96, 112, 112), ("dw", 3, 2, 1)),
+    ("dwconv 5x5 240@28", (1, 240, 28, 28), ("dw", 5, 1, 2)),
+    ("dwconv 3x3 144@56 N8", (8, 144, 56, 56), ("dw", 3, 1, 1)),
+    ("relu 64x112x112", (1, 64, 112, 112), ("relu",)),
+    ("relu6 96x112x112", (1, 96, 112, 112), ("relu6",)),
+    ("silu 96x112x112", (1, 96, 112, 112), ("silu",)),
+    ("hardswish 96x112x112", (1, 96, 112, 112), ("hardswish",)),
+    ("adaptive_avg 2048x7x7->1", (8, 2048, 7, 7), ("aap", 1)),
+    ("adaptive_avg 512x13x13->6", (8, 512, 13, 13), ("aap", 6)),
+    ("max_pool 3x3/2 64@112", (1, 64, 112, 112), ("maxpool",)),
 ]
 
 
@@ -70,132 +73,304 @@ def _median(ts):
     return ts[n // 2] if n % 2 else 0.5 * (ts[n // 2 - 1] + ts[n // 2])
 
 
+# --cpu: time with the process's CPU clock instead of the wall clock.  At one thread this
+# leaves out the time the process waits for a core on a loaded machine.
+CLOCK = time.perf_counter
+
+
 def _time(fn, repeats):
     fn()  # warm-up
     ts = []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = CLOCK()
         fn()
-        ts.append(time.perf_counter() - t)
+        ts.append(CLOCK() - t)
     return _median(ts)
 
 
-def worker(which, batches, repeats, threads):
+# -- our side ------------------------------------------------------------------------------------
+
+def _our_op(K, spec, x, rng, np):
+    C = x.shape[1]
+    kind = spec[0]
+    if kind == "bn":
+        m, v = rng.random(C, dtype=np.float32), rng.random(C, dtype=np.float32) + 0.5
+        g, b = rng.random(C, dtype=np.float32), rng.random(C, dtype=np.float32)
+        return lambda: K.batch_norm(x, m, v, g, b)
+    if kind == "dw":
+        k, s, p = spec[1:]
+        w = rng.random((C, 1, k, k), dtype=np.float32)
+        return lambda: K.conv(x, w, None, s, p, 1, C)
+    if kind == "aap":
+        return lambda: K.adaptive_avg_pool(x, spec[1])
+    if kind == "maxpool":
+        return lambda: K.max_pool(x, 3, 2, 1)
+    return lambda: getattr(K, kind)(x)
+
+
+def _walk(module, x, leaf, np, Parallel, Sequential, join, L, prefix=""):
+    """Forward pass over the graph; ``leaf(layer, name, x)`` returns the layer's output."""
+    from convcalc import kernels as K
+
+    if isinstance(module, L.Layer):
+        return leaf(module, prefix, x)
+    if isinstance(module, Sequential):
+        for name, child in module.children:
+            x = _walk(child, x, leaf, np, Parallel, Sequential, join, L, join(prefix, name))
+        return x
+    outs = [x if child is None else _walk(child, x, leaf, np, Parallel, Sequential, join, L, join(prefix, name))
+            for name, child in module.branches]
+    if module.combine in ("add", "mul"):
+        fn = K.add if module.combine == "add" else K.mul
+        y = outs[0]
+        for a in outs[1:]:
+            y, _ = fn(y, a)
+    else:
+        y, _ = K.concat(outs, dim=module.dim + 1)
+    for name, child in module.post:
+        y = _walk(child, y, leaf, np, Parallel, Sequential, join, L, join(prefix, name))
+    return y
+
+
+def _our_net(name, np, rng, repeats):
+    from convcalc import zoo
+    from convcalc.graph import Parallel, Sequential, join
+    from convcalc import layers as L
+
+    model = zoo.get(name)
+    net = model.net
+    x = rng.random((1, *model.input), dtype=np.float32)
+    params = {}
+
+    def draw(layer, lname, x):
+        shape = tuple(x.shape[1:])
+        from convcalc.verify import kernel_for
+        w = {k: rng.random(s, dtype=np.float32) * np.float32(0.1) for k, s in layer.weight_shapes(shape).items()}
+        b = {k: (np.zeros(s, np.int64) if k == "num_batches_tracked" else rng.random(s, dtype=np.float32) + 0.5)
+             for k, s in layer.buffer_shapes(shape).items()}
+        params[lname] = (kernel_for(layer), w, b)
+        return params[lname][0](layer, x, w, b)[0]
+
+    _walk(net, x, draw, np, Parallel, Sequential, join, L)
+    per_kind = {}
+
+    def run(layer, lname, x):
+        fn, w, b = params[lname]
+        return fn(layer, x, w, b)[0]
+
+    def timed(layer, lname, x):
+        fn, w, b = params[lname]
+        t = CLOCK()
+        y = fn(layer, x, w, b)[0]
+        kind = layer.kind + ("(groups)" if getattr(layer, "groups", 1) > 1 else "")
+        per_kind[kind] = per_kind.get(kind, 0.0) + CLOCK() - t
+        return y
+
+    total = _time(lambda: _walk(net, x, run, np, Parallel, Sequential, join, L), repeats)
+    runs = 3
+    for _ in range(runs):
+        _walk(net, x, timed, np, Parallel, Sequential, join, L)
+    return total, {k: v / runs for k, v in per_kind.items()}
+
+
+def worker_ours(threads, repeats, nets):
     import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from convcalc import kernels as K
 
     rng = np.random.default_rng(0)
     out = {"times": {}, "macs": {}}
-    if which == "ours":
-        sys.path.insert(0, str(ROOT))
-        from convcalc.kernels import conv
-
-        a = rng.standard_normal((2048, 2048), dtype=np.float32)
-        b = rng.standard_normal((2048, 2048), dtype=np.float32)
-        t = _time(lambda: a @ b, max(repeats, 5))
-        out["gemm_gflops"] = 2 * 2048 ** 3 / t / 1e9
-    else:
-        import torch
-        import torch.nn.functional as F
-
-        torch.set_num_threads(threads)
-        out["torch"] = torch.__version__
-    for N in batches:
-        for net, name, ci, co, k, s, p, L, _ in LAYERS:
-            x = rng.standard_normal((N, ci, L, L), dtype=np.float32)
-            w = rng.standard_normal((co, ci, k, k), dtype=np.float32) * 0.05
-            key = f"{N}|{net}|{name}"
-            if which == "ours":
-                pads = ((p, p), (p, p))
-                y, macs = conv(x, w, stride=(s, s), padding=pads)
-                out["macs"][key] = macs
-                out["times"][key] = _time(lambda: conv(x, w, stride=(s, s), padding=pads), repeats)
-            else:
-                xt, wt = torch.from_numpy(x), torch.from_numpy(w)
-                with torch.no_grad():
-                    out["times"][key] = _time(lambda: F.conv2d(xt, wt, stride=s, padding=p), repeats)
+    a = rng.random((2048, 2048), dtype=np.float32)
+    b = rng.random((2048, 2048), dtype=np.float32)
+    out["gemm_gflops"] = 2 * 2048 ** 3 / _time(lambda: a @ b, max(repeats, 5)) / 1e9
+    for name, ci, co, k, s, p, L, N in CONVS:
+        x = rng.random((N, ci, L, L), dtype=np.float32)
+        w = rng.random((co, ci, k, k), dtype=np.float32)
+        out["macs"][name] = K.conv(x, w, None, s, p)[1]
+        out["times"]["conv|" + name] = _time(lambda: K.conv(x, w, None, s, p), repeats)
+    for name, shape, spec in OPS:
+        x = rng.random(shape, dtype=np.float32) - np.float32(0.5)
+        out["times"]["op|" + name] = _time(_our_op(K, spec, x, rng, np), repeats)
+    if threads == 1:
+        out["kinds"] = {}
+        for name in nets:
+            t, kinds = _our_net(name, np, rng, max(3, repeats // 2))
+            out["times"]["net|" + name] = t
+            out["kinds"][name] = kinds
     print(json.dumps(out))
+
+
+# -- torch side ----------------------------------------------------------------------------------
+
+def _torch_op(torch, F, spec, x):
+    C = x.shape[1]
+    kind = spec[0]
+    if kind == "bn":
+        m, v, g, b = torch.rand(C), torch.rand(C) + 0.5, torch.rand(C), torch.rand(C)
+        return lambda: F.batch_norm(x, m, v, g, b)
+    if kind == "dw":
+        k, s, p = spec[1:]
+        w = torch.rand(C, 1, k, k)
+        return lambda: F.conv2d(x, w, None, s, p, 1, C)
+    if kind == "aap":
+        return lambda: F.adaptive_avg_pool2d(x, spec[1])
+    if kind == "maxpool":
+        return lambda: F.max_pool2d(x, 3, 2, 1)
+    return lambda: getattr(F, kind)(x)
+
+
+def _torch_net(name, torch, repeats):
+    from convcalc import zoo
+    from convcalc.torchio import to_torch_source
+
+    model = zoo.get(name)
+    ns = {}
+    exec(compile(to_torch_source(model), f"<{name}>", "exec"), ns)
+    net = ns["Net"]().eval()
+    x = torch.rand(1, *model.input)
+    with torch.no_grad():
+        return _time(lambda: net(x), repeats)
+
+
+def worker_torch(threads, repeats, nets):
+    import torch
+    import torch.nn.functional as F
+
+    sys.path.insert(0, str(ROOT))
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    out = {"times": {}, "torch": torch.__version__}
+    with torch.no_grad():
+        for name, ci, co, k, s, p, L, N in CONVS:
+            x, w = torch.rand(N, ci, L, L), torch.rand(co, ci, k, k)
+            out["times"]["conv|" + name] = _time(lambda: F.conv2d(x, w, None, s, p), repeats)
+        for name, shape, spec in OPS:
+            x = torch.rand(*shape) - 0.5
+            out["times"]["op|" + name] = _time(_torch_op(torch, F, spec, x), repeats)
+    if threads == 1:
+        for name in nets:
+            out["times"]["net|" + name] = _torch_net(name, torch, max(3, repeats // 2))
+    print(json.dumps(out))
+
+
+def worker_gemm(repeats):
+    import numpy as np
+
+    a = np.ones((2048, 2048), np.float32)
+    print(json.dumps({"gemm_gflops": 2 * 2048 ** 3 / _time(lambda: a @ a, max(repeats, 5)) / 1e9}))
+
+
+# -- driver --------------------------------------------------------------------------------------
+
+def _child(which, threads, args, env):
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", which, "--threads", str(threads),
+           "--repeats", str(args.repeats), "--nets", args.nets] + (["--cpu"] if args.cpu else [])
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _merge(prev, r):
+    if prev is None:
+        return r
+    for key, t in r["times"].items():
+        prev["times"][key] = min(prev["times"].get(key, t), t)
+    if "gemm_gflops" in r:
+        prev["gemm_gflops"] = max(prev["gemm_gflops"], r["gemm_gflops"])
+    for net, kinds in r.get("kinds", {}).items():
+        if r["times"]["net|" + net] <= prev["times"]["net|" + net]:
+            prev["kinds"][net] = kinds
+    return prev
+
+
+def _env(threads, drop_coretype=False):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    if drop_coretype:
+        env.pop("OPENBLAS_CORETYPE", None)
+    return env
+
+
+def _load():
+    return "load average %.2f %.2f %.2f" % os.getloadavg()
+
+
+def _report(threads, ours, ref, nets):
+    gemm = ours["gemm_gflops"]
+    tt = ref["times"] if ref else {}
+    print(f"\n=== {threads} thread{'s' if threads > 1 else ''}  ({_load()}) ===")
+    print(f"numpy float32 GEMM 2048^3: {gemm:.1f} GFLOP/s")
+    if threads == 1:
+        print(f"\nwhole networks, batch 1, one thread: {'ours ms':>9} {'torch ms':>9} {'ratio':>6}  goal")
+        for name in nets:
+            to, t = ours["times"]["net|" + name], tt.get("net|" + name)
+            r = to / t if t else float("nan")
+            verdict = "ok" if r <= NETS.get(name, 1.5) else "MISSED"
+            print(f"  {name:<33} {to * 1e3:9.1f} {t * 1e3 if t else float('nan'):9.1f} {r:6.2f}  "
+                  f"<= {NETS.get(name, 1.5)} {verdict}")
+            kinds = sorted(ours["kinds"][name].items(), key=lambda kv: -kv[1])[:6]
+            print("    ours by kind: " + ", ".join(f"{k} {v * 1e3:.1f}" for k, v in kinds))
+    print(f"\nsingle ops:{'':<24} {'ours ms':>9} {'torch ms':>9} {'ratio':>6}")
+    for name, _, _ in OPS:
+        to, t = ours["times"]["op|" + name], tt.get("op|" + name)
+        print(f"  {name:<33} {to * 1e3:9.3f} {t * 1e3 if t else float('nan'):9.3f} "
+              f"{to / t if t else float('nan'):6.2f}")
+    print(f"\nbig convolutions:{'':<18} {'MMACs':>7} {'ours ms':>9} {'torch ms':>9} {'ratio':>6} {'GFLOP/s':>8} "
+          f"{'%gemm':>6}")
+    for name, *_ in CONVS:
+        to, t, macs = ours["times"]["conv|" + name], tt.get("conv|" + name), ours["macs"][name]
+        gf = 2 * macs / to / 1e9
+        print(f"  {name:<33} {macs / 1e6:7.1f} {to * 1e3:9.2f} {t * 1e3 if t else float('nan'):9.2f} "
+              f"{to / t if t else float('nan'):6.2f} {gf:8.1f} {100 * gf / gemm:5.0f}%")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (networks run at 1 only)")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--batches", default="1,8")
-    ap.add_argument("--worker", choices=["ours", "torch"], help=argparse.SUPPRESS)
+    ap.add_argument("--nets", default=",".join(NETS))
+    ap.add_argument("--cpu", action="store_true", help="time with the process CPU clock (robust to a loaded "
+                    "machine at one thread; at more threads it sums the threads' work)")
+    ap.add_argument("--coretype", action="store_true", help="also measure GEMM with OPENBLAS_CORETYPE unset")
+    ap.add_argument("--worker", choices=["ours", "torch", "gemm"], help=argparse.SUPPRESS)
     args = ap.parse_args()
-    batches = [int(b) for b in args.batches.split(",")]
-    repeats = max(args.repeats, 5)
+    args.repeats = max(args.repeats, 5)
+    global CLOCK
+    CLOCK = time.process_time if args.cpu else time.perf_counter
+    nets = [n for n in args.nets.split(",") if n]
     if args.worker:
-        worker(args.worker, batches, repeats, args.threads)
+        th = int(args.threads)
+        {"ours": lambda: worker_ours(th, args.repeats, nets), "torch": lambda: worker_torch(th, args.repeats, nets),
+         "gemm": lambda: worker_gemm(args.repeats)}[args.worker]()
         return
-
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(args.threads)
-    results = {}
-    for _ in range(max(args.rounds, 1)):
-        for which in ("ours", "torch"):
-            if results.get(which, {}).get("failed"):
-                continue
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", which, "--threads",
-                   str(args.threads), "--repeats", str(repeats), "--batches", args.batches]
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            if proc.returncode != 0:
-                sys.stderr.write(proc.stderr)
-                if which == "torch":
-                    print("torch worker failed (is torch installed?); only our timings are shown")
-                    results["torch"] = {"times": {}, "failed": True}
-                    continue
-                raise SystemExit(proc.returncode)
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
-            prev = results.get(which)
-            if prev is None:
-                results[which] = r
-            else:
-                for key, t in r["times"].items():
-                    prev["times"][key] = min(prev["times"][key], t)
-                if "gemm_gflops" in r:
-                    prev["gemm_gflops"] = max(prev["gemm_gflops"], r["gemm_gflops"])
-
-    ours, ref = results["ours"], results["torch"]
-    gemm = ours["gemm_gflops"]
     ct = os.environ.get("OPENBLAS_CORETYPE")
-    print(f"threads={args.threads} (OMP/OPENBLAS/MKL_NUM_THREADS), repeats={repeats} (median), "
-          f"rounds={args.rounds} (best median), "
-          f"torch {ref.get('torch', 'n/a')}")
+    print(f"repeats={args.repeats} (median), rounds={args.rounds} (best median), "
+          f"clock: {'process CPU time' if args.cpu else 'wall'}; start: {_load()}")
     print(f"OPENBLAS_CORETYPE: {'set to ' + repr(ct) if ct is not None else 'not set'}")
-    print(f"numpy float32 GEMM 2048^3: {gemm:.1f} GFLOP/s")
-    hdr = f"{'N':>2} {'layer':<24}{'x':>3} {'MMACs':>8} {'ours ms':>9} {'torch ms':>9} {'ratio':>6} " \
-          f"{'GFLOP/s':>8} {'%gemm':>6}"
-    totals = {}
-    for N in batches:
-        print()
-        print(hdr)
-        for net, name, ci, co, k, s, p, L, cnt in LAYERS:
-            key = f"{N}|{net}|{name}"
-            to, macs = ours["times"][key], ours["macs"][key]
-            tt = ref["times"].get(key)
-            gf = 2 * macs / to / 1e9
-            tot = totals.setdefault((N, net), [0.0, 0.0, 0])
-            tot[0] += cnt * to
-            tot[1] += cnt * tt if tt else 0.0
-            tot[2] += cnt * macs
-            tts = f"{tt * 1e3:9.2f}" if tt else f"{'-':>9}"
-            rs = f"{to / tt:6.2f}" if tt else f"{'-':>6}"
-            print(f"{N:>2} {net[:1].upper() + ' ' + name:<24}{cnt:>3} {macs / 1e6:8.1f} {to * 1e3:9.2f} {tts} {rs} "
-                  f"{gf:8.1f} {100 * gf / gemm:5.0f}%")
-    print()
-    print("whole conv forward (each shape times its count in the net):")
-    all_o = all_t = 0.0
-    for (N, net), (to, tt, macs) in totals.items():
-        all_o += to
-        all_t += tt
-        r = f"ratio {to / tt:.2f}" if tt else ""
-        print(f"  N={N} {net:<9} {macs / 1e9:6.2f} GMACs  ours {to * 1e3:8.1f} ms  torch {tt * 1e3:8.1f} ms  {r}"
-              f"  ours {2 * macs / to / 1e9:6.1f} GFLOP/s ({100 * 2 * macs / to / 1e9 / gemm:.0f}% of GEMM)")
-    if all_t:
-        print(f"  total: ours {all_o * 1e3:.1f} ms, torch {all_t * 1e3:.1f} ms, ratio {all_o / all_t:.2f}")
+    for threads in [int(t) for t in args.threads.split(",")]:
+        ours = ref = None
+        for _ in range(max(args.rounds, 1)):
+            r = _child("ours", threads, args, _env(threads))
+            if r is None:
+                raise SystemExit("our worker failed")
+            ours = _merge(ours, r)
+            r = _child("torch", threads, args, _env(threads))
+            if r is not None:
+                ref = _merge(ref, r)
+        if ref is None:
+            print("torch worker failed (is torch installed?); only our timings are shown")
+        else:
+            print(f"torch {ref['torch']}")
+        _report(threads, ours, ref, nets)
+        if args.coretype and ct is not None:
+            r = _child("gemm", threads, args, _env(threads, drop_coretype=True))
+            print(f"numpy GEMM without OPENBLAS_CORETYPE: {r['gemm_gflops']:.1f} GFLOP/s" if r else "gemm child failed")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """convcalc: exact shapes, parameters, MACs, receptive fields and memory of CNNs."""
 from .analyze import analyze
-from .errors import ConvcalcError
+from .errors import ConvcalcError, ConvcalcWarning
 from .graph import Concat, Parallel, Residual, Sequential
 from .layers import *  # noqa: F401,F403  (the layer classes, torch.nn names)
 from .report import Report
@@ -8,7 +8,53 @@ from . import render  # noqa: F401,E402  (registers how a Report prints: report.
 
 from . import zoo
 
-summary = analyze
+
+
+def summary(model, input=None, batch=1, dtype: str = "fp32", name=None, training=None,
+            max_params=None, max_macs=None, max_memory=None, warn: bool = True) -> Report:
+    """``analyze`` for people: ``model`` may also be a zoo name, a spec file or a one-liner; the
+    report's warnings are issued through Python's ``warnings`` module (category
+    :class:`ConvcalcWarning`, identical ones of several layers as one message, each distinct message
+    once per call site); ``max_params`` / ``max_macs`` (``25M``, ``4.1G``, ``1e9``, an int) and
+    ``max_memory`` (``512MiB``, bytes) raise :class:`convcalc.budget.OverBudget` when exceeded."""
+    from . import budget
+
+    limits = budget.parse_limits(params=max_params, macs=max_macs, memory=max_memory)  # bad limits fail first
+    if isinstance(model, str):
+        from .loader import load_model
+
+        model = load_model(model)
+    report = analyze(model, input, batch=batch, dtype=dtype, name=name, training=training)
+    if warn and report.warnings:
+        import warnings
+
+        from .render.notes import grouped
+
+        for text in grouped(report):
+            warnings.warn(text, ConvcalcWarning, stacklevel=2)
+    over = budget.check(report, limits) if limits else []
+    if over:
+        raise budget.OverBudget(over, report)
+    return report
+
+
+def export(model, to: str = "pytorch", input=None, class_name: str = "Net", path=None) -> str:
+    """The source of ``model`` (a zoo name, spec file, one-liner, zoo ``Model``, ``Sequential``, layer
+    or ``Graph`` built with the builders) as a standalone PyTorch ``nn.Module``; written to ``path``
+    too when given. ``to``: only ``"pytorch"``."""
+    if to not in ("pytorch", "torch"):
+        raise ConvcalcError(f"export: unknown target {to!r}; expected 'pytorch'")
+    from .io.export import to_torch_source
+
+    if isinstance(model, str):
+        from .loader import load_model
+
+        model = load_model(model, input)
+    text = to_torch_source(model, input=input, class_name=class_name)
+    if path is not None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    return text
 
 
 def load_spec(source):

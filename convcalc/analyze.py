@@ -35,6 +35,7 @@ class _Walker:
         for k in graph.outputs:
             self.pending[k] = self.pending.get(k, 0) + 1  # results stay alive to the end
         self.alive: dict = {}
+        # per-axis unit counts of the field's axes; kept when a tensor stops laying them out (tokens)
 
     def bytes_of(self, shape) -> object:
         return simplify(prod(shape) * self.batch * self.nbytes)
@@ -79,7 +80,8 @@ class _Walker:
                              macs=simplify(inf.macs * self.batch), rf=out_rf and out_rf.axes,
                              activation_bytes=act, warnings=tuple(inf.warnings),
                              layer=None if node.implicit else layer,
-                             rf_in=None if merge or ins[0][1] is None else ins[0][1].axes, key=node.key))
+                             rf_in=None if merge or ins[0][1] is None else ins[0][1].axes, key=node.key,
+                             merge=merge))
         return inf.shape, out_rf
 
     @staticmethod
@@ -132,21 +134,23 @@ def analyze(model, input=None, batch=1, dtype: str = "fp32", name: str | None = 
     walker.alive[graph.inputs[0]] = walker.bytes_of(input)
     graph.walk((input, rf0), walker.visit)
     rows = tuple(walker.rows)
-    params = simplify(sum((r.params for r in rows), 0))
-    buffers = simplify(sum((r.buffers for r in rows), 0))
-    macs = simplify(sum((r.macs for r in rows), 0))
+    from .sym import total  # one sum of all rows: linear in the number of layers, also with symbols
+    from .validity import with_validity
+
+    params, buffers, macs = (total(getattr(r, key) for r in rows) for key in ("params", "buffers", "macs"))
     param_bytes = simplify(params * nbytes)
     input_bytes = walker.bytes_of(input)
     totals = {
         "params": params, "buffers": buffers, "macs": macs, "flops": simplify(2 * macs),
-        "activation_bytes": simplify(sum((r.activation_bytes for r in rows), 0)),
+        "activation_bytes": total(r.activation_bytes for r in rows),
         "input_bytes": input_bytes,
         "param_bytes": param_bytes, "buffer_bytes": simplify(buffers * nbytes),
         "peak_activation_bytes": walker.peak,
         "peak_bytes": None if walker.peak is None else simplify(walker.peak + param_bytes + buffers * nbytes),
     }
-    report = Report(model=name, input=input, batch=batch, dtype=dtype, dtype_bytes=nbytes, rows=rows, totals=totals,
-                    warnings=tuple(walker.warnings), conditions=tuple(walker.conditions), tiling=tuple(walker.tiling))
+    report = with_validity(Report(model=name, input=input, batch=batch, dtype=dtype, dtype_bytes=nbytes, rows=rows,
+                                  totals=totals, warnings=tuple(walker.warnings),
+                                  conditions=tuple(walker.conditions), tiling=tuple(walker.tiling)))
     return with_training(report, graph, training) if training else report
 
 
@@ -160,5 +164,7 @@ def with_training(report: Report, graph, options) -> Report:
     per_row, training = account(graph, report.rows, report.batch, report.dtype_bytes, options, report.input,
                                 report.totals["buffers"])
     rows = tuple(replace(r, backward_macs=per_row[r.key][0], saved_bytes=per_row[r.key][1]) for r in report.rows)
-    totals = {**report.totals, "backward_macs": simplify(sum((r.backward_macs for r in rows), 0))}
+    from .sym import total
+
+    totals = {**report.totals, "backward_macs": total(r.backward_macs for r in rows)}
     return replace(report, rows=rows, totals=totals, training=training)

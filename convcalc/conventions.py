@@ -26,88 +26,100 @@ Counts are per batch (the rows' MACs already include ``--batch``).
 """
 from __future__ import annotations
 
+from fractions import Fraction
+
+from . import layers as L
+from .registry import Registry
 from .sym import prod, simplify
 
 CONVENTIONS = ("convcalc", "torchvision", "fvcore", "ptflops", "torchinfo", "thop")
 
-_RELUS = {"relu", "relu6", "leakyrelu", "elu", "prelu", "gelu"}
-_NORMS = {"batchnorm1d", "batchnorm2d", "batchnorm3d", "instancenorm1d", "instancenorm2d", "instancenorm3d",
-          "layernorm", "groupnorm", "layernorm2d"}
+#: layer class -> {convention: ops(row, batch)}; a convention a kind does not name counts 0
+#: (torchinfo: its parameters once per sample). Looked up by the layer's class (MRO).
+ROWS = Registry("convention rows")
+
+
+def rules(*classes, **by_convention):
+    ROWS.register(*classes)(by_convention)
+
+
+def _n_in(r, b):
+    return prod(r.input) * b
+
+
+def _n_out(r, b):
+    return prod(r.output) * b
 
 
 def _affine(layer) -> bool:
-    for attr in ("affine", "elementwise_affine"):
-        if hasattr(layer, attr):
-            return bool(getattr(layer, attr))
-    return False
+    a = layer.args()
+    return bool(a.get("affine", a.get("elementwise_affine", False)))
+
+
+def _macs(r, b):
+    return r.macs
+
+
+def _with_bias(r, b):
+    return simplify(r.macs + (_n_out(r, b) if r.layer.args().get("bias") else 0))
+
+
+def _per_position(r, b):  # torchinfo: (weights + bias) x output positions
+    return simplify(r.params * prod(r.output[1:]) * b)
+
+
+def _norm(affine, plain):
+    return lambda r, b: _n_in(r, b) * (affine if _affine(r.layer) else plain)
+
+
+def _convt_ptflops(r, b):
+    """ptflops counts a transposed conv over the output positions, like a conv."""
+    a = r.layer.args()
+    per_position = prod(r.layer.kernel_size) * r.input[0] * (a["out_channels"] // a["groups"])
+    return simplify(per_position * prod(r.output[1:]) * b + (_n_out(r, b) if a["bias"] else 0))
+
+
+def _adaptive_thop(r, b):
+    total = (prod(Fraction(i, o) for i, o in zip(r.input[1:], r.output[1:])) + 1) * _n_out(r, b)
+    return int(total) if total == int(total) else float(total)
+
+
+def _upsample(nearest, other):
+    return lambda r, b: _n_out(r, b) * (nearest if r.layer.mode.startswith("nearest") else other)
+
+
+rules(L.conv._ConvNd, fvcore=_macs, ptflops=_with_bias, torchinfo=_per_position, thop=_macs)
+rules(L.conv._ConvTransposeNd, fvcore=_macs, ptflops=_convt_ptflops, torchinfo=_per_position, thop=_macs)
+rules(L.Linear, fvcore=_macs, ptflops=_with_bias, thop=lambda r, b: simplify(r.input[-1] * _n_out(r, b)))
+rules(L.BatchNorm1d, L.BatchNorm2d, L.BatchNorm3d, fvcore=_norm(2, 1), ptflops=_norm(2, 1), thop=_norm(4, 2))
+rules(L.norm._InstanceNorm, L.LayerNorm, L.GroupNorm, L.LayerNorm2d,
+      fvcore=_norm(5, 4), ptflops=_norm(2, 1), thop=_norm(4, 2))
+rules(L.pool._PoolNd, L.AdaptiveMaxPool1d, L.AdaptiveMaxPool2d, L.AdaptiveMaxPool3d, ptflops=_n_in)
+rules(L.pool._AvgPoolNd, ptflops=_n_in, thop=_n_out)
+rules(L.AdaptiveAvgPool1d, L.AdaptiveAvgPool2d, L.AdaptiveAvgPool3d, fvcore=_n_in, ptflops=_n_in, thop=_adaptive_thop)
+rules(L.ReLU, L.LeakyReLU, L.ELU, L.GELU, ptflops=_n_out)
+rules(L.Hardswish, L.Hardsigmoid, L.SiLU)  # ReLU's subclasses here, but no tool counts them
+rules(L.PReLU, ptflops=_n_out, thop=_n_in)
+rules(L.Upsample, fvcore=_upsample(1, 4), ptflops=_n_out, thop=_upsample(1, 11))
 
 
 def row_ops(row, convention: str, batch=1):
     """The operation count ``convention`` gives this row."""
-    kind, layer = row.kind, row.layer
+    if convention not in CONVENTIONS:
+        raise ValueError(f"unknown convention {convention!r}: expected one of {', '.join(CONVENTIONS)}")
     if convention in ("convcalc", "torchvision"):
         return row.macs
-    if layer is None:  # add / concat / mul merges: no tool counts them as modules
+    if row.layer is None:  # add / concat / mul merges: no tool counts them as modules
         return 0
-    n_in, n_out = prod(row.input) * batch, prod(row.output) * batch
-    conv = kind.startswith("conv")
-    transposed = kind.startswith("convtranspose")
-    bias = bool(getattr(layer, "bias", False)) and (conv or kind == "linear")
-    if convention == "fvcore":
-        if conv or kind == "linear":
-            return row.macs
-        if kind.startswith("batchnorm"):
-            return n_in * (2 if _affine(layer) else 1)
-        if kind in _NORMS:
-            return n_in * (5 if _affine(layer) else 4)
-        if kind.startswith("adaptiveavgpool"):
-            return n_in
-        if kind == "upsample":
-            return n_out * (1 if layer.mode.startswith("nearest") else 4)
-        return 0
-    if convention == "ptflops":
-        if transposed:  # counted over the output positions, like a conv
-            k = prod(layer.kernel_size)
-            per_position = k * row.input[0] * (layer.out_channels // layer.groups)
-            return simplify(per_position * prod(row.output[1:]) * batch + (n_out if bias else 0))
-        if conv:
-            return simplify(row.macs + (n_out if bias else 0))
-        if kind == "linear":
-            return simplify(row.macs + (n_out if bias else 0))
-        if kind in _RELUS:
-            return n_out
-        if "pool" in kind:
-            return n_in
-        if kind in _NORMS:
-            return n_in * (2 if _affine(layer) else 1)
-        if kind == "upsample":
-            return n_out
-        return 0
-    if convention == "torchinfo":
-        if conv:
-            return simplify(row.params * prod(row.output[1:]) * batch)
-        return simplify(row.params * batch)
-    if convention == "thop":
-        if conv or transposed:
-            return row.macs
-        if kind == "linear":
-            return simplify(row.input[-1] * n_out)
-        if kind in _NORMS:
-            return n_in * (4 if _affine(layer) else 2)
-        if kind == "prelu":
-            return n_in
-        if kind.startswith("avgpool"):
-            return n_out
-        if kind.startswith("adaptiveavgpool"):
-            from fractions import Fraction
+    rule = ROWS.get(row.layer, {}).get(convention)
+    if rule is not None:
+        return rule(row, batch)
+    return simplify(row.params * batch) if convention == "torchinfo" else 0
 
-            ratio = prod(Fraction(a, b) for a, b in zip(row.input[1:], row.output[1:]))
-            total = (ratio + 1) * n_out
-            return int(total) if total == int(total) else float(total)
-        if kind == "upsample":
-            return n_out * (1 if layer.mode.startswith("nearest") else 11)
-        return 0
-    raise ValueError(f"unknown convention {convention!r}: expected one of {', '.join(CONVENTIONS)}")
+
+def per_layer(report, convention: str) -> list:
+    """Every row's count, in order, as (name, kind, value) records: they sum to the total."""
+    return [{"name": r.name, "kind": r.kind, "value": row_ops(r, convention, report.batch)} for r in report.rows]
 
 
 def count(report, convention: str):

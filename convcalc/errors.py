@@ -26,3 +26,8 @@ class UnknownModel(ConvcalcError):
 
 class NeedsNumber(ConvcalcError):
     """A symbol was given where only a number makes sense (executing, solving)."""
+
+
+class ConvcalcWarning(UserWarning):
+    """What ``convcalc.summary`` warns about (an untiled stride, a note of a traced model), through
+    Python's ``warnings`` module: ``warnings.simplefilter("error", convcalc.ConvcalcWarning)``."""

@@ -42,6 +42,7 @@ class Row:
     layer: object = field(default=None, compare=False, repr=False)  # the layer (None for merges/blocks)
     rf_in: object = field(default=None, compare=False, repr=False)  # receptive field of its input
     key: Optional[str] = field(default=None, compare=False, repr=False)  # the graph node's unique key
+    merge: bool = False           # where paths meet (add, concat, mul): the graph had branches
     backward_macs: object = None  # training only: input + weight gradient MACs, whole batch
     saved_bytes: object = None    # training only: activations autograd keeps for this layer's backward
 
@@ -122,6 +123,13 @@ class Report:
                             saved_bytes=None if self.training is None else _sum(m.saved_bytes for m in members)))
         return replace(self, rows=tuple(rows))
 
+    def check_budget(self, **limits) -> list:
+        """Lines for each figure over its limit (``params=``, ``macs=``, ``memory=``; ``25M``,
+        ``512MiB``, ints); empty when within budget. See :mod:`convcalc.budget`."""
+        from .budget import check
+
+        return check(self, limits)
+
     def to_dict(self) -> dict:
         return {
             "schema_version": SCHEMA_VERSION,
@@ -134,7 +142,8 @@ class Report:
             "totals": {k: jsonable(v) for k, v in self.totals.items()},
             "warnings": list(self.warnings),
             "conditions": [text for _, text in self.conditions],
-            **({"convention": {k: (jsonable(v) if k != "per_layer" else {n: jsonable(x) for n, x in v.items()})
+            **({"convention": {k: (jsonable(v) if k != "per_layer"
+                                   else [{**d, "value": jsonable(d["value"])} for d in v])
                                for k, v in self.meta["convention"].items()}} if "convention" in self.meta else {}),
             **({"verified": self.meta["verified"]} if "verified" in self.meta else {}),
             **({"training": {k: jsonable(v) for k, v in self.training.items()}} if self.training else {}),

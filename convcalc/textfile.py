@@ -9,8 +9,15 @@ MAX_BYTES = 1 << 20  # spec files and answer sheets are refused over 1 MiB
 def read_text(path: str, what: str, error: type, missing: type | None = None, limit: int = MAX_BYTES) -> str:
     """The UTF-8 text of ``path``; any problem is ``error`` (``missing`` for a file that is not there)
     naming the file: ``net.yaml: not UTF-8 text (byte 3)``."""
+    import stat
+
     label = os.path.basename(path) or path
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise error(f"{path}: is a directory, not a {what}")
+        if not stat.S_ISREG(mode):  # a FIFO would block, a device never ends
+            raise error(f"{path}: not a regular file (a pipe or device), not a {what}")
         size = os.path.getsize(path)
         if size > limit:
             raise error(f"{label}: the file is {size:,} bytes; {what}s are limited to {limit:,} bytes")

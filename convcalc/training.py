@@ -87,8 +87,9 @@ class _Account:
         self.grad[node.key] = recorded
         self.storage[node.key] = self.storage[node.inputs[0]] if layer.aliases_input() else node.key
         inf = _Inf(row.output, macs_per_sample)
-        dx, dw = layer.backward_macs(shapes, inf)
-        macs = simplify(((dx if any(in_grads) else 0) + (dw if train_w else 0)) * self.batch)
+        dx, dw, *shared = layer.backward_macs(shapes, inf)  # shared: needed whenever anything is
+        macs = simplify(((dx if any(in_grads) else 0) + (dw if train_w else 0)
+                         + (sum(shared) if recorded else 0)) * self.batch)
         saved = self.saved(node, layer, shapes, inf, in_grads) if recorded else 0
         if recorded:
             pair = simplify(self.nbytes(row.output) + sum((self.nbytes(s) for s, g in zip(shapes, in_grads) if g), 0))

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convcalc import check as ck
+from convcalc.tutor import check as ck
 from convcalc.cli import cli
 
 HERE = os.path.dirname(__file__)
@@ -291,11 +291,56 @@ def test_slips_are_recomputed_not_pattern_matched():
     q = question({"params": 374}, layer={"conv2d": {"out_channels": 5, "kernel_size": 5}})
     assert verdicts(q)["params"].slip is None             # no slip gives 374
     # the slip's value comes from rebuilding the network and rerunning the engine
-    ctx = ck._Ctx(question({"params": 1}, layers=[{"conv2d": {"out_channels": 10, "kernel_size": 3}},
+    ctx = ck.Ctx(question({"params": 1}, layers=[{"conv2d": {"out_channels": 10, "kernel_size": 3}},
                                                   {"conv2d": {"out_channels": 20, "kernel_size": 3}}]))
     values = {k: v for k, v, _ in ck.slip_values(ctx, "params")}
     assert values["bias"] == 3 * 9 * 10 + 10 * 9 * 20
     assert values["cout_for_cin"] == (10 * 9 * 10 + 10) + (20 * 9 * 20 + 20)
+
+
+def test_pool_stride_slip_keeps_a_same_padding():
+    # conv 4x4 padding 'same' pads (1, 2): 23 -> 23; the pool 3/2 p1 ceil: ceil((23 + 2 - 3)/2) + 1 = 12.
+    # At the pool's stride the conv keeps its (1, 2): (23 + 3 - 4)//2 + 1 = 12, then the pool gives
+    # ceil((12 + 2 - 3)/2) + 1 = 7
+    layers = [{"conv2d": {"out_channels": 8, "kernel_size": 4, "padding": "same"}}, "relu",
+              {"maxpool2d": {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}}]
+    v = verdicts(question({"output": "7x7x8"}, layers=layers, input="23x23x4"))["output"]
+    assert v.expected == (8, 12, 12) and v.slip == "pool_stride"
+
+
+def test_a_kind_defined_here_takes_part_in_slips_by_its_role():
+    from convcalc.graph import Sequential
+    from convcalc.layers import Inference, Layer
+    from convcalc.tutor.kinds import LINEAR, ROLES
+
+    class Affine(Layer):  # not a Linear: known to the slips only by its registered role
+        kind = "affine-test"
+
+        def __init__(self, in_features=None, out_features=None, bias=True):
+            self.in_features, self.out_features, self.bias = in_features, out_features, bias
+
+        def infer(self, shape):
+            n = self.out_features
+            return Inference(shape=(*shape[:-1], n), params=shape[-1] * n + (n if self.bias else 0),
+                             macs=shape[-1] * n)
+
+    q = ck.Question(number=1, net=Sequential(("fc", Affine(None, 10))), input=(20,), answers={"params": 200})
+    assert verdicts(q)["params"].slip is None  # no role: no slip applies
+    ROLES.register(Affine)(LINEAR)
+    # 20 x 10 weights without the 10 biases; 10 x 10 + 10 with C_out in place of C_in
+    for answer, slip in ((20 * 10, "bias"), (10 * 10 + 10, "cout_for_cin")):
+        q = ck.Question(number=1, net=Sequential(("fc", Affine(None, 10))), input=(20,), answers={"params": answer})
+        v = verdicts(q)["params"]
+        assert v.expected == 20 * 10 + 10 and v.slip == slip
+
+
+def test_tutoring_imports_no_rich_or_click():
+    import subprocess
+    import sys
+
+    code = "import sys, convcalc.tutor.check; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    roots = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "'rich'" not in roots and "'click'" not in roots
 
 
 def test_typos_are_not_named_as_slips():

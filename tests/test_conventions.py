@@ -63,3 +63,23 @@ def test_batch_scales_every_convention():
     four = cc.analyze(NET, (3, 8, 8), batch=4)
     for c in ("fvcore", "ptflops", "torchinfo", "thop"):
         assert count(four, c) == pytest.approx(4 * count(one, c))
+
+
+def test_json_per_layer_is_a_list_of_rows_that_sums_to_the_total(run):
+    import json
+
+    out = json.loads(run("resnet50", "--convention", "ptflops", "--format", "json").stdout)
+    conv = out["convention"]
+    rows = conv["per_layer"]
+    assert [r["name"] for r in rows] == [layer["name"] for layer in out["layers"]]  # repeated names kept
+    assert len({r["name"] for r in rows}) < len(rows)  # torchvision's Bottleneck reuses self.relu
+    assert sum(r["value"] for r in rows) == conv["total"]
+    assert {"name", "kind", "value"} == set(rows[0])
+
+
+def test_rows_follow_the_layer_class_not_its_name():
+    # Hardswish subclasses ReLU in convcalc, but ptflops counts only the ReLU family
+    r = cc.analyze(cc.Sequential(cc.ReLU(), cc.Hardswish()), (2, 4, 4))
+    from convcalc.conventions import row_ops
+
+    assert [row_ops(x, "ptflops") for x in r.rows] == [2 * 4 * 4, 0]

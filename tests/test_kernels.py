@@ -9,6 +9,7 @@ Three kinds of check:
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.util
 import math
 import os
@@ -231,6 +232,112 @@ def test_conv_float32_and_layouts():
                        groups=g).numpy()
         _close(y, ref)
         assert macs == Co * y.shape[2] * y.shape[3] * (C // g) * k * k * N
+
+
+# ==========================================================================
+# depthwise conv (groups == C_in): both of its layouts, against torch and the naive loops
+# ==========================================================================
+
+_CONV_MOD = importlib.import_module("convcalc.kernels.conv")
+
+
+@st.composite
+def dw_cfgs(draw):
+    nd = draw(st.integers(1, 3))
+    C = draw(st.sampled_from([1, 2, 3, 64, 65]))          # 64+: enough channels for channels-last
+    maxL = {1: 12, 2: 7, 3: 4}[nd] if C < 64 else {1: 8, 2: 5, 3: 3}[nd]
+    return dict(nd=nd, N=draw(st.integers(1, 2)), C=C, m=draw(st.integers(1, 3)),
+                k=tuple(draw(st.integers(1, 5 if nd < 3 else 3)) for _ in range(nd)),
+                s=tuple(draw(st.integers(1, 3)) for _ in range(nd)),
+                d=tuple(draw(st.integers(1, 2)) for _ in range(nd)),
+                pads=tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(nd)),
+                L=tuple(draw(st.integers(1, maxL)) for _ in range(nd)),
+                mode=draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"])),
+                bias=draw(st.booleans()), seed=draw(st.integers(0, 2**31 - 1)))
+
+
+def _dw_both_layouts(fn):
+    """fn() once with every depthwise conv channels-first and once channels-last."""
+    saved = _CONV_MOD._DW_FEW_CHANNELS, _CONV_MOD._DW_LONG_RUN
+    out = []
+    try:
+        for few, long_run in ((10**9, 1), (1, 10**9)):
+            _CONV_MOD._DW_FEW_CHANNELS, _CONV_MOD._DW_LONG_RUN = few, long_run
+            out.append(fn())
+    finally:
+        _CONV_MOD._DW_FEW_CHANNELS, _CONV_MOD._DW_LONG_RUN = saved
+    return out
+
+
+def _dw_arrays(c, dtype=np.float64):
+    rng = _rng(c["seed"])
+    Co = c["C"] * c["m"]
+    x = rng.standard_normal((c["N"], c["C"]) + c["L"]).astype(dtype)
+    w = rng.standard_normal((Co, 1) + c["k"]).astype(dtype)
+    b = rng.standard_normal(Co).astype(dtype) if c["bias"] else None
+    return x, w, b
+
+
+@needs_torch
+@settings(max_examples=int(150 * FUZZ), **SETTINGS)
+@given(dw_cfgs())
+@example(dict(nd=2, N=2, C=64, m=2, k=(3, 3), s=(2, 2), d=(1, 1), pads=((1, 1), (1, 1)), L=(5, 5),
+              mode="zeros", bias=True, seed=0))
+@example(dict(nd=2, N=1, C=3, m=3, k=(5, 3), s=(3, 2), d=(2, 1), pads=((2, 0), (1, 2)), L=(7, 6),
+              mode="reflect", bias=False, seed=1))
+def test_depthwise_vs_torch(c):
+    torch = _torch()
+    F = torch.nn.functional
+    x, w, b = _dw_arrays(c)
+
+    def ref():
+        xt = torch.from_numpy(x)
+        if any(lo or hi for lo, hi in c["pads"]):
+            xt = F.pad(xt, _flat_pad(c["pads"]), mode="constant" if c["mode"] == "zeros" else c["mode"])
+        bt = None if b is None else torch.from_numpy(b)
+        return getattr(F, f"conv{c['nd']}d")(xt, torch.from_numpy(w), bt, stride=c["s"], dilation=c["d"],
+                                             groups=c["C"]).numpy()
+
+    def ours():
+        return K.conv(x, w, b, stride=c["s"], padding=c["pads"], dilation=c["d"], groups=c["C"],
+                      padding_mode=c["mode"])
+
+    for r in _dw_both_layouts(lambda: _agree(ours, ref)):
+        if r is None:
+            return
+        (y, macs), yref = r
+        _close(y, yref)
+        # C_out * prod(L_out) * (C_in / groups = 1) * prod(k) * N, L_out as torch found it
+        assert macs == c["C"] * c["m"] * math.prod(yref.shape[2:]) * math.prod(c["k"]) * c["N"]
+
+
+@settings(max_examples=int(60 * FUZZ), **SETTINGS)
+@given(dw_cfgs())
+def test_depthwise_matches_naive(c):
+    c["L"] = tuple(min(v, 5) for v in c["L"])
+    c["C"] = min(c["C"], 64)
+    x, w, b = _dw_arrays(c)
+    fits = all((k - 1) * d + 1 <= L + lo + hi for k, d, L, (lo, hi) in zip(c["k"], c["d"], c["L"], c["pads"]))
+    if not fits:
+        with pytest.raises(ValueError):
+            K.conv(x, w, b, stride=c["s"], padding=c["pads"], dilation=c["d"], groups=c["C"])
+        return
+    ref = naive.conv(x, w, b, stride=c["s"], padding=c["pads"], dilation=c["d"], groups=c["C"])
+    for y, macs in _dw_both_layouts(lambda: K.conv(x, w, b, stride=c["s"], padding=c["pads"],
+                                                   dilation=c["d"], groups=c["C"])):
+        _close(y, ref, rtol=1e-9)
+        assert macs == c["C"] * c["m"] * math.prod(ref.shape[2:]) * math.prod(c["k"]) * c["N"]
+
+
+def test_depthwise_float32_both_layouts():
+    rng = _rng(3)
+    x = rng.standard_normal((2, 64, 9, 11)).astype(np.float32)
+    w = rng.standard_normal((128, 1, 3, 3)).astype(np.float32)
+    ref = naive.conv(x, w, None, stride=(2, 1), padding=((1, 1), (2, 0)), dilation=(1, 2), groups=64)
+    for y, macs in _dw_both_layouts(lambda: K.conv(x, w, None, (2, 1), ((1, 1), (2, 0)), (1, 2), 64)):
+        assert y.dtype == np.float32 and y.flags.c_contiguous
+        _close(y, ref, rtol=1e-5)
+        assert macs == 128 * math.prod(ref.shape[2:]) * 9 * 2
 
 
 def test_conv_errors():
@@ -568,6 +675,36 @@ def test_norms_vs_torch(nspatial, C, affine, training, seed):
                    lambda: F.local_response_norm(xt, size, 1e-2, 0.75, 2.0).numpy())
         if r is not None:
             _close(r[0][0], r[1])
+
+
+@needs_torch
+@settings(max_examples=int(40 * FUZZ), **SETTINGS)
+@given(st.integers(0, 3), st.integers(1, 70), st.booleans(), st.integers(0, 2**31 - 1))
+def test_batch_norm_float32_vs_torch(nspatial, C, affine, seed):
+    """float32 in: float32 out, no float64 detour, within float32 rounding of torch (float32 and
+    an exact float64 evaluation)."""
+    torch = _torch()
+    rng = _rng(seed)
+    shape = (2, C) + tuple(rng.integers(1, 6, nspatial))
+    x = (rng.standard_normal(shape) * 3 + 1).astype(np.float32)
+    rm = rng.standard_normal(C).astype(np.float32)
+    rv = (rng.random(C) + 0.5).astype(np.float32)
+    wgt = rng.standard_normal(C).astype(np.float32) if affine else None
+    bia = rng.standard_normal(C).astype(np.float32) if affine else None
+    T = lambda a: None if a is None else torch.from_numpy(a)
+    y, macs = K.batch_norm(x, rm, rv, wgt, bia, 1e-5)
+    assert y.dtype == np.float32 and macs == 0 and y.shape == x.shape
+    ref32 = torch.nn.functional.batch_norm(torch.from_numpy(x), T(rm), T(rv), T(wgt), T(bia), False, 0.1, 1e-5)
+    _close(y, ref32.numpy(), rtol=1e-5)
+    sh = (1, C) + (1,) * nspatial
+    ref64 = (x.astype(np.float64) - rm.reshape(sh)) / np.sqrt(rv.astype(np.float64).reshape(sh) + 1e-5)
+    if affine:
+        ref64 = ref64 * wgt.reshape(sh) + bia.reshape(sh)
+    _close(y, ref64, rtol=1e-5)
+    yt, _ = K.batch_norm(x, None, None, wgt, bia, 1e-5, training=True)
+    assert yt.dtype == np.float32
+    _close(yt, torch.nn.functional.batch_norm(torch.from_numpy(x), None, None, T(wgt), T(bia), True, 0.1,
+                                              1e-5).numpy(), rtol=1e-4)
 
 
 def test_norms_float32():

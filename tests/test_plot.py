@@ -170,9 +170,9 @@ def test_compare_scatter(mpl):
     reports = [analyze(zoo.get(n)) for n in ("alexnet", "lenet5", "tinyconv")]
     ax = compare_figure(reports).axes[0]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
-    points = ax.collections[0].get_offsets()
+    points = [tuple(p) for c in ax.collections for p in c.get_offsets()]  # one collection per family
     assert len(points) == 3
-    assert tuple(points[0]) == (62378344, 1135256096)
+    assert (62378344, 1135256096) in points
     names = [t.get_text() for t in ax.texts]
     assert any(n.startswith("alexnet") for n in names) and any(n.startswith("lenet5") for n in names)
     assert ax.get_xlabel() == "parameters"
@@ -244,3 +244,32 @@ def test_cli_default_output_name(mpl, tmp_path, monkeypatch):
     r = run("plot", "lenet5")
     assert r.exit_code == 0
     assert (tmp_path / "lenet5-cost.png").exists()
+
+
+def test_compare_colours_per_family_labels_apart_one_unit_system(mpl):
+    from convcalc.render.figures import compare_figure
+
+    names = ("resnet18", "resnet34", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "vgg11")
+    fig = compare_figure([analyze(zoo.get(n)) for n in names])
+    ax = fig.axes[0]
+    colours = [tuple(c.get_facecolor()[0]) for c in ax.collections]
+    assert len(ax.collections) == 3 and len(set(colours)) == 3  # resnet, mobilenet, vgg
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    assert len(boxes) == len(names)
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    labels = [t.get_text() for t in ax.get_xticklabels() + ax.get_yticklabels(minor=True) + ax.get_yticklabels()]
+    assert not any("times" in t or "×" in t or "^" in t for t in labels)
+
+
+def test_deep_cost_plot_collapses_to_readable_bars(mpl):
+    from convcalc.render.figures import MAX_BARS, cost_figure, cost_rows, readable_depth
+
+    report = analyze(zoo.get("efficientnet_b0"))
+    assert len(cost_rows(report)) > MAX_BARS
+    depth = readable_depth(report)
+    assert len(cost_rows(report.collapse(depth))) <= MAX_BARS
+    assert depth == max(d for d in range(1, 8) if len(cost_rows(report.collapse(d))) <= MAX_BARS)
+    fig = cost_figure(report)
+    assert len(fig.axes[0].get_yticklabels()) == len(cost_rows(report.collapse(depth)))

@@ -2,6 +2,7 @@
 import random
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,12 @@ def agree(expr, formula, symbols, ranges, trials=300):
         if checked >= trials:
             break
     assert checked >= trials // 2
+
+
+def conv_out(L, k, s, p, d):
+    """PyTorch's Conv2d output size, written out: floor((L + 2p - d(k - 1) - 1)/s) + 1; None if < 1."""
+    n = (L + 2 * p - d * (k - 1) - 1) // s + 1
+    return n if n >= 1 else None
 
 
 # -- the lecture formulas as symbolic identities ---------------------------------------------------------
@@ -141,7 +148,7 @@ def test_symbolic_speed_budget_is_not_a_timed_test_but_alexnet_is_quick_enough()
 
 # -- validity -------------------------------------------------------------------------------------
 def test_min_input_alexnet_torchvision():
-    from convcalc.solve import min_input
+    from convcalc.tutor.solve import min_input
 
     m = zoo.get("alexnet-torchvision")
     n = min_input(m)
@@ -154,7 +161,7 @@ def test_min_input_alexnet_torchvision():
 
 
 def test_unet_exact_tiles_are_16k_plus_12():
-    from convcalc.solve import exact_inputs
+    from convcalc.tutor.solve import exact_inputs
 
     sizes = exact_inputs(zoo.get("unet"))
     assert sizes[:4] == [188, 204, 220, 236] and 572 in sizes
@@ -169,9 +176,125 @@ def test_conditions_name_each_symbol():
     assert "H: >= 63" in lines and "W: >= 63" in lines
 
 
+# -- validity solved in closed form, against independent oracles --------------------------------------
+def _layer(kind, k, s, p, d, ceil):
+    if kind == "conv":
+        return cc.Conv1d(None, 2, k, stride=s, padding=min(p, k - 1), dilation=d)
+    if kind == "pool":  # PyTorch: padding at most half the kernel
+        return cc.MaxPool1d(k, stride=s, padding=min(p, k // 2), dilation=d, ceil_mode=ceil)
+    return cc.ConvTranspose1d(None, 2, k, stride=s, padding=p, dilation=d)
+
+
+LAYER = st.tuples(st.sampled_from(["conv", "conv", "pool", "tconv"]), st.integers(1, 7), st.integers(1, 4),
+                  st.integers(0, 3), st.integers(1, 3), st.booleans())
+SIZES = 160  # sizes the oracle analyses one by one
+
+
+@settings(max_examples=40, deadline=None)
+@given(layers=st.lists(LAYER, min_size=1, max_size=6))
+def test_closed_form_validity_equals_the_numeric_engine_at_every_size(layers):
+    from convcalc.validity import _accepted, _tiler
+
+    net = cc.Sequential(*[_layer(*spec) for spec in layers])
+    L = dims("L")
+    try:
+        rep = cc.analyze(net, (2, L))
+    except ConvcalcError:  # no size at all works: the numeric engine must agree
+        accepted = []
+    else:
+        accepted = _accepted(L, [c for c, _ in rep.conditions], hi=SIZES)
+        good = _tiler(L, [t for t, _ in rep.tiling], hi=SIZES)
+    oracle, tiles = [], []
+    for n in range(1, SIZES + 1):  # the oracle: the numeric analysis at each size, error or not
+        try:
+            num = cc.analyze(net, (2, n))
+        except ConvcalcError:
+            continue
+        oracle.append(n)
+        if not any("does not tile" in w for w in num.warnings):
+            tiles.append(n)
+    assert accepted == oracle
+    if accepted:
+        assert [n for n in accepted if good[n]] == tiles
+
+
+REL = st.sampled_from([">=", ">", "<=", "<", "=="])
+
+
+@settings(max_examples=150, deadline=None)
+@given(op=REL, c0=st.integers(-40, 40), c1=st.integers(-3, 3),
+       floors=st.lists(st.tuples(st.integers(-3, 3), st.integers(-4, 4), st.integers(-20, 20),
+                                 st.integers(1, 9)), max_size=3))
+def test_interval_of_a_comparison_equals_testing_every_size(op, c0, c1, floors):
+    from convcalc.validity import _interval
+
+    S = sp()
+    x = dims("x")
+    expr = c0 + c1 * x + sum((c * S.floor((p * x + r) / S.Integer(q)) for c, p, r, q in floors), S.Integer(0))
+    cond = {">=": S.Ge, ">": S.Gt, "<=": S.Le, "<": S.Lt, "==": S.Eq}[op](expr, 0, evaluate=False)
+    hi = 300
+    iv = _interval(cond, x, hi)
+    if iv is None:  # not monotone: left to the scan
+        return
+    value = exact_lambdify([x], expr)
+    holds = [n for n in range(1, hi + 1) if {">=": value(n) >= 0, ">": value(n) > 0, "<=": value(n) <= 0,
+                                              "<": value(n) < 0, "==": value(n) == 0}[op]]
+    assert holds == list(range(iv[0], iv[1] + 1)), (cond, iv)
+
+
+def test_validity_is_computed_once_and_stored_on_the_report():
+    H, W = dims("H W")
+    r = cc.analyze(zoo.get("alexnet-torchvision"), (3, H, W))
+    v = r.meta["validity"]
+    assert "H: >= 63" in v.lines and "W: >= 63" in v.lines
+    assert "validity" not in cc.analyze(zoo.get("alexnet-torchvision")).meta  # numbers: nothing to solve
+
+
+# -- sympy's own answers, reached without its assumption queries -----------------------------------------
+FLAT = st.tuples(st.integers(-9, 9), st.fractions(-3, 3, max_denominator=4),
+                 st.lists(st.tuples(st.sampled_from([1, -1, 2, Fraction(1, 2)]), st.integers(-9, 9),
+                                    st.fractions(-2, 2, max_denominator=4), st.integers(1, 6)), max_size=2))
+
+
+def _flat_expr(spec, x):
+    S = sp()
+    c0, c1, floors = spec
+    e = S.Integer(c0) + S.Rational(c1.numerator, c1.denominator) * x
+    for c, r, a, q in floors:
+        e += S.sympify(c) * S.floor((S.Rational(a.numerator, a.denominator) * x + r) / q)
+    return e
+
+
+@settings(max_examples=120, deadline=None)
+@given(spec=FLAT, b=st.integers(1, 8))
+def test_floor_division_and_comparison_agree_with_sympy(spec, b):
+    from convcalc import sym
+
+    S = sp()
+    x = dims("x")
+    a = _flat_expr(spec, x)
+    sym._MEMO.clear()
+    got = sym.floordiv(a, b)
+    split = sym._split_floor(S.expand(a)) if a.has(S.floor) else None  # the general path
+    want = sym.norm(S.floor(S.expand((split[0] + split[1]) / b)) if split else S.floor(S.expand(a / b)))
+    assert got == want and fmt(got) == fmt(want)
+    assert sym.at_least(a, 1) == (a >= 1)
+
+
+def test_total_is_the_sum_of_its_terms_and_keeps_ints_plain():
+    from convcalc.sym import total
+
+    assert total([3, 4, 5]) == 12 and type(total([3, 4, 5])) is int
+    assert total([]) == 0
+    H = dims("H")
+    terms = [(H - k) * (k + 1) for k in range(50)]
+    # sum_k (k+1)(H-k) = H*sum(k+1) - sum k(k+1) = 1275*H - 41650
+    assert sp().expand(total(terms) - (1275 * H - 41650)) == 0
+
+
 # -- explain ------------------------------------------------------------------------------------------
 def test_explain_conv_matches_the_lecture():
-    from convcalc.explain import explain_layer, step_line
+    from convcalc.tutor.explain import explain_layer, step_line
 
     ex = explain_layer(cc.Conv2d(None, 5, 5, stride=3), (3, 32, 32))
     lines = {st.quantity: step_line(st) for st in ex.steps}
@@ -184,22 +307,31 @@ def test_explain_conv_matches_the_lecture():
 @settings(max_examples=60, deadline=None)
 @given(k=st.integers(1, 7), s=st.integers(1, 4), p=st.integers(0, 3), d=st.integers(1, 3), L=st.integers(8, 40),
        g=st.sampled_from([1, 2]))
-def test_explained_formulas_evaluate_to_the_reported_numbers(k, s, p, d, L, g):
-    from convcalc.explain import explain_layer
+def test_explained_formulas_give_the_textbook_numbers(k, s, p, d, L, g):
+    from convcalc.tutor.explain import explain_layer
 
     layer = cc.Conv2d(None, 4, k, stride=s, padding=p, dilation=d, groups=g)
-    try:
-        ex = explain_layer(layer, (4, L, L + 1))
-    except ConvcalcError:
+    h, w = conv_out(L, k, s, p, d), conv_out(L + 1, k, s, p, d)
+    if h is None or w is None:
+        with pytest.raises(ConvcalcError):
+            explain_layer(layer, (4, L, L + 1))
         return
+    ex = explain_layer(layer, (4, L, L + 1))
+    # written out: 4 filters of (4/g) x k x k weights plus a bias each; one MAC per weight per output
+    # unit; the field of one unit is the dilated kernel d(k - 1) + 1, and its jump the stride
+    want = {"C_out": 4, "H_out": h, "W_out": w, "params": 4 * (4 // g) * k * k + 4,
+            "MACs": 4 * h * w * (4 // g) * k * k, "RF size (H)": d * (k - 1) + 1, "RF size (W)": d * (k - 1) + 1,
+            "RF jump (H)": s, "RF jump (W)": s}
+    assert {st_.quantity for st_ in ex.steps} == set(want)
     for st_ in ex.steps:
-        if hasattr(st_.general, "subs"):
-            assert sp().nsimplify(st_.general.subs(st_.values)) == sp().nsimplify(st_.result), st_.quantity
+        assert st_.result == want[st_.quantity], st_.quantity
+        if hasattr(st_.general, "subs"):  # the general formula, with the numbers put in, gives it too
+            assert sp().nsimplify(st_.general.subs(st_.values)) == want[st_.quantity], st_.quantity
 
 
 def test_explain_latex_golden():
-    from convcalc.explain import explain_layer
     from convcalc.render.explain import to_latex
+    from convcalc.tutor.explain import explain_layer
 
     text = to_latex([explain_layer(cc.Conv2d(None, 10, 5, padding=2), (3, 32, 32), name="conv")])
     golden = GOLDEN / "explain_conv.tex"
@@ -222,7 +354,7 @@ def test_explain_cli_markdown_and_model():
 
 # -- solve ------------------------------------------------------------------------------------------
 def test_solve_the_issue_example():
-    from convcalc.solve import solve_layer
+    from convcalc.tutor.solve import solve_layer
 
     sol = solve_layer(cc.Conv2d, {"out_channels": 1, "kernel_size": 5, "stride": 1}, (3, 32, 32), "padding",
                       (32, 32))
@@ -232,40 +364,39 @@ def test_solve_the_issue_example():
 @settings(max_examples=60, deadline=None)
 @given(find=st.sampled_from(["padding", "stride", "kernel_size", "dilation", "input"]),
        k=st.integers(1, 6), s=st.integers(1, 4), p=st.integers(0, 3), d=st.integers(1, 2), L=st.integers(6, 40))
-def test_solver_round_trip(find, k, s, p, d, L):
-    from convcalc.solve import solve_layer
+def test_solver_finds_exactly_the_values_the_formula_gives(find, k, s, p, d, L):
+    from convcalc.tutor.solve import RANGES, solve_layer
 
     kw = {"out_channels": 1, "kernel_size": k, "stride": s, "padding": p, "dilation": d}
-    try:
-        out = cc.analyze(cc.Sequential(cc.Conv2d(None, **kw)), (1, L, L)).rows[0].output[1:]
-    except ConvcalcError:
+    out = conv_out(L, k, s, p, d)
+    if out is None:
         return
     known = {x: v for x, v in kw.items() if x != find}
-    sol = solve_layer(cc.Conv2d, known, (1, L, L), find, tuple(out))
-    original = L if find == "input" else kw[find]
-    assert original in sol.values
-    for v in sol.values:  # every solution, run forward, gives the target
-        kw2 = dict(known)
-        shape = (1, L, L)
-        if find == "input":
-            shape = (1, v, v)
-        else:
-            kw2[find] = v
-        assert cc.analyze(cc.Sequential(cc.Conv2d(None, **kw2)), shape).rows[0].output[1:] == out
+    sol = solve_layer(cc.Conv2d, known, (1, L, L), find, (out, out))
+
+    def size(v):  # the output with the unknown set to v, by the formula
+        args = {**kw, "L": L}
+        args["L" if find == "input" else find] = v
+        return conv_out(args["L"], args["kernel_size"], args["stride"], args["padding"], args["dilation"])
+
+    lo, hi = RANGES[find]
+    assert sol.values == [v for v in range(lo, hi + 1) if size(v) == out]
+    assert (L if find == "input" else kw[find]) in sol.values
 
 
 def test_solve_output_padding_inverts_a_conv():
-    from convcalc.solve import solve_layer
+    from convcalc.tutor.solve import solve_layer
 
-    # a 3x3/2 p1 conv maps 32 -> 16; the transposed conv needs output_padding 1 to give 32 back
-    down = cc.analyze(cc.Sequential(cc.Conv2d(8, 8, 3, stride=2, padding=1)), (8, 32, 32)).rows[0].output
+    # a 3x3/2 p1 conv maps 32 -> (32 + 2 - 3)//2 + 1 = 16; the transposed conv gives
+    # (16 - 1)*2 - 2*1 + (3 - 1) + op + 1 = 31 + op, so output_padding 1 gives 32 back
+    down = (8, (32 + 2 * 1 - 3) // 2 + 1, (32 + 2 * 1 - 3) // 2 + 1)
     sol = solve_layer(cc.ConvTranspose2d, {"out_channels": 8, "kernel_size": 3, "stride": 2, "padding": 1}, down,
                       "output_padding", (32, 32))
     assert sol.values == [1]
 
 
 def test_solve_out_channels_from_budget():
-    from convcalc.solve import solve_layer
+    from convcalc.tutor.solve import solve_layer
 
     sol = solve_layer(cc.Conv2d, {"kernel_size": 3}, (64, 56, 56), "out_channels", None, params=40000)
     # params = C_out*(64*9 + 1) <= 40000 -> C_out = floor(40000/577) = 69
@@ -273,7 +404,7 @@ def test_solve_out_channels_from_budget():
 
 
 def test_solve_says_why_there_is_none():
-    from convcalc.solve import solve_layer
+    from convcalc.tutor.solve import solve_layer
 
     sol = solve_layer(cc.Conv2d, {"out_channels": 1, "kernel_size": 4, "stride": 2, "padding": 0}, (1, 32, 32),
                       "dilation", (16, 16))

@@ -14,7 +14,6 @@ from decimal import Decimal
 import pytest
 
 import convcalc as cc
-from convcalc import verify as V
 from convcalc import zoo
 from convcalc.errors import ShapeError
 from convcalc.zoo import inception as I
@@ -592,33 +591,6 @@ def test_layers_match_plain_torch(key, build, inputs):
         # every row with parameters is a torchvision module of the same name
         assert {r.name for r in rep.rows if r.params} <= leaves
         assert matched == len(leaves)
-
-
-# -- execution in the NumPy core ---------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", ["densenet121", "squeezenet1_0", "squeezenet1_1", "shufflenet_v2_x1_0"])
-def test_verify(name):
-    res = V.verify(zoo.get(name))
-    assert res.ok, [(r.name, c) for r in res.layers for c in r.checks.values() if c.ok is False]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("build", [lambda: zoo.get("googlenet"), lambda: zoo.get("inception_v3"),
-                                   I.inception_v3_aux, lambda: I.googlenet_aux(1), lambda: I.googlenet_aux(2)],
-                         ids=["googlenet", "inception_v3", "inception_v3-auxhead", "googlenet-aux1",
-                              "googlenet-aux2"])
-def test_verify_inception(build):
-    res = V.verify(build())
-    assert res.ok, [(r.name, c) for r in res.layers for c in r.checks.values() if c.ok is False]
-
-
-@pytest.mark.slow
-def test_verify_googlenet_with_aux_heads():
-    """The aux heads' adaptive 4x4 pool on a 14x14 map has windows of 4 and 3 pixels; the engine
-    reports the largest field there, and verify checks it as a bound."""
-    res = V.verify(I.googlenet(aux_logits=True))
-    assert res.ok, [(r.name, q) for r in res.layers for q, c in r.checks.items() if c.ok is False]
-    assert "bound" in res.layers[[r.name for r in res.layers].index("aux1.avg_pool")].checks["rf"].note
 
 
 # torchvision weights meta "min_size" (research notes §1): the smallest input each network accepts

@@ -12,7 +12,6 @@ import pytest
 
 import convcalc as cc
 from convcalc import zoo
-from convcalc.verify import verify
 
 # name: (num_params, _ops GMACs), torchvision weights meta (research notes §1)
 PUBLISHED = {
@@ -367,15 +366,3 @@ def test_against_torch(name, shape):
     assert r.rows[-1].output == (1000,)
 
 
-# -- the NumPy core ------------------------------------------------------------------------------------------
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ALL)
-def test_verify(name):
-    res = verify(zoo.get(name), (3, 64, 64))
-    assert res.ok, [(x.name, x.checks) for x in res.layers if not x.ok]
-
-
-@pytest.mark.slow
-def test_verify_mobilenet_v2_default_input():
-    res = verify(zoo.get("mobilenet_v2"))
-    assert res.ok and res.input == (3, 224, 224)

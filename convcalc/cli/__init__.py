@@ -11,7 +11,7 @@ import sys
 import click
 
 from ..errors import ConvcalcError
-from . import check, models, plot, quiz, solve, torch
+from . import check, compare, models, plot, quiz, solve, sweep, torch
 
 COUNTING = ("MACs count one multiply plus one accumulate (conv and linear weights only; bias adds, "
             "norms, activations and pooling are not MACs). FLOPs = 2 x MACs.")
@@ -21,6 +21,9 @@ COUNTING = ("MACs count one multiply plus one accumulate (conv and linear weight
 class CLI(click.Group):
     def parse_args(self, ctx, args):
         if args and args[0] not in self.commands and not args[0].startswith("-"):
+            close = typo_of(args[0], self.commands)
+            if close:
+                raise click.UsageError(f"no command {args[0]!r}; did you mean `{close}`?", ctx)
             args = ["show", *args]
         return super().parse_args(ctx, args)
 
@@ -45,6 +48,21 @@ class CLI(click.Group):
         return rv
 
 
+def typo_of(word: str, commands) -> str:
+    """The command ``word`` is a typo of, or "" when ``word`` names a model (a zoo name, a spec
+    file, a one-liner: ``convcalc MODEL`` is the default command) or is close to no command."""
+    import difflib
+
+    from ..loader import is_spec
+    from ..zoo import REGISTRY
+
+    key = word.strip().lower()
+    if is_spec(word) or any(k in REGISTRY for k in (key, key.replace("_", "-"), key.replace("-", "_"))):
+        return ""
+    close = difflib.get_close_matches(key, list(commands), n=1, cutoff=0.7)
+    return close[0] if close else ""
+
+
 @click.group(cls=CLI, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
              epilog="Counting: " + COUNTING)
 @click.version_option(package_name="convcalc", prog_name="convcalc")
@@ -63,7 +81,8 @@ def cli():
 
 
 COMMANDS = (models.show, models.verify_cmd, models.list_models, models.rf_cmd, models.layer, solve.solve,
-            check.check, torch.from_torch_cmd, torch.export_cmd, plot.plot, quiz.quiz)
+            check.check, torch.from_torch_cmd, torch.export_cmd, plot.plot, quiz.quiz, compare.compare,
+            sweep.sweep)
 for command in COMMANDS:
     cli.add_command(command)
 

@@ -64,7 +64,7 @@ def check(target, input_, layout, at, dtype, batch, exact, show_work, answer_key
     (in a sheet, a question that cannot be graded is an error row, the others are still
     graded, and the first broken place is named on stderr).
     """
-    from .. import check as ck
+    from ..tutor import check as ck
 
     expects = {k[len("expect_"):]: v for k, v in rest.items() if k.startswith("expect_") and v is not None}
     options = {k: v for k, v in rest.items() if not k.startswith("expect_")}

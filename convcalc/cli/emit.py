@@ -40,16 +40,21 @@ def emit(report, fmt: str, layout: str, verified=None) -> None:
         from ..units import exact, human_count
         click.echo(f"{conv['name']} would report {exact(conv['total'])} ({human_count(conv['total'])}) "
                    f"operations for this model (convcalc: {exact(report.totals['macs'])} MACs)")
-    warn(report.warnings)
+    warn(report.warnings, report)
 
 
-def warn(warnings) -> None:
+def warn(warnings, report=None) -> None:
+    """Each warning once on stderr; with ``report``, identical warnings of several layers as one line."""
+    if report is not None:
+        from ..render.notes import grouped
+
+        warnings = grouped(report)
     for w in warnings:
         click.echo(f"warning: {w}", err=True)
 
 
 def emit_explanation(report, fmt: str) -> None:
-    from .. import explain
+    from ..tutor import explain
     from ..render import explanation
 
     click.echo(explanation(fmt, explain.explain_report(report)), nl=False)
@@ -61,7 +66,16 @@ def emit_symbolic(report, layout: str, exact: bool) -> None:
     from ..render.symbolic import symbolic_table
     from ..units import exact as exact_text
 
-    terminal_console(sys.stdout, SYMBOLIC).print(symbolic_table(report, layout))
+    console = terminal_console(sys.stdout, SYMBOLIC)
+    if console.is_terminal:  # long formulas below the table, referenced, instead of cut names
+        from ..render.symbolic import fitted_symbolic_table
+
+        table, notes = fitted_symbolic_table(report, layout, console.width)
+        console.print(table)
+        for note in notes:
+            click.echo(note)
+    else:
+        console.print(symbolic_table(report, layout))
     t = report.totals
     for label, key in (("params", "params"), ("buffers", "buffers"), ("MACs", "macs"), ("FLOPs", "flops"),
                        ("activation bytes", "activation_bytes"), ("parameter bytes", "param_bytes")):
@@ -71,7 +85,7 @@ def emit_symbolic(report, layout: str, exact: bool) -> None:
     if exact:
         for line in validity.describe_tiling(report):
             click.echo(line)
-    warn(report.warnings)
+    warn(report.warnings, report)
 
 
 def run_verify(model, dims, batch, seed, max_memory):

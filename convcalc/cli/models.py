@@ -6,10 +6,11 @@ import sys
 
 import click
 
+from ..errors import ConvcalcError
 from ..loader import load_model
 from ..render.console import WIDE, terminal_console
 from .emit import emit, run_verify
-from .options import (SHAPE, build_layer, dtype_option, format_option, layer_command, layout_option,  # noqa: F401
+from .options import (SHAPE, budget_options, build_layer, dtype_option, format_option, layer_command, layout_option,  # noqa: F401
                       table_options, to_dims, training_from, training_options)
 
 
@@ -21,20 +22,27 @@ from .options import (SHAPE, build_layer, dtype_option, format_option, layer_com
 @click.option("--convention", type=click.Choice(["convcalc", "torchvision", "fvcore", "ptflops", "torchinfo", "thop"]),
               default=None, help="Also give the total another tool would print for this model (README explains each).")
 @training_options
-def show(model, input_, batch, dtype, fmt, layout, do_verify, depth, convention, training, optimizer, amp, freeze):
-    """The layer table of MODEL (a zoo name; `convcalc list` shows them)."""
+@budget_options
+def show(model, input_, batch, dtype, fmt, layout, do_verify, depth, convention, training, optimizer, amp, freeze,
+         max_params, max_macs, max_memory):
+    """The layer table of MODEL (a zoo name; `convcalc list` shows them).
+
+    With --max-params / --max-macs / --max-memory the exit code is 1 when the model is over a
+    budget (one line per figure on stderr), 0 otherwise: a line in CI keeps a model honest."""
     import dataclasses
 
     from ..analyze import analyze
+    from ..budget import check, parse_limits
 
+    limits = parse_limits(params=max_params, macs=max_macs, memory=max_memory)
     m = load_model(model, to_dims(input_, layout), layout)
     report = analyze(m, batch=batch, dtype=dtype, training=training_from(training, optimizer, amp, freeze))
     if convention:
-        from ..conventions import count, row_ops
+        from ..conventions import count, per_layer
 
         report = dataclasses.replace(report, meta={**report.meta, "convention": {
             "name": convention, "total": count(report, convention),
-            "per_layer": {r.name: row_ops(r, convention, report.batch) for r in report.rows}}})
+            "per_layer": per_layer(report, convention)}})
     verified = None
     if do_verify:
         result = run_verify(m, report.input, batch, seed=0, max_memory="2GiB")
@@ -47,7 +55,10 @@ def show(model, input_, batch, dtype, fmt, layout, do_verify, depth, convention,
             verified = {r.name: all(ok for name, ok in verified.items()
                                     if name == r.name or name.startswith(r.name + ".")) for r in report.rows}
     emit(report, fmt, layout, verified=verified)
-    if verified is not None and not all(verified.values()):
+    over = check(report, limits) if limits else []
+    for line in over:
+        click.echo(f"over budget: {line}", err=True)
+    if over or (verified is not None and not all(verified.values())):
         return 1
 
 
@@ -89,19 +100,34 @@ def verify_cmd(model, input_, layout, batch, seed, max_memory, fmt):
 
 @click.command("list")
 @format_option(("table", "json", "csv", "markdown"), help=None)
-def list_models(fmt):
+@click.option("--sort", "sort_by", type=click.Choice(["params", "macs", "rf"]), default=None,
+              help="Order by this figure, smallest first [default: the zoo's order].")
+@click.option("--filter", "family", default=None, metavar="TEXT",
+              help="Only models whose name contains TEXT (a family: resnet, mobilenet, vgg...).")
+def list_models(fmt, sort_by, family):
     """Every zoo model with its input, parameters, MACs and receptive field."""
     from .. import zoo
     from ..analyze import analyze
+    from ..compare import last_spatial_rf
     from ..units import exact, human_count, rf_text, shape_text
 
+    names = zoo.names()
+    if family is not None:
+        wanted = family.strip().lower()
+        names = [n for n in names if wanted and wanted in n.lower()]
+        if not names:
+            import re
+
+            families = sorted({re.match(r"[a-z]*", n).group() or n for n in zoo.names()})
+            raise ConvcalcError(f"--filter: no zoo model name contains {family!r}; families: {', '.join(families)}")
     rows = []
-    for name in zoo.names():
+    for name in names:
         r = analyze(zoo.get(name))
         # the field of the last feature map (after a squeeze-and-excitation gate it is the whole image)
-        last_spatial = next((row.rf for row in reversed(r.rows)
-                             if row.rf and len(row.output) > 1 and any(d != 1 for d in row.output[1:])), None)
-        rows.append((name, r.input, r.totals["params"], r.totals["macs"], last_spatial))
+        rows.append((name, r.input, r.totals["params"], r.totals["macs"], last_spatial_rf(r)))
+    if sort_by is not None:
+        index = {"params": 2, "macs": 3, "rf": 4}[sort_by]
+        rows.sort(key=lambda row: (row[4][0].size if row[4] else 0) if sort_by == "rf" else row[index])
     if fmt == "json":
         import json
         from ..report import jsonable

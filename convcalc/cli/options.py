@@ -107,6 +107,17 @@ def training_options(f):
     return f
 
 
+def budget_options(f):
+    """``--max-params`` / ``--max-macs`` (25M, 4.1G, 1e9) and ``--max-memory`` (512MiB): exit 1 when over."""
+    f = click.option("--max-memory", default=None, metavar="BYTES",
+                     help="Budget for the forward peak memory (512MiB, 1.5GB): exit 1 when over.")(f)
+    f = click.option("--max-macs", default=None, metavar="N",
+                     help="Budget for the MACs of the batch (600M, 4.1G, 1e9): exit 1 when over.")(f)
+    f = click.option("--max-params", default=None, metavar="N",
+                     help="Budget for the parameters (25M, 1e6, 300k): exit 1 when over.")(f)
+    return f
+
+
 def training_from(training, optimizer, amp, freeze):
     """The engine's TrainingOptions for the CLI flags, or None for inference."""
     if not (training or optimizer or amp or freeze):
@@ -158,7 +169,7 @@ LAYER_OPTIONS = [
     (("--out-channels", "--out"), "out_channels", int),
     (("--kernel-size", "-k"), "kernel_size", IntTuple()),
     (("--stride", "-s"), "stride", IntTuple()),
-    (("--padding", "-p"), "padding", IntTuple(("same", "valid"))),
+    (("--padding", "-p"), "padding", IntTuple(("same", "valid", "tf_same"))),
     (("--dilation", "-d"), "dilation", IntTuple()),
     (("--groups", "-g"), "groups", int),
     (("--output-padding",), "output_padding", IntTuple()),

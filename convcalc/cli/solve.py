@@ -41,7 +41,7 @@ def solve(target, input_, output_, find, params, layout, min_input, exact, max_b
       convcalc solve alexnet-torchvision --min-input
       convcalc solve unet --exact
     """
-    from .. import solve as S
+    from ..tutor import solve as S
     from ..validity import congruence
 
     if max_batch:
@@ -70,8 +70,8 @@ def solve(target, input_, output_, find, params, layout, min_input, exact, max_b
     if len(dims) == 1 and resolve_kind(target) == "linear":
         pass  # features
     elif len(dims) == 1:  # a bare spatial size: square, 1 channel (channels do not change sizes)
-        dims = [options.get("in_channels") or 1, dims[0], dims[0]] if not target.endswith(("1d", "3d")) \
-            else ([1, dims[0]] if target.endswith("1d") else [1, dims[0], dims[0], dims[0]])
+        nd = layer_class_and_kwargs(target, {})[0].nd or 2
+        dims = [(options.get("in_channels") or 1) if nd == 2 else 1] + [dims[0]] * nd
     out = None
     if output_ is not None:
         out = list(output_)

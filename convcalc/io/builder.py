@@ -46,6 +46,8 @@ class _Builder:
         name = data.get("name", default_name)
         if not isinstance(name, str) or not name.strip():
             self.fail("name", f"expected a string, got {_show(name)}")
+        if any(ord(ch) < 32 or 0x7f <= ord(ch) < 0xa0 for ch in name):  # never reach a terminal raw
+            self.fail("name", f"control characters are not allowed, got {name!r}")
         desc = data.get("description", "")
         if not isinstance(desc, str):
             self.fail("description", f"expected a string, got {_show(desc)}")

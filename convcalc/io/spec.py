@@ -51,8 +51,8 @@ def load(source, name: Optional[str] = None) -> Model:
     if not isinstance(source, str):
         raise SpecError(f"expected a spec path, spec text or a one-liner, got {type(source).__name__}")
     text = source.strip()
-    if "\n" not in text and os.path.isfile(text):
-        return load_file(text)
+    if "\n" not in text and os.path.exists(text):
+        return load_file(text)  # a directory, pipe or device is refused there, by name
     if "|" in text and "\n" not in text:
         from .oneliner import parse_line
 

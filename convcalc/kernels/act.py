@@ -47,13 +47,19 @@ def prelu(x, weight):
 
 
 def _sigmoid(x):
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    """1 / (1 + exp(-x)) in x's dtype, in one scratch array (exp overflows to
+    inf for very negative x, which gives the right limit 0)."""
+    t = np.negative(x)
+    with np.errstate(over="ignore"):
+        np.exp(t, out=t)
+    t += x.dtype.type(1)
+    np.reciprocal(t, out=t)
+    return t
 
 
 def sigmoid(x):
     x = as_float(x)
-    return _sigmoid(x).astype(x.dtype, copy=False), 0
+    return _sigmoid(x), 0
 
 
 def tanh(x):
@@ -82,19 +88,38 @@ def log_softmax(x, dim):
     return z - np.log(np.exp(z).sum(axis=dim, keepdims=True)), 0
 
 
+def _hard_gate(x):
+    """min(max(x + 3, 0), 6) in one scratch array."""
+    t = x + x.dtype.type(3)
+    np.clip(t, x.dtype.type(0), x.dtype.type(6), out=t)
+    return t
+
+
 def hardsigmoid(x):
     x = as_float(x)
-    return np.clip(x + x.dtype.type(3), 0, 6) / x.dtype.type(6), 0
+    t = _hard_gate(x)
+    t /= x.dtype.type(6)
+    return t, 0
 
 
 def hardswish(x):
+    """x * min(max(x + 3, 0), 6) / 6, in place in one scratch array."""
     x = as_float(x)
-    return x * (np.clip(x + x.dtype.type(3), 0, 6) / x.dtype.type(6)), 0
+    t = _hard_gate(x)
+    t *= x
+    t /= x.dtype.type(6)
+    return t, 0
 
 
 def silu(x):
+    """x * sigmoid(x) computed as x / (1 + exp(-x)) in one scratch array."""
     x = as_float(x)
-    return (x * _sigmoid(x)).astype(x.dtype, copy=False), 0
+    t = np.negative(x)
+    with np.errstate(over="ignore"):
+        np.exp(t, out=t)
+    t += x.dtype.type(1)
+    np.divide(x, t, out=t)
+    return t, 0
 
 
 # --------------------------------------------------------------------------

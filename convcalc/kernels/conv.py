@@ -1,11 +1,14 @@
-"""Convolution and transposed convolution as im2col / col2im + one batched
-matmul.  numpy + stdlib only."""
+"""Convolution and transposed convolution: im2col in cache-sized blocks + one
+matmul per block, depthwise convolution as per-tap multiply-accumulates (no
+im2col), col2im + one batched matmul for the transpose.  numpy + stdlib only."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from ._util import (as_float, copy_into, matmul_macs, ntuple, pad_pairs, pad_spatial, taps,
                     windows, workspace)
@@ -15,10 +18,25 @@ __all__ = ["conv", "conv_transpose", "linear"]
 # With N > 1 and fewer than this many output positions per sample the batch
 # is folded into the matmul's N dimension: one (g, Co/g, K) @ (g, K, N*P)
 # product instead of N small ones, at the price of transposing the result.
-# Also done when each per-sample product is tiny (depthwise convs), so that
-# numpy issues g BLAS calls rather than N*g.
+# Also done when each per-sample product is tiny (grouped convs with few
+# channels per group), so that numpy issues g BLAS calls rather than N*g.
 _FOLD_BATCH_BELOW = 256
 _TINY_PRODUCT = 4096   # (Co/g) * (C/g) * prod(k): MACs per output position and group
+# Per sample, im2col works on blocks of output rows whose columns hold about
+# this many elements: the block is multiplied while it is still in cache, and
+# BLAS runs at its best on a few thousand columns rather than on all of them.
+_COL_BLOCK = 1 << 20
+# Depthwise convolution works on blocks of about this many output elements
+# (per sample, whole channels) so that the running sum and the product of
+# one tap stay in the L2 cache while all taps are folded in.
+_DW_BLOCK = 1 << 16
+# Depthwise convs with fewer output channels run channels-first (one
+# multiply-add per tap over long per-channel runs); with more, channels-last
+# (one einsum per stride phase, the channels as its vector loop).
+_DW_FEW_CHANNELS = 64
+# ... unless the per-channel grid is this long: numpy's transposing copies
+# into and out of channels-last would then cost more than the taps save.
+_DW_LONG_RUN = 2048
 
 
 def _check_conv_args(x, w, groups, name):
@@ -29,6 +47,171 @@ def _check_conv_args(x, w, groups, name):
                          f"{w.shape}, got input of shape {x.shape}")
     if not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+
+
+def _im2col_gemm(win, wm, dtype):
+    """Per sample, per block of output rows: the block's windows copied into a
+    reusable (g, C/g*K, columns) buffer (or, for 1x1 stride-1 unpadded convs,
+    the input itself viewed as columns) and multiplied into the output's
+    columns with one matmul.  win: (N, C, *Lo, *k); wm: (g, Co/g, C/g*K).
+    Returns (y (N, g, Co/g, P), macs tallied from every product's shapes)."""
+    N = win.shape[0]
+    nd = (win.ndim - 2) // 2
+    Lo = win.shape[2:2 + nd]
+    P = math.prod(Lo)
+    g, Cog, CgK = wm.shape
+    order = (0,) + tuple(range(1 + nd, 1 + 2 * nd)) + tuple(range(1, 1 + nd))   # (C, *k, *Lo)
+    y = np.empty((N, g, Cog, P), dtype)
+    rest = P // Lo[0] if P else 0
+    rows = max(1, min(Lo[0], _COL_BLOCK // max(1, CgK * rest)))
+    macs = 0
+    for n in range(N):
+        whole = win[n].transpose(order)
+        direct = whole.flags.c_contiguous
+        for r0 in range(0, Lo[0], rows):
+            r1 = min(Lo[0], r0 + rows)
+            if direct:                      # 1x1, stride 1, no padding: x itself
+                cols = whole.reshape(g, CgK, P)[:, :, r0 * rest:r1 * rest]
+            else:
+                src = whole[(Ellipsis, slice(r0, r1)) + (slice(None),) * (nd - 1)]
+                cols = copy_into(workspace("conv_cols", src.shape, dtype), src).reshape(g, CgK, -1)
+            np.matmul(wm, cols, out=y[n, :, :, r0 * rest:r1 * rest])
+            macs += matmul_macs(wm.shape, cols.shape)
+    return y, macs
+
+
+def _phases(xs, lo, Q, stride, m, last):
+    """One sample xs (C, *L) zero-padded (``lo`` before each axis, zeros up to
+    the grid), split into stride phases and each channel repeated m times, in
+    one copy: P[c*m + j, a, q] = padded xs[c, q*s + a] per axis (a: phase, q:
+    position within it).  Flattened to (C*m, prod(s), prod(Q)), or with
+    ``last`` channels-last to (prod(s), prod(Q) * C*m)."""
+    C, L = xs.shape[0], xs.shape[1:]
+    shape = tuple(stride) + Q + (C, m) if last else (C, m) + tuple(stride) + Q
+    P = workspace("dw_phases_last" if last else "dw_phases", shape, xs.dtype)
+    P[...] = 0
+    for a in taps(stride):
+        dst, src = [], []
+        for ai, s, l, p, q in zip(a, stride, L, lo, Q):
+            q0 = max(0, -(-(p - ai) // s))           # first q with q*s + a - lo >= 0
+            q1 = min(q, (l - 1 + p - ai) // s + 1)   # one past the last inside the input
+            dst.append(slice(q0, max(q0, q1)))
+            src.append(slice(q0 * s + ai - p, None, s))
+        part = xs[(slice(None),) + tuple(src)][(slice(None),) + tuple(slice(0, d.stop - d.start) for d in dst)]
+        if last:
+            P[a + tuple(dst)] = np.moveaxis(part, 0, -1)[..., None]
+        else:
+            P[(slice(None), slice(None)) + a + tuple(dst)] = part[:, None]
+    S, Co = math.prod(stride), C * m
+    return P.reshape(S, -1) if last else P.reshape(Co, S, -1)
+
+
+def _depthwise(x, w, pads, ksize, stride, dilation):
+    """Depthwise convolution (groups == C_in, C_out = m * C_in) without im2col:
+    one multiply-accumulate per kernel tap into the output.  x is unpadded
+    (other padding modes are applied before); ``pads`` are zeros.
+
+    The output size is the shape of the window view over the padded extent;
+    the MACs are tallied per tap from the window view that tap multiplies
+    into the output.  Per sample, the input is padded and split into stride
+    phases in one copy, so that every tap reads one contiguous run of it;
+    outputs are computed on the padded row pitch (a few columns past L_out
+    per row, cropped at the end).  Few channels run channels-first (one
+    multiply-add per tap over long per-channel runs), more channels on small
+    grids channels-last (one einsum per phase, channels as its vector loop).
+    Returns (y (N, C_out, *L_out), macs)."""
+    nd = len(ksize)
+    N, C = x.shape[:2]
+    Co = w.shape[0]
+    Lp = tuple(l + lo + hi for l, (lo, hi) in zip(x.shape[2:], pads))
+    win = windows(np.broadcast_to(np.zeros((), x.dtype), (N, Co) + Lp), ksize, stride, dilation)
+    Lo = win.shape[2:2 + nd]
+    Q = tuple(-(-L // s) for L, s in zip(Lp, stride))
+    ops, macs = [], 0
+    for t in taps(ksize):
+        pos = [ti * di for ti, di in zip(t, dilation)]
+        ph = off = 0
+        for p_, s_, q_ in zip(pos, stride, Q):
+            ph, off = ph * s_ + p_ % s_, off * q_ + p_ // s_
+        ops.append((ph, off))
+        macs += math.prod(win[(Ellipsis,) + t].shape)
+    M = 0
+    for n_, q_ in zip(Lo, Q):
+        M = M * q_ + n_ - 1
+    M += 1                                  # flat extent of the outputs on the Q grid
+    y = np.empty((N, Co) + Lo, x.dtype)
+    crop = tuple(slice(0, k) for k in Lo)
+    last = Co >= _DW_FEW_CHANNELS and math.prod(Q) < _DW_LONG_RUN
+    lo = tuple(p for p, _ in pads)
+    for n in range(N):
+        P = _phases(x[n], lo, Q, stride, Co // C, last)
+        if last:
+            grid = _dw_einsum(P, Q, w, ksize, stride, dilation, M)
+            y[n] = np.moveaxis(grid.reshape(Q + (Co,))[crop], -1, 0)
+        else:
+            grid = _dw_first(P, ops, w.reshape(Co, -1), M)
+            y[n] = grid.reshape((Co,) + Q)[(slice(None),) + crop]
+    return y, macs
+
+
+def _dw_first(P, ops, wt, M):
+    """Channels-first taps: grid[c, :M] = sum_j P[c, ph_j, off_j:off_j+M] * wt[c, j]."""
+    Co = P.shape[0]
+    grid = workspace("dw_grid", (Co, P.shape[2]), P.dtype)
+    cb = max(1, _DW_BLOCK // M)
+    tmp = workspace("dw_tmp", (min(cb, Co), M), P.dtype)
+    for c0 in range(0, Co, cb):
+        c1 = min(Co, c0 + cb)
+        yb, tb = grid[c0:c1, :M], tmp[:c1 - c0]
+        for j, (ph, off) in enumerate(ops):
+            np.multiply(P[c0:c1, ph, off:off + M], wt[c0:c1, j:j + 1], out=yb if j == 0 else tb)
+            if j:
+                yb += tb
+    return grid
+
+
+def _phase_groups(ksize, stride, dilation):
+    """Kernel taps grouped by the stride phase they read.  Per axis, the taps
+    t with (t*d) % s == a read phase a at offsets (t*d) // s, an arithmetic
+    progression.  Yields (phase, per-axis tap lists, first offsets, steps)."""
+    per_axis = []
+    for k, s, d in zip(ksize, stride, dilation):
+        groups = {}
+        for t in range(k):
+            groups.setdefault((t * d) % s, []).append(t)
+        per_axis.append(sorted(groups.items()))
+    for combo in itertools.product(*per_axis):
+        lists = [ts for _, ts in combo]
+        firsts = [ts[0] * d // s for ts, s, d in zip(lists, stride, dilation)]
+        steps = [((ts[1] - ts[0]) * d // s) if len(ts) > 1 else 0 for ts, s, d in zip(lists, stride, dilation)]
+        yield tuple(a for a, _ in combo), lists, firsts, steps
+
+
+def _dw_einsum(P, Q, w, ksize, stride, dilation, M):
+    """Channels-last depthwise taps, one einsum per stride phase:
+    grid[p, c] = sum over taps of P[phase, p + offset, c] * w[c, tap], the
+    taps read through an overlapping strided view of the phase (no copy)."""
+    Co = w.shape[0]
+    wk = w.reshape((Co,) + tuple(ksize))
+    grid = workspace("dw_grid", (math.prod(Q), Co), P.dtype)
+    tmp = None
+    pitch = [math.prod(Q[a + 1:]) for a in range(len(Q))]
+    item = P.itemsize
+    letters = "ijk"[:len(ksize)]
+    for n, (phase, lists, firsts, steps) in enumerate(_phase_groups(ksize, stride, dilation)):
+        flat = P[int(np.ravel_multi_index(phase, stride))]
+        base = sum(f * pq for f, pq in zip(firsts, pitch)) * Co
+        V = as_strided(flat[base:], shape=tuple(len(ts) for ts in lists) + (M, Co),
+                       strides=tuple(st * pq * Co * item for st, pq in zip(steps, pitch)) + (Co * item, item),
+                       writeable=False)
+        W = np.ascontiguousarray(np.moveaxis(wk[(slice(None),) + np.ix_(*lists)], 0, -1))
+        if n == 0:
+            np.einsum(f"{letters}pz,{letters}z->pz", V, W, out=grid[:M])
+        else:
+            tmp = workspace("dw_tmp", (M, Co), P.dtype) if tmp is None else tmp
+            np.einsum(f"{letters}pz,{letters}z->pz", V, W, out=tmp)
+            grid[:M] += tmp
+    return grid
 
 
 def conv(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
@@ -63,6 +246,13 @@ def conv(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="
         raise ValueError(f"conv: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
                          f"got {padding_mode!r}")
 
+    if g == C and g > 1:
+        if padding_mode != "zeros":
+            x, pads = pad_spatial(x, pads, padding_mode), ((0, 0),) * nd
+        y, macs = _depthwise(x, w, pads, ksize, stride, dilation)
+        if b is not None:
+            y += b.reshape((Co,) + (1,) * nd)
+        return y, macs
     xp = pad_spatial(x, pads, padding_mode, slot="conv_pad")
     win = windows(xp, ksize, stride, dilation)          # (N, C, *Lo, *k)
     Lo = win.shape[2:2 + nd]
@@ -83,15 +273,7 @@ def conv(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="
         y = np.empty((N, Co, P), x.dtype)
         copy_into(y, yb.reshape(Co, N, P).transpose(1, 0, 2))
     else:
-        # cols: (N, C, *k, *Lo) -> (N, g, Cg*K, P); (g,Cog,K)@(N,g,K,P) per sample
-        src = win.transpose((0, 1) + k_axes + lo_axes)
-        if src.flags.c_contiguous:          # 1x1, stride 1, no padding: x itself
-            cols = src.reshape(N, g, Cg * K, P)
-        else:
-            cols = copy_into(workspace("conv_cols", src.shape, x.dtype), src).reshape(N, g, Cg * K, P)
-        y = np.empty((N, g, Cog, P), x.dtype)
-        np.matmul(wm, cols, out=y)
-        macs = matmul_macs(wm.shape, cols.shape)
+        y, macs = _im2col_gemm(win, wm, x.dtype)
     y = y.reshape((N, Co) + Lo)
     if b is not None:
         y += b.reshape((Co,) + (1,) * nd)

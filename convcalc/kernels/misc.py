@@ -10,7 +10,7 @@ import numpy as np
 
 from ._util import as_float, as_float_common
 
-__all__ = ["flatten", "add", "mul", "concat", "channel_shuffle", "permute", "upsample"]
+__all__ = ["flatten", "add", "mul", "concat", "channel_shuffle", "permute", "upsample", "zero_pad2d"]
 
 
 def _axis(ndim, dim, name):
@@ -195,3 +195,19 @@ def upsample(x, size=None, scale_factor=None, mode="nearest", align_corners=None
     if y is x:
         y = x.copy()
     return y.astype(x.dtype, copy=False), 0
+
+
+def zero_pad2d(x, padding):
+    """``nn.ZeroPad2d``: ``padding`` = (left, right, top, bottom) on the last two axes; a negative
+    amount crops. Returns (y, 0): no MACs."""
+    x = as_float(x)
+    if x.ndim < 2:
+        raise ValueError(f"zero_pad2d: needs at least 2 dims, got {x.ndim}")
+    left, right, top, bottom = (int(p) for p in padding)
+    H, W = x.shape[-2:]
+    if H + top + bottom < 1 or W + left + right < 1:
+        raise ValueError(f"zero_pad2d: padding {tuple(padding)} leaves no pixel of {H}x{W}")
+    # crop first (negative amounts), then pad (positive ones)
+    x = x[..., max(0, -top):H - max(0, -bottom), max(0, -left):W - max(0, -right)]
+    widths = [(0, 0)] * (x.ndim - 2) + [(max(0, top), max(0, bottom)), (max(0, left), max(0, right))]
+    return np.pad(x, widths), 0

@@ -1,6 +1,10 @@
 """Normalisation layers (inference semantics unless stated), PyTorch
 semantics.  numpy + stdlib only.  They perform no MACs: each returns 0.
-Statistics are accumulated in float64 and the result cast back."""
+
+Statistics are accumulated in float64; the normalisation itself is applied
+as one precomputed scale-and-shift (y = x * scale + shift, scale and shift
+folded in float64 and cast to x's dtype), so float32 in stays float32 with
+no float64 temporaries of the size of x."""
 
 from __future__ import annotations
 
@@ -13,11 +17,45 @@ from ._util import as_float, windows
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm"]
 
 
-def _affine(y, weight, bias, shape):
+def _scale_shift(x, scale, shift):
+    """x * scale + shift in x's dtype; scale and shift (float64, broadcastable
+    to x) are cast first.  Two passes over x, one output array."""
+    y = np.multiply(x, scale.astype(x.dtype, copy=False))
+    y += shift.astype(x.dtype, copy=False)
+    return y
+
+
+def _stats(x, axes):
+    """float64 mean and biased variance over ``axes`` (keepdims).  The centred
+    squares are formed in x's dtype and summed in float64."""
+    mean = x.mean(axis=axes, dtype=np.float64, keepdims=True)
+    d = x - mean.astype(x.dtype)
+    np.square(d, out=d)
+    return mean, d.mean(axis=axes, dtype=np.float64, keepdims=True)
+
+
+def _fold(mean, var, eps, weight=None, bias=None, shape=None):
+    """scale = weight / sqrt(var + eps), shift = bias - mean * scale (float64)."""
+    scale = 1.0 / np.sqrt(var + eps)
     if weight is not None:
-        y = y * weight.reshape(shape)
+        scale = scale * weight.astype(np.float64).reshape(shape)
+    shift = -mean * scale
     if bias is not None:
-        y = y + bias.reshape(shape)
+        shift = shift + bias.astype(np.float64).reshape(shape)
+    return scale, shift
+
+
+def _centred(x, mean, var, eps, weight, bias, shape):
+    """(x - mean) * scale + bias with scale = weight / sqrt(var + eps): for
+    statistics of x itself, centring first keeps the digits a large mean
+    would cancel.  Three passes in x's dtype."""
+    y = np.subtract(x, mean.astype(x.dtype))
+    scale = 1.0 / np.sqrt(var + eps)
+    if weight is not None:
+        scale = scale * weight.astype(np.float64).reshape(shape)
+    y *= scale.astype(x.dtype)
+    if bias is not None:
+        y += bias.astype(x.dtype).reshape(shape)
     return y
 
 
@@ -42,17 +80,13 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, eps=1e-5, t
         if x.size // max(C, 1) <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
                              f"got input of shape {x.shape}")
-        axes = (0,) + tuple(range(2, x.ndim))
-        mean = x.mean(axis=axes, dtype=np.float64, keepdims=True)
-        var = np.square(x - mean).mean(axis=axes, keepdims=True)
-    else:
-        if running_mean is None or running_var is None:
-            raise ValueError("batch_norm: running_mean and running_var are required when training=False")
-        mean = running_mean.astype(np.float64).reshape(shape)
-        var = running_var.astype(np.float64).reshape(shape)
-    y = (x - mean) / np.sqrt(var + eps)
-    y = _affine(y, weight, bias, shape)
-    return y.astype(x.dtype, copy=False), 0
+        mean, var = _stats(x, (0,) + tuple(range(2, x.ndim)))
+        return _centred(x, mean, var, eps, weight, bias, shape), 0
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: running_mean and running_var are required when training=False")
+    scale, shift = _fold(running_mean.astype(np.float64).reshape(shape),
+                         running_var.astype(np.float64).reshape(shape), eps, weight, bias, shape)
+    return _scale_shift(x, scale, shift), 0
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -67,11 +101,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         if p is not None and tuple(p.shape) != ns:
             raise ValueError(f"layer_norm: {what} must have shape {ns}, got {p.shape}")
     axes = tuple(range(x.ndim - len(ns), x.ndim))
-    mean = x.mean(axis=axes, dtype=np.float64, keepdims=True)
-    var = np.square(x - mean).mean(axis=axes, keepdims=True)
-    y = (x - mean) / np.sqrt(var + eps)
-    y = _affine(y, weight, bias, ns)
-    return y.astype(x.dtype, copy=False), 0
+    mean, var = _stats(x, axes)
+    return _centred(x, mean, var, eps, weight, bias, ns), 0
 
 
 def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
@@ -86,11 +117,14 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     for p, what in ((weight, "weight"), (bias, "bias")):
         _check_param(p, C, what, "group_norm")
     xg = x.reshape(N, num_groups, -1)
-    mean = xg.mean(axis=-1, dtype=np.float64, keepdims=True)
-    var = np.square(xg - mean).mean(axis=-1, keepdims=True)
-    y = ((xg - mean) / np.sqrt(var + eps)).reshape(x.shape)
-    y = _affine(y, weight, bias, (1, C) + (1,) * (x.ndim - 2))
-    return y.astype(x.dtype, copy=False), 0
+    mean, var = _stats(xg, (-1,))
+    y = _centred(xg, mean, var, eps, None, None, None).reshape(x.shape)
+    shape = (1, C) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        y *= weight.reshape(shape)
+    if bias is not None:
+        y += bias.reshape(shape)
+    return y, 0
 
 
 def instance_norm(x, weight=None, bias=None, eps=1e-5):
@@ -105,11 +139,8 @@ def instance_norm(x, weight=None, bias=None, eps=1e-5):
     for p, what in ((weight, "weight"), (bias, "bias")):
         _check_param(p, C, what, "instance_norm")
     axes = tuple(range(2, x.ndim))
-    mean = x.mean(axis=axes, dtype=np.float64, keepdims=True)
-    var = np.square(x - mean).mean(axis=axes, keepdims=True)
-    y = (x - mean) / np.sqrt(var + eps)
-    y = _affine(y, weight, bias, (1, C) + (1,) * (x.ndim - 2))
-    return y.astype(x.dtype, copy=False), 0
+    mean, var = _stats(x, axes)
+    return _centred(x, mean, var, eps, weight, bias, (1, C) + (1,) * (x.ndim - 2)), 0
 
 
 def local_response_norm(x, size, alpha=1e-4, beta=0.75, k=1.0):

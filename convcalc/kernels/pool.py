@@ -141,18 +141,32 @@ def _adaptive_sizes(x, output_size, name):
     return x, nd, sizes
 
 
-def _adaptive_index(L, out):
-    """torch's adaptive windows: start = floor(i*L/out), end = ceil((i+1)*L/out).
-    Returns (idx (out, kmax) clamped into each window, valid mask, lengths)."""
+def _adaptive_bounds(L, out):
+    """torch's adaptive windows: start = floor(i*L/out), end = ceil((i+1)*L/out)."""
     i = np.arange(out)
-    start = (i * L) // out
-    end = -((-(i + 1) * L) // out)
+    return (i * L) // out, -((-(i + 1) * L) // out)
+
+
+def _adaptive_axis(y, axis, o, reduce):
+    """Pool one axis of ``y`` into ``o`` adaptive windows."""
+    L = y.shape[axis]
+    if L % o == 0:  # equal, disjoint windows: a reshape and one reduction
+        shape = y.shape[:axis] + (o, L // o) + y.shape[axis + 1:]
+        r = y.reshape(shape)
+        return r.max(axis=axis + 1) if reduce == "max" else r.mean(axis=axis + 1, dtype=y.dtype)
+    start, end = _adaptive_bounds(L, o)
     lens = end - start
-    kmax = int(lens.max())
-    idx = start[:, None] + np.arange(kmax)[None, :]
-    valid = idx < end[:, None]
-    idx = np.minimum(idx, end[:, None] - 1)
-    return idx, valid, lens
+    if reduce == "max":  # fold tap j of every window (clamped to its last element) in
+        out = None
+        for j in range(int(lens.max())):
+            v = np.take(y, np.minimum(start + j, end - 1), axis=axis)
+            out = v if out is None else np.maximum(out, v, out=out)
+        return out
+    # mean: one matmul with the (L, o) averaging matrix along the moved-last axis
+    A = np.zeros((L, o), dtype=y.dtype)
+    for i in range(o):
+        A[start[i]:end[i], i] = y.dtype.type(1) / y.dtype.type(lens[i])
+    return np.moveaxis(np.moveaxis(y, axis, -1) @ A, -1, axis)
 
 
 def _adaptive(x, output_size, name, reduce):
@@ -160,25 +174,15 @@ def _adaptive(x, output_size, name, reduce):
     if any(o == 0 for o in sizes):
         return np.zeros(x.shape[:2] + tuple(sizes), x.dtype), 0
     y = x
-    for ax, o in enumerate(sizes):
-        axis = 2 + ax
-        L = y.shape[axis]
-        if o == L:
-            continue  # windows of one element each
-        idx, valid, lens = _adaptive_index(L, o)
-        gathered = np.take(y, idx, axis=axis)          # (..., o, kmax, ...)
-        if reduce == "max":
-            y = gathered.max(axis=axis + 1)
-        else:
-            vshape = [1] * gathered.ndim
-            vshape[axis], vshape[axis + 1] = valid.shape
-            lshape = [1] * y.ndim
-            lshape[axis] = o
-            s = np.where(valid.reshape(vshape), gathered, 0).sum(axis=axis + 1)
-            y = s / lens.reshape(lshape).astype(x.dtype)
+    if reduce == "avg" and all(o == 1 for o in sizes):  # global pooling
+        y = x.reshape(x.shape[:2] + (-1,)).mean(axis=-1, dtype=x.dtype).reshape(x.shape[:2] + (1,) * nd)
+    else:
+        for ax, o in enumerate(sizes):
+            if o != y.shape[2 + ax]:  # o == L: windows of one element each
+                y = _adaptive_axis(y, 2 + ax, o, reduce)
     if y is x:
         y = x.copy()
-    return y.astype(x.dtype, copy=False), 0
+    return np.ascontiguousarray(y, dtype=x.dtype), 0
 
 
 def adaptive_avg_pool(x, output_size):

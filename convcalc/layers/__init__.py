@@ -7,12 +7,15 @@ of these modules, list it here, and give it a NumPy kernel in ``verify.EXEC``.
 """
 from .act import (ELU, GELU, Dropout, Dropout1d, Dropout2d, Dropout3d, Elementwise, Hardsigmoid, Hardswish,
                   Identity, LeakyReLU, LogSoftmax, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, StochasticDepth, Tanh)
+from .attention import (ClassToken, MultiheadAttention, PartitionAttention, PatchMerge, PosEmbedding, SelectToken,
+                        ShiftedWindowAttention, Tokens)
 from .base import Inference, Layer, Window
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .linear import Flatten, Linear
 from .norm import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
                    InstanceNorm3d, LayerNorm, LocalResponseNorm)
-from .tensor import CenterCrop, ChannelShuffle, ChannelSlice, LayerNorm2d, LayerScale, Permute, Upsample
+from .tensor import (CenterCrop, ChannelShuffle, ChannelSlice, LayerNorm2d, LayerScale, Permute, Upsample,
+                     ZeroPad2d)
 from .ops import MatMul, Op, Pointwise, Reduce, Unknown, View
 from .pool import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
                    AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d, MaxPool3d)
@@ -25,13 +28,16 @@ KINDS = {cls.kind: cls for cls in (
     LayerNorm, GroupNorm, LocalResponseNorm,
     ReLU, ReLU6, LeakyReLU, ELU, PReLU, Sigmoid, Tanh, Softmax, LogSoftmax, Hardswish, Hardsigmoid, SiLU, GELU,
     Dropout, Dropout1d, Dropout2d, Dropout3d, StochasticDepth, Identity,
-    CenterCrop, ChannelShuffle, ChannelSlice, Permute, Upsample, LayerScale, LayerNorm2d,
+    CenterCrop, ChannelShuffle, ChannelSlice, Permute, Upsample, LayerScale, LayerNorm2d, ZeroPad2d,
+    MultiheadAttention, Tokens, ClassToken, PosEmbedding, SelectToken, ShiftedWindowAttention, PatchMerge,
+    PartitionAttention,
     View, Reduce, Pointwise, MatMul, Op, Unknown,
 )}
 # Common aliases people type.
 ALIASES = {"conv": "conv2d", "lrn": "localresponsenorm", "fc": "linear", "dense": "linear", "maxpool": "maxpool2d",
            "avgpool": "avgpool2d", "bn": "batchnorm2d", "batchnorm": "batchnorm2d", "deconv": "convtranspose2d",
-           "convtranspose": "convtranspose2d", "gap": "adaptiveavgpool2d"}
+           "convtranspose": "convtranspose2d", "gap": "adaptiveavgpool2d",
+           "zeropad": "zeropad2d", "pad": "zeropad2d"}
 
 
 def kind_key(name) -> str:

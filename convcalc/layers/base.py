@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Optional, Sequence
 
 from ..errors import ConfigError, ConvcalcError, ShapeError
-from ..sym import Dim, is_sym, resolve
+from ..sym import Dim, at_least, is_sym, resolve
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def check_positive(value, name: str, allow_zero: bool = False) -> None:
 def require_size(value: Dim, what: str, arithmetic, conds: list) -> None:
     """A size must be >= 1: error when it surely is not, a condition when undecidable.
     ``arithmetic`` (text, or a function giving it) shows the working in the error."""
-    ok = value >= 1
+    ok = at_least(value, 1)
     decided = resolve(ok, None) if not isinstance(ok, bool) else ok
     if decided is False:
         working = arithmetic() if callable(arithmetic) else arithmetic
@@ -168,7 +168,10 @@ class Layer:
         return bool(getattr(self, "inplace", False))
 
     def backward_macs(self, shapes, inf: Inference) -> tuple:
-        """Per-sample MACs of (the input gradient, the weight gradient)."""
+        """Per-sample MACs of (the input gradient, the weight gradient[, the part both need]):
+        the first is spent only when an input needs a gradient, the second only for trainable
+        weights, the optional third whenever the layer is in the backward at all (attention's
+        matmuls lead to its inputs and to its projection weights alike)."""
         return 0, 0
 
     def saved(self, shapes, inf: Inference, input_grads: tuple) -> tuple:

@@ -29,6 +29,8 @@ def pad_pairs(padding, nd: int, kernel: tuple, dilation: tuple, stride: tuple) -
     right as PyTorch does) and, beyond PyTorch, per-axis ``(lo, hi)`` pairs.
     """
     if isinstance(padding, str):
+        if padding == "tf_same":
+            return None  # depends on the input: tf_same_pairs, at inference
         if padding == "valid":
             return ((0, 0),) * nd
         if padding == "same":
@@ -39,7 +41,7 @@ def pad_pairs(padding, nd: int, kernel: tuple, dilation: tuple, stride: tuple) -
                 total = d * (k - 1)
                 pairs.append((total // 2, total - total // 2))
             return tuple(pairs)
-        raise ConfigError(f"padding: expected an integer, a tuple, 'same' or 'valid', got {padding!r}")
+        raise ConfigError(f"padding: expected an integer, a tuple, 'same', 'valid' or 'tf_same', got {padding!r}")
     if isinstance(padding, (list, tuple)) and padding and all(isinstance(p, (list, tuple)) for p in padding):
         if len(padding) != nd or any(len(p) != 2 for p in padding):
             raise ConfigError(f"padding: expected {nd} (lo, hi) pairs, got {padding!r}")
@@ -51,6 +53,19 @@ def pad_pairs(padding, nd: int, kernel: tuple, dilation: tuple, stride: tuple) -
     return pairs
 
 
+def tf_same_pairs(sizes, kernel, stride, dilation) -> tuple:
+    """TensorFlow's ``padding="SAME"`` per axis: the output is ``ceil(L / s)`` and the padding
+    that needs, ``max((ceil(L/s) - 1)*s + d*(k-1) + 1 - L, 0)``, is split with the odd pixel on
+    the right/bottom (``lo = total // 2``)."""
+    pairs = []
+    for L, k, s, d in zip(sizes, kernel, stride, dilation):
+        if is_sym(L) or is_sym(k) or is_sym(s) or is_sym(d):
+            raise ConfigError("padding='tf_same' needs numeric sizes (it depends on the input size)")
+        total = max((-(-L // s) - 1) * s + d * (k - 1) + 1 - L, 0)
+        pairs.append((total // 2, total - total // 2))
+    return tuple(pairs)
+
+
 def kernel_text(k: tuple) -> str:
     return "x".join(fmt(v) for v in k)
 
@@ -59,7 +74,7 @@ def window_axes(layer_kind: str, shape: tuple, kernel, stride, pads, dilation, c
     """Output sizes, RF windows, warnings and conditions of a windowed layer, per axis."""
     nd = len(kernel)
     names = axis_names(nd)
-    out, windows, warnings, conds, tiling = [], [], [], [], []
+    out, windows, warnings, conds, tiling, untiled = [], [], [], [], [], []
     for ax, (L, k, s, (lo, hi), d) in enumerate(zip(shape[1:], kernel, stride, pads, dilation)):
         n = window_out(L, k, s, lo, hi, d, ceil_mode)
         def arithmetic(L=L, k=k, s=s, lo=lo, hi=hi, d=d, n=n):
@@ -70,15 +85,42 @@ def window_axes(layer_kind: str, shape: tuple, kernel, stride, pads, dilation, c
         windows.append(Window(k=simplify(d * (k - 1) + 1), s=s, p=lo))
         # Pixels past the last window: only real pixels count (right padding may go unused).
         dropped = simplify(leftover(L, k, s, lo, hi, d) - hi)
-        if not ceil_mode and is_sym(dropped):
+        if not ceil_mode and (is_sym(dropped) or is_sym(L)):  # a constant leftover still rules out tiling
             tiling.append((dropped, f"stride {fmt(s)} reaches the end of {names[ax]}"))
         if not ceil_mode and not is_sym(dropped) and dropped > 0:
-            warnings.append(
-                f"stride {fmt(s)} does not tile {names[ax]}: the last {fmt(dropped)} pixel(s) of the input "
-                f"({fmt(L)} + {fmt(lo)} + {fmt(hi)} padding) are never covered by a {fmt(d * (k - 1) + 1)}-wide window"
-            )
+            untiled.append((names[ax], _untiled(L, s, lo, hi, simplify(d * (k - 1) + 1), dropped)))
         out.append(n)
+    for text, axes in _by_text(untiled):  # one warning for the axes that say the same
+        warnings.append(f"stride {text[0]} does not tile {' and '.join(axes)}: {text[1]}")
     return tuple(out), tuple(windows), warnings, conds, tiling
+
+
+def _pixels(n) -> str:
+    return "pixel" if n == 1 else f"{fmt(n)} pixels"
+
+
+def _untiled(L, s, lo, hi, w, dropped) -> tuple:
+    """(stride text, why) of an axis a stride does not tile: a window narrower than its stride skips
+    pixels between windows (a 1-wide window at stride 2: every other pixel); a wider one leaves
+    only the end of the input uncovered."""
+    if w < s:
+        gap = s - w
+        pattern = "every other pixel" if (w, s) == (1, 2) else f"{fmt(gap)} of every {fmt(s)} pixels"
+        why = f"a {fmt(w)}-wide window at stride {fmt(s)} skips {pattern}"
+        if dropped > gap:
+            why += (f", and the last {_pixels(dropped - gap)} of the input ({fmt(L)} + {fmt(lo)} + {fmt(hi)} "
+                    "padding) too")
+        return fmt(s), why
+    last = "the last pixel" if dropped == 1 else f"the last {fmt(dropped)} pixels"
+    return fmt(s), (f"{last} of the input ({fmt(L)} + {fmt(lo)} + {fmt(hi)} padding) "
+                    f"{'is' if dropped == 1 else 'are'} never covered by a {fmt(w)}-wide window")
+
+
+def _by_text(untiled) -> list:
+    groups: dict = {}
+    for axis, text in untiled:
+        groups.setdefault(text, []).append(axis)
+    return list(groups.items())
 
 
 class _ConvNd(Layer):
@@ -118,6 +160,10 @@ class _ConvNd(Layer):
             raise ConfigError(f"padding_mode: expected one of {', '.join(PADDING_MODES)}, got {padding_mode!r}")
         self.padding = padding
         self.pads = pad_pairs(padding, nd, self.kernel_size, self.dilation, self.stride)
+        if self.pads is None:  # 'tf_same': the pads of the last input inferred (none before)
+            if self.transposed:
+                raise ConfigError(f"{self.kind}: padding must be an integer or a tuple of integers")
+            self.pads = ((0, 0),) * nd
         if self.transposed:
             if isinstance(padding, str) or any(lo != hi for lo, hi in self.pads):
                 raise ConfigError(f"{self.kind}: padding must be an integer or a tuple of integers")
@@ -149,6 +195,8 @@ class _ConvNd(Layer):
                 limit = L - 1 if self.padding_mode == "reflect" else L
                 if not is_sym(L) and max(lo, hi) > limit:
                     raise ShapeError(f"{self.padding_mode} padding {max(lo, hi)} is too large for {name}={L}")
+        if self.padding == "tf_same":
+            self.pads = tf_same_pairs(shape[1:], k, self.stride, self.dilation)
         out, windows, warnings, conds, tiling = window_axes(self.kind, shape, k, self.stride, self.pads,
                                                             self.dilation)
         params = c_out * (c_in // g) * prod(k) + (c_out if self.bias else 0)
@@ -166,7 +214,7 @@ class _ConvNd(Layer):
         text = f"conv {kernel_text(self.kernel_size)}"
         if any(s != 1 for s in self.stride):
             text += "/" + kernel_text(self.stride) if len(set(self.stride)) > 1 else f"/{fmt(self.stride[0])}"
-        text += _pad_text(self.pads)
+        text += _pad_text(self.pads) + (" tf_same" if self.padding == "tf_same" else "")
         if any(d != 1 for d in self.dilation):
             text += f" d{kernel_text(self.dilation) if len(set(self.dilation)) > 1 else fmt(self.dilation[0])}"
         if self.groups != 1:

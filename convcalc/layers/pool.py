@@ -121,7 +121,7 @@ def largest_window(L, n):
 
     S = sp()
     q, r = S.floor(L / n), S.Mod(L, n)
-    return S.Piecewise((q, S.Eq(r, 0)), (q + 1, S.Eq(S.Mod(n, r), 0)), (q + 2, True))
+    return S.Piecewise((q, S.Eq(r, 0)), (q + 1, S.Eq(S.Mod(n, S.Max(r, 1)), 0)), (q + 2, True))  # Max: no mod by 0
 
 
 class _AdaptivePoolNd(Layer):

@@ -255,3 +255,37 @@ class CenterCrop(Layer):
             return f"crop -{fmt(self.border)}"
         return f"crop {'x'.join(fmt(v) for v in self.sizes((0, 0)))}" if isinstance(self.size, (list, tuple)) \
             else f"crop {fmt(self.size)}"
+
+
+class ZeroPad2d(Layer):
+    """``nn.ZeroPad2d``: zeros around H and W, PyTorch's argument order ``(left, right, top,
+    bottom)`` (or one int for all four); a negative amount crops, as in PyTorch. No parameters,
+    no MACs; the receptive field keeps its size and jump, its start moves left/up by the padding."""
+
+    kind = "zeropad2d"
+
+    def __init__(self, padding=None):
+        if padding is None:
+            raise ConfigError("zeropad2d: padding is required (an int or (left, right, top, bottom))")
+        pads = (padding,) * 4 if not isinstance(padding, (list, tuple)) else tuple(padding)
+        if len(pads) != 4 or not all(isinstance(p, int) and not isinstance(p, bool) or is_sym(p) for p in pads):
+            raise ConfigError(f"zeropad2d: padding must be an int or 4 ints (left, right, top, bottom), "
+                              f"got {padding!r}")
+        self.padding = pads
+
+    def infer(self, shape):
+        if len(shape) not in (2, 3):
+            raise ShapeError(f"zeropad2d needs a (C, H, W) or (H, W) input per sample, got {len(shape)} dims")
+        left, right, top, bottom = self.padding
+        lead, (H, W) = tuple(shape[:-2]), shape[-2:]
+        out = (simplify(H + top + bottom), simplify(W + left + right))
+        for size, name in zip(out, ("H", "W")):
+            if not is_sym(size) and size < 1:
+                raise ShapeError(f"zeropad2d {self.padding} leaves {name} = {fmt(size)}")
+        windows = (Window(k=1, s=1, p=top), Window(k=1, s=1, p=left))
+        return Inference(shape=(*lead, *out), rf="window" if len(shape) == 3 else "same",
+                         windows=windows if len(shape) == 3 else ())
+
+    def describe(self):
+        left, right, top, bottom = self.padding
+        return f"zeropad {fmt(left)},{fmt(right)},{fmt(top)},{fmt(bottom)}"

@@ -138,7 +138,7 @@ def draft_item(draft: gen.Draft, ident: str, layout: str) -> dict:
 
 def build(draft: gen.Draft, ident: str, number: int, layout: str, difficulty: int):
     """The question if the engine accepts it and the working agrees with every answer, else None."""
-    from .. import check as ck
+    from ..tutor import check as ck
 
     item = draft_item(draft, ident, layout)
     try:

@@ -1,6 +1,6 @@
 """The graded report of ``convcalc check``: a rich table with worked solutions, markdown, JSON.
 
-Pure functions of a :class:`convcalc.check.SheetResult`; nothing here computes a number.
+Pure functions of a :class:`convcalc.tutor.check.SheetResult`; nothing here computes a number.
 """
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def check_renderables(result, show_work: bool = False) -> list:
 
 def _table_note(v) -> str:
     """The short note of the table; the full one is in the worked solutions, JSON and markdown."""
-    from ..check import SLIPS
+    from ..tutor.slips import SLIPS
 
     note = v.note
     if v.status == "wrong":
@@ -156,6 +156,6 @@ def to_markdown(result, show_work: bool = False) -> str:
 
 
 def to_json(result) -> str:
-    from ..check import to_dict
+    from ..tutor.grading import to_dict
 
     return json.dumps(to_dict(result), indent=2, ensure_ascii=False)

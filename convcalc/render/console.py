@@ -41,6 +41,8 @@ def print_layer_table(console, report, layout: str = "chw", verified=None, bars:
     from .grid import Unsupported, lines
     from .table import layer_grid, layer_table
 
+    if console.is_terminal and not console.record:  # a terminal: fit its width (render/fit.py)
+        return print_fitted(console, report, layout, verified, bars, columns)
     if console.color_system is None and not console.record:
         grid, _ = layer_grid(report, layout, verified, bars, columns)
         try:
@@ -51,6 +53,27 @@ def print_layer_table(console, report, layout: str = "chw", verified=None, bars:
             write_lines(console.file, out)
             return
     console.print(layer_table(report, layout, verified, bars=bars, columns=columns))
+
+
+def print_fitted(console, report, layout="chw", verified=None, bars=False, columns=None) -> None:
+    """The layer table at the console's width: columns dropped or abbreviated in render/fit.py's
+    order, a note naming them; never a cut cell (too wide even then: plain lines the terminal wraps)."""
+    from .fit import fit, table_width
+    from .grid import _lines, _visible, _width
+    from .table import layer_grid, layer_table
+
+    grid, roles = layer_grid(report, layout, verified, bars, columns)
+    grid, roles, note = fit(grid, roles, report, console.width)
+    if table_width(grid) <= console.width:
+        console.print(layer_table(report, layout, verified, bars=bars, columns=columns, grid=(grid, roles)))
+    else:
+        headers = [_visible(h) for h in grid.headers]
+        rows = [[_visible(c) for c in row] for row in grid.rows]
+        widths = [max([_width(h)] + [_width(r[i]) for r in rows]) for i, h in enumerate(headers)]
+        write_lines(console.file, _lines(grid, _visible(grid.title), headers, rows, widths,
+                                         sum(widths) + 3 * len(widths) + 1, False))
+    if note:
+        print_text(console, note)
 
 
 def write_lines(file, lines) -> None:
@@ -76,3 +99,24 @@ def print_text(console, text: str) -> None:
     from rich.text import Text
 
     console.print(Text(text))
+
+
+def print_grid(console, grid, notes=()) -> None:
+    """A :class:`grid.Grid` on ``console`` (streamed when plain and it fits, else through rich),
+    then ``notes`` (references, formulas) one per line."""
+    from .grid import Unsupported, lines
+
+    if console.color_system is None and not console.record:
+        try:
+            write_lines(console.file, lines(grid, console.width))
+        except Unsupported:
+            pass
+        else:
+            for note in notes:
+                print_text(console, note)
+            return
+    from .compare import rich_table
+
+    console.print(rich_table(grid))
+    for note in notes:
+        print_text(console, note)

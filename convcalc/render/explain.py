@@ -1,6 +1,6 @@
 """Rendering explanations (``--explain``): text, Markdown ``$...$``, LaTeX ``align*`` and JSON.
 
-The explanations are computed by :mod:`convcalc.explain` (formulas from the layers' own code);
+The explanations are computed by :mod:`convcalc.tutor.explain` (formulas from the layers' own code);
 this module only writes them out, through explain's formula printers.
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 
-from ..explain import _is_formula, _latex, _unicode, step_line
+from ..tutor.explain import _is_formula, _latex, _unicode, step_line
 
 
 def to_data(explanations) -> list:

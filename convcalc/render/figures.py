@@ -143,9 +143,27 @@ def cost_rows(report) -> list:
     return keep or list(report.rows)
 
 
+MAX_BARS = 60  # a cost plot with more rows is collapsed by name depth until it has at most this many
+
+
+def readable_depth(report, limit: int = MAX_BARS):
+    """The deepest ``--depth`` whose cost plot has at most ``limit`` bars (None: no collapse needed)."""
+    if len(cost_rows(report)) <= limit:
+        return None
+    deepest = max((r.name.count(".") + 1 for r in report.rows), default=1)
+    for depth in range(deepest, 0, -1):
+        if len(cost_rows(report.collapse(depth))) <= limit:
+            return depth
+    return 1
+
+
 def cost_figure(report, log: bool = False, figsize=None, dpi: int = 100):
-    """Three bar charts sharing the layer axis: parameters, MACs and activation memory."""
+    """Three bar charts sharing the layer axis: parameters, MACs and activation memory. More than
+    ``MAX_BARS`` bars are collapsed by name depth (as ``--depth``) so every label stays readable."""
     _numeric(report)
+    depth = readable_depth(report)
+    if depth is not None:
+        report = report.collapse(depth)
     rows = cost_rows(report)
     n = len(rows)
     fig = new_figure(figsize or (13, max(3.2, 1.3 + 0.26 * n)), dpi)
@@ -179,7 +197,8 @@ def cost_figure(report, log: bool = False, figsize=None, dpi: int = 100):
     axes[0].set_yticks(ys)
     axes[0].set_yticklabels([r.name for r in rows], fontsize=8)
     axes[0].invert_yaxis()
-    fig.suptitle(_title(report) + (" · log scale" if log else ""), fontsize=11)
+    fig.suptitle(_title(report) + (" · log scale" if log else "")
+                 + (f" · collapsed to depth {depth}" if depth is not None else ""), fontsize=11)
     return fig
 
 
@@ -324,7 +343,7 @@ def rf_figure(report, layer=None, image=None, figsize=None, dpi: int = 100):
 def volume_items(report) -> list:
     """What the diagram draws: the input, each conv / pool output (and any other change of a
     spatial shape), then each fully connected layer. Dicts: name, desc, shape, kernel."""
-    if any(r.kind in ("add", "concat", "mul") for r in report.rows):
+    if any(r.merge for r in report.rows):
         raise ConvcalcError(f"--kind volumes draws sequential networks; {report.model} has branches "
                             f"(add/concat): try --kind cost")
     if len(report.input) != 3:
@@ -337,7 +356,7 @@ def volume_items(report) -> list:
         if len(shape) == 3 and (kernel is not None or shape != items[-1]["shape"]):
             items.append({"name": r.name, "desc": r.desc, "shape": shape,
                           "kernel": tuple(kernel) if kernel is not None else None})
-        elif len(shape) == 1 and r.kind == "linear":
+        elif len(shape) == 1 and r.macs:  # a fully connected layer
             items.append({"name": r.name, "desc": r.desc, "shape": shape, "kernel": None})
     return items
 
@@ -449,8 +468,61 @@ def _shade(colour: str, factor: float) -> tuple:
 
 
 # -- --kind compare ------------------------------------------------------------------------------------
+PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974",
+           "#64B5CD")
+
+
+def family(name: str) -> str:
+    """A model's family: the letters its name starts with (resnet50 -> resnet, vgg16_bn -> vgg)."""
+    import re
+
+    m = re.match(r"[A-Za-z]+", name)
+    return m.group().lower() if m else name
+
+
+def _human_axis(axis) -> None:
+    """One unit system on a log axis: 1k, 10M, 1G at the decades, no 6x10^9 minor labels."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: human_count(int(round(v))) if v >= 1 else ""))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _place_labels(ax, points, texts, fontsize=8) -> list:
+    """Annotations beside each point, each moved to the first of several offsets where its box
+    overlaps no label placed before it (nor its own point's neighbours' labels)."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    offsets = [(6, 4), (6, -12), (-6, 4), (-6, -12), (6, 14), (6, -22), (-6, 14), (-6, -22), (14, 24),
+               (14, -32), (-14, 24), (-14, -32)]
+    from matplotlib.transforms import Bbox
+
+    placed = []
+    boxes = [Bbox.from_bounds(px - 5, py - 5, 10, 10) for px, py in ax.transData.transform(points)]  # the markers
+    order = sorted(range(len(points)), key=lambda i: (points[i][1], points[i][0]))
+    for i in order:
+        (x, y), text = points[i], texts[i]
+        chosen = None
+        for dx, dy in offsets:
+            ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+                              ha="left" if dx > 0 else "right",
+                              arrowprops=dict(arrowstyle="-", lw=0.5, color="0.5") if abs(dy) > 12 else None)
+            box = ann.get_window_extent(renderer).expanded(1.05, 1.1)
+            if not any(box.overlaps(b) for b in boxes):
+                chosen = ann
+                break
+            ann.remove()
+        if chosen is None:  # every spot taken: the first one, drawn anyway
+            chosen = ax.annotate(text, (x, y), xytext=offsets[0], textcoords="offset points", fontsize=fontsize)
+            box = chosen.get_window_extent(renderer)
+        boxes.append(box)
+        placed.append(chosen)
+    return placed
+
+
 def compare_figure(reports, figsize=None, dpi: int = 100):
-    """Several models: parameters against MACs, both on log scales, each point named."""
+    """Several models: parameters against MACs, both on log scales in one unit system (1k, 1M, 1G),
+    a colour per family, each point named by a label that overlaps no other."""
     if not reports:
         raise ConvcalcError("--kind compare needs at least one model")
     for r in reports:
@@ -459,17 +531,18 @@ def compare_figure(reports, figsize=None, dpi: int = 100):
     ax = fig.subplots()
     xs = [int(r.totals["params"]) for r in reports]
     ys = [int(r.totals["macs"]) for r in reports]
-    ax.scatter(xs, ys, s=40, color=COLOURS["params"], edgecolor="black", zorder=3, label="models")
-    for r, x, y in zip(reports, xs, ys):
-        ax.annotate(f"{r.model} ({shape_text(r.input)})", (x, y), xytext=(5, 4), textcoords="offset points",
-                    fontsize=8)
+    families = []
+    for r in reports:
+        if family(r.model) not in families:
+            families.append(family(r.model))
+    for n, fam in enumerate(families):
+        idx = [i for i, r in enumerate(reports) if family(r.model) == fam]
+        ax.scatter([xs[i] for i in idx], [ys[i] for i in idx], s=40, color=PALETTE[n % len(PALETTE)],
+                   edgecolor="black", zorder=3, label=fam)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    from matplotlib.ticker import FuncFormatter
-
-    human = FuncFormatter(lambda v, _pos: human_count(int(v)) if v >= 1 else "")
-    ax.xaxis.set_major_formatter(human)
-    ax.yaxis.set_major_formatter(human)
+    _human_axis(ax.xaxis)
+    _human_axis(ax.yaxis)
     lo_x, hi_x = min(xs), max(xs)
     lo_y, hi_y = min(ys), max(ys)
     ax.set_xlim(lo_x / 2, hi_x * 4)
@@ -478,6 +551,32 @@ def compare_figure(reports, figsize=None, dpi: int = 100):
     ax.set_ylabel(f"MACs (batch {reports[0].batch})")
     ax.grid(True, which="major", alpha=0.3)
     ax.set_title("parameters vs MACs", fontsize=11)
+    if len(families) > 1:
+        ax.legend(fontsize=8, loc="upper left", title="family", title_fontsize=8)
+    fig.canvas.draw()  # the layout, so label boxes are measured where they will be
+    _place_labels(ax, list(zip(xs, ys)), [f"{r.model} ({shape_text(r.input)})" for r in reports])
+    return fig
+
+
+def sweep_figure(model: str, what: str, points, figsize=None, dpi: int = 100):
+    """Params, MACs and activation memory against the swept input side or width multiplier."""
+    fig = new_figure(figsize or (11, 3.6), dpi)
+    from matplotlib.ticker import FuncFormatter
+
+    axes = fig.subplots(1, 3)
+    xs = [float(p.value) for p in points]
+    series = [("Parameters", "params", [int(p.params) for p in points]),
+              ("MACs", "macs", [int(p.macs) for p in points]),
+              ("Activation memory", "memory", [int(p.activation_bytes) for p in points])]
+    for ax, (title, key, values) in zip(axes, series):
+        ax.plot(xs, values, marker="o", color=COLOURS[key])
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("input side" if what == "input" else "width multiplier")
+        fmt = human_bytes if key == "memory" else human_count
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos, fmt=fmt: fmt(int(v)) if v >= 0 else ""))
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=8)
+    fig.suptitle(f"{model} · sweep over the {'input size' if what == 'input' else 'width'}", fontsize=11)
     return fig
 
 

@@ -34,3 +34,57 @@ def symbolic_table(report, layout: str = "chw") -> Table:
 def conditions_text(report) -> list:
     """One line per symbol: the smallest value every layer accepts, then any other conditions."""
     return [text for _, text in report.conditions]
+
+
+def fitted_symbolic_table(report, layout: str, width: int):
+    """(a rich Table no wider than ``width`` when possible, the notes below it): formulas longer
+    than a limit become references ``[1]``, ``[2]`` ... written out under the table, so no layer
+    name, kind or formula is cut. The limit is the largest that lets the table fit."""
+    from .fit import table_width
+    from .grid import Grid
+
+    headers = ["Layer", "Kind", "Output", "Params", "MACs", "RF"]
+    cells = [[r.name, r.desc, shape_text(r.output, layout), exact(r.params) if r.params else "",
+              exact(r.macs) if r.macs else "", rf_text(r.rf)] for r in report.rows]
+    tot = report.totals
+    cells.append(["total", "", "", exact(tot["params"]), exact(tot["macs"]), ""])
+    rows, notes, fits = _fit_formulas(headers, cells, width)
+    if not fits:  # the Kind column goes next (the layer table's order); then cells fold, never cut
+        headers, cells = headers[:1] + headers[2:], [row[:1] + row[2:] for row in cells]
+        rows, notes, fits = _fit_formulas(headers, cells, width, first=1)
+    title = f"{report.model} · input {shape_text(report.input, layout)} · batch {fmt(report.batch)} · {report.dtype}"
+    t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    for h in headers:
+        t.add_column(h, no_wrap=fits, overflow="fold", justify="right" if h in ("Params", "RF") else "left")
+    for n, row in enumerate(rows):
+        t.add_row(*row, style="bold" if n == len(rows) - 1 else None)
+    return t, notes
+
+
+def _fit_formulas(headers, cells, width, first: int = 2):
+    """(rows, notes, whether it fits): the largest formula length that lets the table fit."""
+    from .fit import table_width
+    from .grid import Grid
+
+    limit = max((len(c) for row in cells for c in row[first:]), default=0)
+    while True:
+        rows, notes = _referenced(cells, limit, first)
+        fits = table_width(Grid("", headers, ["left"] * len(headers), rows)) <= width
+        if fits or limit <= 6:
+            return rows, notes, fits
+        limit -= 1
+
+
+def _referenced(cells, limit: int, first: int = 2):
+    """Formula cells (Output onwards: from column ``first``) longer than ``limit`` replaced by
+    ``[n]``; the same formula keeps one number."""
+    refs: dict = {}
+    rows = []
+    for row in cells:
+        out = row[:first]
+        for c in row[first:]:
+            if len(c) > limit:
+                c = f"[{refs.setdefault(c, len(refs) + 1)}]"
+            out.append(c)
+        rows.append(out)
+    return rows, [f"[{n}] {text}" for text, n in refs.items()]

@@ -79,14 +79,15 @@ def layer_grid(report, layout: str = "chw", verified=None, bars: bool = False, c
     return grid, roles
 
 
-def layer_table(report, layout: str = "chw", verified=None, bars: bool = False, columns=None):
+def layer_table(report, layout: str = "chw", verified=None, bars: bool = False, columns=None, grid=None):
     """A rich ``Table`` of ``report``; ``bars`` adds share-of-total bars beside params and MACs,
-    ``columns`` (names from ``COLUMNS``, or a comma-separated string) chooses and orders columns."""
+    ``columns`` (names from ``COLUMNS``, or a comma-separated string) chooses and orders columns;
+    ``grid``: (grid, roles) already laid out (a table fitted to a terminal)."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    grid, roles = layer_grid(report, layout, verified, bars, columns)
+    grid, roles = grid if grid is not None else layer_grid(report, layout, verified, bars, columns)
     t = Table(title=grid.title, box=box.SIMPLE_HEAD, show_footer=False, title_justify="left")
     for header, justify in zip(grid.headers, grid.justify):
         t.add_column(header, justify=justify, no_wrap=True)

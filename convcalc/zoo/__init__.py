@@ -45,6 +45,7 @@ REGISTRY = {
     "mobilenet_v3_small": "mobilenet:mobilenet_v3_small", "mobilenet_v3_large": "mobilenet:mobilenet_v3_large",
     "efficientnet_b0": "efficientnet:efficientnet_b0", "regnet_x_400mf": "regnet:regnet_x_400mf",
     "convnext_tiny": "convnext:convnext_tiny",
+    "vit_b_16": "vit:vit_b_16", "swin_t": "swin:swin_t", "maxvit_t": "maxvit:maxvit_t",
     "unet": "unet:unet", "dcgan_generator": "unet:dcgan_generator",
 }
 

@@ -12,10 +12,11 @@ import functools
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from . import layers as L
-from .errors import ConvcalcError
-from .rf import AxisRF, through
-from .sym import sp
+from .. import layers as L
+from ..errors import ConvcalcError
+from ..registry import Registry
+from ..rf import AxisRF, through
+from ..sym import sp
 
 AXIS_SUFFIX = {1: ("",), 2: ("h", "w"), 3: ("d", "h", "w")}
 INPUT_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
@@ -50,79 +51,104 @@ def _axis_syms(base, nd, nonneg=False):
     return tuple(make(f"{base}_{sfx}" if sfx else base) for sfx in AXIS_SUFFIX[nd])
 
 
-def _twin(layer, shape):
-    """(symbolic twin layer, symbolic input shape, values of every symbol)."""
+def _sym_input(shape):
+    """The symbolic input ``(C_in, H, W)`` for a numeric one, and the value of each symbol."""
     nd = len(shape) - 1
     names = INPUT_NAMES.get(nd, tuple(f"L{i}" for i in range(nd)))
     c_in = _sym("C_in")
     spatial = tuple(_sym(n) for n in names)
-    sym_shape = (c_in, *spatial)
-    values = {c_in: shape[0], **dict(zip(spatial, shape[1:]))}
-    if isinstance(layer, L.conv._ConvNd):
-        K, S, D = _axis_syms("K", nd), _axis_syms("S", nd), _axis_syms("D", nd)
-        lo, hi = [p[0] for p in layer.pads], [p[1] for p in layer.pads]
-        if lo == hi:
-            P = _axis_syms("P", nd, nonneg=True)
-            padding = P
-            values.update(zip(P, lo))
-        else:
-            Plo, Phi = _axis_syms("P_lo", nd, nonneg=True), _axis_syms("P_hi", nd, nonneg=True)
-            padding = tuple(zip(Plo, Phi))
-            values.update(zip(Plo, lo))
-            values.update(zip(Phi, hi))
-        c_out, g = _sym("C_out"), _sym("g")
-        values.update(zip(K, layer.kernel_size))
-        values.update(zip(S, layer.stride))
-        values.update(zip(D, layer.dilation))
-        values.update({c_out: layer.out_channels, g: layer.groups})
-        if layer.transposed:
-            OP = _axis_syms("OP", nd, nonneg=True)
-            values.update(zip(OP, layer.output_padding))
-            twin = type(layer)(None, c_out, K, stride=S, padding=padding, output_padding=OP, groups=g,
-                               bias=layer.bias, dilation=D)
-        else:
-            twin = type(layer)(None, c_out, K, stride=S, padding=padding, dilation=D, groups=g, bias=layer.bias,
-                               padding_mode=layer.padding_mode)
-        return twin, sym_shape, values
-    if isinstance(layer, L.pool._PoolNd):
-        K, S, P = _axis_syms("K", nd), _axis_syms("S", nd), _axis_syms("P", nd, nonneg=True)
-        D = _axis_syms("D", nd) if not isinstance(layer, L.pool._AvgPoolNd) else (1,) * nd
-        values.update(zip(K, layer.kernel_size))
-        values.update(zip(S, layer.stride))
-        values.update(zip(P, layer.padding))
-        if not isinstance(layer, L.pool._AvgPoolNd):
-            values.update(zip(D, layer.dilation))
-            twin = type(layer)(K, S, padding=P, dilation=D, ceil_mode=layer.ceil_mode)
-        else:
-            twin = type(layer)(K, S, padding=P, ceil_mode=layer.ceil_mode)
-        return twin, sym_shape, values
-    if isinstance(layer, L.Linear):
-        f_in, f_out = _sym("F_in"), _sym("F_out")
-        lead = tuple(_sym(f"N_{i + 1}") for i in range(len(shape) - 1))
-        values = {f_in: shape[-1], f_out: layer.out_features, **dict(zip(lead, shape[:-1]))}
-        return L.Linear(None, f_out, bias=layer.bias), (*lead, f_in), values
-    if isinstance(layer, L.norm._BatchNorm):
-        c = _sym("C")
-        values = {c: shape[0], **dict(zip(spatial, shape[1:]))}
-        return layer, (c, *spatial), values
-    return layer, sym_shape, values
+    return (c_in, *spatial), {c_in: shape[0], **dict(zip(spatial, shape[1:]))}
+
+
+def _window_changes(layer, nd, values) -> dict:
+    """Symbols for a windowed layer's kernel, stride, dilation (when it takes one) and padding
+    (``P`` per axis, or ``P_lo``/``P_hi`` when the two sides differ), their values added to ``values``."""
+    changes = {}
+    for arg, base in (("kernel_size", "K"), ("stride", "S"), ("dilation", "D")):
+        if arg in layer.args():
+            syms = _axis_syms(base, nd)
+            values.update(zip(syms, getattr(layer, arg)))
+            changes[arg] = syms
+    lo, hi = [p[0] for p in layer.pads], [p[1] for p in layer.pads]
+    if lo == hi:
+        P = _axis_syms("P", nd, nonneg=True)
+        changes["padding"] = P
+        values.update(zip(P, lo))
+    else:
+        Plo, Phi = _axis_syms("P_lo", nd, nonneg=True), _axis_syms("P_hi", nd, nonneg=True)
+        changes["padding"] = tuple(zip(Plo, Phi))
+        values.update(zip(Plo, lo))
+        values.update(zip(Phi, hi))
+    return changes
+
+
+def _conv_twin(layer, shape, transposed=False):
+    sym_shape, values = _sym_input(shape)
+    nd = len(shape) - 1
+    changes = _window_changes(layer, nd, values)
+    c_out, g = _sym("C_out"), _sym("g")
+    values.update({c_out: layer.args()["out_channels"], g: layer.args()["groups"]})
+    if transposed:
+        OP = _axis_syms("OP", nd, nonneg=True)
+        values.update(zip(OP, layer.output_padding))
+        changes["output_padding"] = OP
+    return layer.replace(in_channels=None, out_channels=c_out, groups=g, **changes), sym_shape, values, None
+
+
+def _pool_twin(layer, shape):
+    sym_shape, values = _sym_input(shape)
+    return layer.replace(**_window_changes(layer, len(shape) - 1, values)), sym_shape, values, None
+
+
+def _linear_twin(layer, shape):
+    f_in, f_out = _sym("F_in"), _sym("F_out")
+    lead = tuple(_sym(f"N_{i + 1}") for i in range(len(shape) - 1))
+    values = {f_in: shape[-1], f_out: layer.args()["out_features"], **dict(zip(lead, shape[:-1]))}
+    names = [f"N_{i + 1}" for i in range(len(shape) - 1)] + ["F_out"]
+    return layer.replace(in_features=None, out_features=f_out), (*lead, f_in), values, names
+
+
+def _channels_twin(layer, shape):
+    """Per-channel layers (batch / instance norm): the count is in ``C``."""
+    (_, *spatial), values = _sym_input(shape)
+    c = _sym("C")
+    return layer, (c, *spatial), {c: shape[0], **{s: values[s] for s in spatial}}, None
+
+
+# How each kind is made symbolic: (twin layer, symbolic input, values of the symbols, names of
+# the output's dims or None for C_out, H_out, W_out). A kind not registered keeps its numbers.
+TWINS = Registry("symbolic twin")
+TWINS.register(L.Conv1d, L.Conv2d, L.Conv3d)(_conv_twin)
+TWINS.register(L.ConvTranspose1d, L.ConvTranspose2d, L.ConvTranspose3d)(
+    functools.partial(_conv_twin, transposed=True))
+TWINS.register(L.MaxPool1d, L.MaxPool2d, L.MaxPool3d, L.AvgPool1d, L.AvgPool2d, L.AvgPool3d)(_pool_twin)
+TWINS.register(L.Linear)(_linear_twin)
+TWINS.register(L.BatchNorm1d, L.BatchNorm2d, L.BatchNorm3d, L.InstanceNorm1d, L.InstanceNorm2d,
+               L.InstanceNorm3d)(_channels_twin)
+
+
+def _same_twin(layer, shape):
+    sym_shape, values = _sym_input(shape)
+    return layer, sym_shape, values, None
+
+
+def _twin(layer, shape):
+    """(symbolic twin layer, symbolic input shape, values of every symbol, names of the output dims)."""
+    twin, sym_shape, values, names = TWINS.get(layer, _same_twin)(layer, shape)
+    nd = len(shape) - 1
+    return twin, sym_shape, values, names or ["C_out"] + [f"{n}_out" for n in INPUT_NAMES.get(nd, ())]
 
 
 def explain_layer(layer, shape, rf_in=None, name: str = "") -> Explanation:
     """The steps for one layer on a numeric input ``shape`` (and incoming receptive field)."""
     ex = Explanation(name or layer.kind, layer.describe())
-    twin, sym_shape, values = _twin(layer, tuple(shape))
+    twin, sym_shape, values, out_names = _twin(layer, tuple(shape))
     general = twin.infer(sym_shape)
     actual = layer.infer(tuple(shape))
     nd = len(shape) - 1
-    out_names = ["C_out"] + [f"{n}_out" for n in INPUT_NAMES.get(nd, ())] if nd else ["F_out"]
-    if isinstance(layer, L.Linear):
-        out_names = [f"N_{i + 1}" for i in range(len(shape) - 1)] + ["F_out"]
     sizes = {}
     for i, (g, a) in enumerate(zip(general.shape, actual.shape)):
         qname = out_names[i] if i < len(out_names) else f"dim{i}"
-        if i == 0 and not isinstance(layer, L.Linear):
-            qname = "C_out"
         if _is_formula(g) and not g.is_Symbol:
             ex.steps.append(Step(qname, g, values, a))
             sizes[g] = _sym(qname)

@@ -1,0 +1,1 @@
+"""Tutoring: grading students' answers (check), showing the work (explain), solving backwards (solve)."""

@@ -1,0 +1,425 @@
+"""Receptive fields by execution, in time and memory linear in the sizes (verify's measurement).
+
+Each spatial axis of the network input is followed through the graph as a :class:`Field`:
+the per-sample dim of the current tensor that carries it and, for every position along that
+dim, the first and last input pixel (along the axis) that any element at that position
+depends on. The field of a unit is the hull of what it depends on; hulls compose exactly
+(the hull of a union is the hull of the hulls), so a dilated kernel's holes need no storage.
+
+A node's dependency along one input dim is learnt by running its kernel (:class:`_Prober`)
+on impulses: hyperplanes of random positive values at chosen positions, zeros elsewhere; an
+output position is reached when any element there differs from the all-zero run. Where the
+dim is short every position is probed; otherwise three blocks (both edges and the middle)
+are, a period is read off the middle block (``R(p + P) = R(p) + Q`` per output dim), the
+rest is extrapolated, and the extrapolation is confirmed by one run per phase with every
+position of that phase lit at once. Nothing is taken from the engine: not its
+window/global/same category, not its window sizes. An output dim all of whose positions
+every input position reaches carries no position: the axis becomes one span for all units
+(a Linear over the axis, a global pool, flatten into features).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Optional
+
+import numpy as np
+
+EMPTY = np.iinfo(np.int64).max   # lo of a position that depends on no input pixel (hi is -1)
+PROBE_BYTES = 48 * 2**20         # working set of one probing kernel call
+BLOCKS = (8, 32)                 # impulses per measured block (two edges and the middle), tried in turn
+MAX_SPACING = 64                 # most runs that confirm an extrapolation
+SHRINK = (8, 32, 128, None)      # sizes tried for the dims that are not probed (None: as they are)
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: Optional[bool]  # None: not checkable here
+    claimed: object
+    measured: object
+    note: str = ""
+
+
+@dataclass
+class Field:
+    """One input axis as seen by a tensor: ``lo``/``hi`` per position along per-sample dim
+    ``dim`` (``lo > hi``: no input pixel); ``dim`` None: one span for every element."""
+
+    dim: Optional[int]
+    lo: np.ndarray
+    hi: np.ndarray
+
+    def spread(self) -> "Field":
+        ok = self.lo <= self.hi
+        if not ok.any():
+            return Field(None, np.array([EMPTY]), np.array([-1]))
+        return Field(None, self.lo[ok].min(keepdims=True), self.hi[ok].max(keepdims=True))
+
+
+def fields_in(in_shape) -> tuple:
+    """The network input: pixel i of axis a sees itself."""
+    return tuple(Field(a + 1, np.arange(n), np.arange(n)) for a, n in enumerate(in_shape[1:]))
+
+
+class _Prober:
+    """Runs ``run`` (inputs -> output) on impulse batches along dim ``dim`` of input ``which``."""
+
+    def __init__(self, run, shapes, which, dim):
+        self.run, self.shapes, self.which, self.dim = run, shapes, which, dim
+        self.y0 = run([np.zeros((1, *s), np.float32) if k == which else np.ones((1, *s), np.float32)
+                       for k, s in enumerate(shapes)])
+        if self.y0.size == 0:
+            raise ValueError("the probe is too small for this layer: empty output")
+        per_sample = 4 * (sum(math.prod(s) for s in shapes) + 4 * self.y0.size)
+        self.chunk = max(1, min(256, PROBE_BYTES // per_sample))
+        self.noise = np.random.default_rng(1).uniform(1.0, 2.0, (1, *shapes[which])).astype(np.float32)
+
+    @property
+    def length(self) -> int:
+        return self.shapes[self.which][self.dim]
+
+    def lit(self, masks: np.ndarray) -> list:
+        """``masks`` (B, L): the impulse positions of each run. Per output dim j, (B, M_j):
+        which positions along j changed."""
+        outs = [[] for _ in range(self.y0.ndim - 1)]
+        view = [1] * (len(self.shapes[self.which]) + 1)
+        for s in range(0, len(masks), self.chunk):
+            m = masks[s:s + self.chunk]
+            view[0], view[1 + self.dim] = len(m), self.length
+            xs = [self.noise * m.reshape(view) if k == self.which else np.ones((len(m), *sh), np.float32)
+                  for k, sh in enumerate(self.shapes)]
+            changed = self.run(xs) != self.y0
+            for j in range(len(outs)):
+                outs[j].append(changed.any(axis=tuple(a for a in range(1, changed.ndim) if a != j + 1)))
+        return [np.concatenate(o) for o in outs]
+
+
+class _Reach:
+    """Which output positions (per output dim) each input position reaches: measured rows for
+    ``pos``, and for the others a period rule ``(m0, P, Q)`` read off the middle block."""
+
+    def __init__(self, length, pos, lit, rule=None, block=0):
+        self.length, self.pos, self.lit, self.rule, self.block = length, pos, lit, rule, block
+
+    def sizes(self) -> tuple:
+        return tuple(rows.shape[1] for rows in self.lit)
+
+    def trivial(self, j) -> bool:
+        """Every input position that reaches anything reaches every position of dim j."""
+        if self.rule is not None and self.rule[2][j] != 0:
+            return False
+        rows = self.lit[j][self.lit[j].any(axis=1)]
+        return bool(rows.all())
+
+    def varies(self, j) -> bool:
+        """Input positions reach different sets along dim j: the dim carries position."""
+        if self.rule is not None and self.rule[2][j] != 0:
+            return True
+        rows = self.lit[j][self.lit[j].any(axis=1)]
+        return not bool((rows == rows[:1]).all())
+
+    def _extrapolated(self):
+        """(positions, reference row, shift count) for every unmeasured position, per phase."""
+        if getattr(self, "_phases", None) is None:
+            m0, P, _ = self.rule
+            unmeasured = np.ones(self.length, bool)
+            unmeasured[self.pos] = False
+            rest = np.flatnonzero(unmeasured)
+            self._phases = []
+            for phi in range(P):
+                sel = rest[(rest - m0) % P == phi]
+                self._phases.append((sel, self.block + phi, (sel - (m0 + phi)) // P))
+        return self._phases
+
+    def pairs(self, j) -> tuple:
+        """(p, q): input position p reaches output position q along dim j."""
+        M = self.lit[j].shape[1]
+        p, q = np.nonzero(self.lit[j])
+        ps, qs = [self.pos[p]], [q]
+        if self.rule is not None:
+            for sel, ref, t in self._extrapolated():
+                base = np.flatnonzero(self.lit[j][ref])
+                qq = (base[None, :] + (t * self.rule[2][j])[:, None]).ravel()
+                pp = np.repeat(sel, base.size)
+                keep = (qq >= 0) & (qq < M)
+                ps.append(pp[keep])
+                qs.append(qq[keep])
+        return np.concatenate(ps), np.concatenate(qs)
+
+    def reaches(self) -> np.ndarray:
+        """Input positions that reach any output position."""
+        out = np.zeros(self.length, bool)
+        out[self.pos] = self.lit[0].any(axis=1)
+        if self.rule is not None:
+            M, Q = self.lit[0].shape[1], self.rule[2][0]
+            for sel, ref, t in self._extrapolated():
+                base = np.flatnonzero(self.lit[0][ref])
+                out[sel] = np.searchsorted(base, M - t * Q) > np.searchsorted(base, -t * Q)
+        return out
+
+    def confirm(self, prober) -> bool:
+        """One run per phase, every position of the phase lit at once: the union of the
+        predicted reaches must be what the kernel does."""
+        m0, P, Q = self.rule
+        span = 1
+        for j, rows in enumerate(self.lit):
+            mid = rows[self.block:2 * self.block]
+            if Q[j] and mid.any():
+                widths = [np.ptp(np.flatnonzero(r)) + 1 for r in mid if r.any()]
+                span = max(span, max(widths) // abs(Q[j]) + 1)
+        S = P * min(span, max(1, MAX_SPACING // P))
+        p_all = np.arange(self.length)
+        masks = (p_all[None, :] % S) == np.arange(S)[:, None]
+        seen = prober.lit(masks)
+        reach = self.reaches()
+        for j, rows in enumerate(self.lit):
+            want = np.zeros((S, rows.shape[1]), bool)
+            if self.trivial(j):
+                want[np.unique(p_all[reach] % S)] = True
+            else:
+                p, q = self.pairs(j)
+                want[p % S, q] = True
+            if not np.array_equal(want, seen[j]):
+                return False
+        return True
+
+
+def _period(lit, block) -> Optional[tuple]:
+    """The smallest P (and shifts Q per output dim) with R(p + P) = R(p) + Q over the middle block."""
+    nz = [[np.flatnonzero(r) for r in rows[block:2 * block]] for rows in lit]
+    for P in range(1, block // 2 + 1):
+        shifts = []
+        for sets in nz:
+            pairs = [(a, b) for a, b in zip(sets, sets[P:])]
+            q = next((int(b[0] - a[0]) for a, b in pairs if a.size and b.size), 0)
+            if not all(a.size == b.size and np.array_equal(a + q, b) for a, b in pairs):
+                break
+            shifts.append(q)
+        else:
+            return P, tuple(shifts)
+    return None
+
+
+def _measure(prober) -> Optional[_Reach]:
+    n = prober.length
+    for block in BLOCKS:
+        if n <= 3 * block:
+            return _Reach(n, np.arange(n), prober.lit(np.eye(n, dtype=bool)))
+        m0 = n // 2 - block // 2
+        pos = np.concatenate([np.arange(block), np.arange(m0, m0 + block), np.arange(n - block, n)])
+        masks = np.zeros((len(pos), n), bool)
+        masks[np.arange(len(pos)), pos] = True
+        lit = prober.lit(masks)
+        rule = _period(lit, block)
+        if rule is not None:
+            reach = _Reach(n, pos, lit, (m0, *rule), block)
+            if reach.confirm(prober):
+                return reach
+    return None
+
+
+def _runner(layer, kern, weights, buffers, shapes, narrow):
+    """inputs -> output of the layer, or of its one-channel twin with all-ones weights.
+    Weights are made positive (>= 1, in place: the real run is over), so that positive
+    impulses never cancel and a tiny weight is never absorbed into a bias."""
+    if narrow:
+        layer = kern.narrow(layer)
+        weights = {n: np.ones(s, np.float32) for n, s in kern.weights(layer.args(), shapes[0]).items()}
+        buffers = {}
+    else:
+        for w in weights.values():  # (a second probe of the same node adds 1 again: harmless)
+            if w.dtype.kind == "f":
+                np.abs(w, out=w)
+                w += 1
+    return lambda xs: kern.run(layer, xs if layer.arity is None else xs[0], weights, buffers)[0]
+
+
+def _reach(layer, kern, weights, buffers, shapes, which, dim, out_shape) -> Optional[_Reach]:
+    """Measure how input ``which``'s dim ``dim`` reaches the output, on the smallest probe that
+    keeps every output dim that carries positions at its real size."""
+    for narrow in ((True, False) if kern.narrow is not None and dim != 0 else (False,)):
+        for m in SHRINK:
+            pshapes = [tuple(1 if narrow and d == 0 else s if d in (0, dim) or m is None else min(s, m)
+                             for d, s in enumerate(sh)) for sh in shapes]
+            try:
+                prober = _Prober(_runner(layer, kern, weights, buffers, pshapes, narrow), pshapes, which, dim)
+                reach = _measure(prober)
+            except Exception:  # this probe size does not fit the layer: try a larger one
+                continue
+            if reach is None:
+                break
+            sizes = reach.sizes()
+            if len(sizes) == len(out_shape) and all(reach.trivial(j) or sizes[j] == out_shape[j]
+                                                    for j in range(len(sizes))):
+                return reach
+            if m is None or all(s <= m for sh in shapes for s in sh[1:]):
+                break
+    return None
+
+
+def _through(reach: _Reach, f: Field, dim_hint) -> Field:
+    """The field after the node: positions of the output dim that carries it, or one span."""
+    dims = range(len(reach.lit))
+    carriers = [j for j in dims if reach.varies(j)]
+    if not carriers:  # the same set for every input position: position only if it is partial
+        carriers = [j for j in ([dim_hint] if dim_hint in dims else []) or dims if not reach.trivial(j)][:1]
+    if not carriers:  # every unit sees one span; it stays on its dim where that still exists
+        ok = reach.reaches() & (f.lo <= f.hi)
+        span = Field(None, np.array([EMPTY]), np.array([-1])) if not ok.any() else \
+            Field(None, f.lo[ok].min(keepdims=True), f.hi[ok].max(keepdims=True))
+        if dim_hint is not None and dim_hint < len(reach.lit):
+            n = reach.lit[dim_hint].shape[1]
+            return Field(dim_hint, np.repeat(span.lo, n), np.repeat(span.hi, n))
+        return span
+    j = min(carriers, key=lambda j: (int(reach.lit[j].sum()), j != dim_hint))
+    p, q = reach.pairs(j)
+    M = reach.lit[j].shape[1]
+    lo, hi = np.full(M, EMPTY), np.full(M, -1)
+    np.minimum.at(lo, q, f.lo[p])
+    np.maximum.at(hi, q, f.hi[p])
+    return Field(j, lo, hi)
+
+
+def _union(fields) -> Optional[Field]:
+    """Where paths merge, a position sees what any path brings it."""
+    if any(f is None for f in fields):
+        return None
+    dims = {f.dim for f in fields if f.dim is not None}
+    if len(dims) > 1:
+        fields = [f.spread() for f in fields]
+        dims = set()
+    lo, hi = fields[0].lo, fields[0].hi
+    for f in fields[1:]:
+        lo, hi = np.minimum(lo, f.lo), np.maximum(hi, f.hi)
+    return Field(dims.pop() if dims else None, lo, hi)
+
+
+def propagate(layer, kern, ins, xs, y, weights, buffers) -> tuple:
+    """The fields of the node's output, from the fields of each input (``ins``)."""
+    shapes = [tuple(x.shape[1:]) for x in xs]
+    out_shape = tuple(y.shape[1:])
+    cache: dict = {}
+    per_input = []
+    for k, fields in enumerate(ins):
+        out = []
+        for f in fields:
+            if f is None or f.dim is None:
+                out.append(f)
+                continue
+            if (k, f.dim) not in cache:
+                cache[k, f.dim] = _reach(layer, kern, weights, buffers, shapes, k, f.dim, out_shape)
+            r = cache[k, f.dim]
+            out.append(None if r is None else _through(r, f, f.dim))
+        per_input.append(out)
+    return tuple(_union([p[a] for p in per_input]) for a in range(len(ins[0])))
+
+
+# -- the comparison with the engine ----------------------------------------------------------------
+
+def rf_check(row_rf, fields, in_sizes, out_shape) -> Check:
+    """Compare the engine's field of each input axis with the measured one, along whichever
+    dim carries the axis now (channels-last layouts, permuted axes). An axis that no dim
+    carries alone, or a tensor of features only (one dim per sample), is one span for every
+    unit: a unit is a position, and features are not positions."""
+    if any(f is None for f in fields):
+        return Check(None, "", "not measurable", "unmeasured")
+    axes = []
+    for k, f in enumerate(fields[:len(row_rf)]):
+        shared = sum(g.dim is not None and g.dim == f.dim for g in fields)
+        if f.dim is None or len(out_shape) == 1 or shared > 1:
+            # every unit sees the same span: compare at the unit the engine centres mid-image
+            arf = row_rf[k]
+            mid = 0 if arf.is_global else (Fraction(in_sizes[k], 2) - Fraction(arf.start)) / Fraction(arf.jump)
+            n = 2 * max(0, int(mid)) + 2
+            f = f.spread()
+            axes.append((np.repeat(f.lo, n), np.repeat(f.hi, n), in_sizes[k]))
+        else:
+            axes.append((f.lo, f.hi, in_sizes[k]))
+    return _compare(row_rf, axes)
+
+
+def _extent(lo, hi, u):
+    return (int(lo[u]), int(hi[u])) if lo[u] <= hi[u] else None
+
+
+def _num(x):
+    x = Fraction(x)
+    return x.numerator if x.denominator == 1 else float(x)
+
+
+def _compare(row_rf, axes) -> Check:
+    """Where the jump is a whole number of pixels the check is exact: the field of an interior
+    unit (clipped to the image) and its shift to the next unit. After upsampling (a fractional
+    jump) fields repeat with a period of q units and the engine gives their average size: it
+    must lie within the measured sizes (less one: units that gather fewer inputs), and q units
+    must shift by exactly q * jump pixels."""
+    notes, ok, claimed, measured = [], True, [], []
+
+    def bounds(arf, v):
+        c = Fraction(arf.start) + (0 if arf.is_global else v * Fraction(arf.jump))
+        return c - Fraction(arf.size) / 2, c + Fraction(arf.size) / 2 - 1
+
+    def nothing_axis(arf, lo, hi, L0):  # a unit that sees only padding along one axis sees nothing
+        a, b = bounds(arf, len(lo) // 2)
+        return max(a, 0) > min(b, L0 - 1) or ((a < 0 or b > L0 - 1) and _extent(lo, hi, len(lo) // 2) is None)
+
+    nothing = any(nothing_axis(arf, lo, hi, L0) for arf, (lo, hi, L0) in zip(row_rf, axes))
+    for arf, (lo, hi, L0) in zip(row_rf, axes):
+        n, u = len(lo), len(lo) // 2
+        size, jump = Fraction(arf.size), None if arf.is_global else Fraction(arf.jump)
+        lo_e, hi_e = bounds(arf, u)
+        clipped = lo_e < 0 or hi_e > L0 - 1
+        if clipped:
+            notes.append("clipped")
+        # fields repeat every q units: the jump's denominator, or the upsampling period
+        q = 1 if jump is None else math.lcm(jump.denominator, int(arf.period))
+        ext = _extent(lo, hi, u)
+        if not arf.exact:  # uneven adaptive windows: the engine's field is the largest one
+            claimed.append(f"size <= {_num(size)} near [{_num(lo_e)}, {_num(hi_e)}]")
+            measured.append("none" if ext is None else f"[{ext[0]}, {ext[1]}]")
+            notes.append("bound")
+            if ext is not None:
+                slack = max(jump or 0, 1)
+                ok &= ext[1] - ext[0] + 1 <= size and ext[0] <= hi_e + slack and ext[1] >= lo_e - slack
+            continue
+        if q == 1 and lo_e.denominator == 1:
+            ok &= _exact_axis(arf, lo, hi, L0, u, (lo_e, hi_e), clipped, nothing, claimed, measured, bounds)
+            continue
+        notes.append("periodic")
+        period = [_extent(lo, hi, v) for v in range(u, min(n, u + q))]
+        sizes = [e[1] - e[0] + 1 for e in period if e is not None]
+        claimed.append(f"size {_num(size)}, jump {_num(jump) if jump is not None else 'all'}")
+        measured.append(f"sizes {min(sizes)}..{max(sizes)}" if sizes else "none")
+        interior = lo_e - size >= 0 and hi_e + size + q * (jump or 0) <= L0 - 1
+        if interior and sizes:
+            ok &= min(sizes) - 1 < size <= max(sizes)  # an average over the period
+        far = _extent(lo, hi, u + q) if u + q < n else None
+        if ext is not None and far is not None and not clipped and bounds(arf, u + q)[1] <= L0 - 1:
+            ok &= far[0] - ext[0] == q * jump
+    return Check(bool(ok), " x ".join(claimed), " x ".join(measured), ",".join(sorted(set(notes))))
+
+
+def _exact_axis(arf, lo, hi, L0, u, claim, clipped, nothing, claimed, measured, bounds) -> bool:
+    lo_e, hi_e = claim
+    ext, n = _extent(lo, hi, u), len(lo)
+    if ext is None:  # a unit that sees only padding: the engine must agree
+        claimed.append(f"[{_num(lo_e)}, {_num(hi_e)}]")
+        measured.append("padding only")
+        # (with dilation holes, a field that the border clips may hold no real pixel)
+        return nothing or clipped
+    lo_c, hi_c = max(lo_e, 0), min(hi_e, L0 - 1)
+    claimed.append(f"[{_num(lo_c)}, {_num(hi_c)}]")
+    measured.append(f"[{ext[0]}, {ext[1]}]")
+    # dilation holes may leave the border pixels of a clipped field untouched
+    ok = lo_c <= ext[0] and ext[1] <= hi_c if clipped else ext == (lo_c, hi_c)
+    if not arf.is_global and n >= 2:
+        v = u - 1 if u + 1 >= n else u + 1
+        lo2, hi2 = bounds(arf, v)
+        other = _extent(lo, hi, v)
+        jump = Fraction(arf.jump)
+        if other is not None and lo_e >= 0 and lo2 >= 0:
+            ok &= other[0] - ext[0] == (v - u) * jump
+        if other is not None and hi_e <= L0 - 1 and hi2 <= L0 - 1:
+            ok &= other[1] - ext[1] == (v - u) * jump
+    return ok

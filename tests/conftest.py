@@ -1,0 +1,40 @@
+"""Shared test helpers: the in-process CLI runner and cached zoo models.
+
+``run(*args)`` (also as the ``run`` fixture) invokes the CLI with stdout and stderr apart, so
+tests can hold the bad-input contract: one line on stderr, exit 2, empty stdout.
+"""
+import functools
+
+import pytest
+
+
+def run(*args):
+    """Invoke ``convcalc ARGS`` in-process; exceptions propagate (a traceback fails the test)."""
+    from click.testing import CliRunner
+
+    from convcalc.cli import cli
+
+    try:  # click >= 8.2 keeps stderr apart by default and has no mix_stderr
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:
+        runner = CliRunner()
+    return runner.invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(name="run")
+def run_fixture():
+    return run
+
+
+@functools.lru_cache(maxsize=None)
+def zoo_report(name: str, input=None):
+    """The engine's report of a zoo model (cached: many tests read the same one)."""
+    import convcalc as cc
+    from convcalc import zoo
+
+    return cc.analyze(zoo.get(name), input)
+
+
+def failed_checks(result) -> list:
+    """(row, quantity, claimed, measured) of every disagreement in a verify result."""
+    return [(r.name, q, c.claimed, c.measured) for r in result.layers for q, c in r.checks.items() if c.ok is False]
