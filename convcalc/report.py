@@ -147,7 +147,19 @@ class Report:
                                for k, v in self.meta["convention"].items()}} if "convention" in self.meta else {}),
             **({"verified": self.meta["verified"]} if "verified" in self.meta else {}),
             **({"training": {k: jsonable(v) for k, v in self.training.items()}} if self.training else {}),
+            **({"not_counted": not_counted(self)} if not_counted(self) else {}),
         }
+
+
+def not_counted(report) -> dict:
+    """Ops that compute but have no MAC rule (``unknown`` rows of imported models): their MACs
+    are not in the totals. ``{"ops": n, "by_op": {name: count}}``, or {} when there are none."""
+    by: dict = {}
+    for r in report.rows:
+        if r.kind == "unknown":
+            name = getattr(r.layer, "op", r.name)
+            by[name] = by.get(name, 0) + 1
+    return {"ops": sum(by.values()), "by_op": by} if by else {}
 
 
 def _sum(values):

@@ -159,6 +159,9 @@ def propagate(field: Field, inf, out_shape: tuple) -> Field:
         _globalize_axes(axes, tuple(units), carry[d] if d < len(carry) else ())
     if inf.regroup is not None:
         carry = tuple(tuple(sorted({a for d in group for a in carry[d]})) for group in inf.regroup)
+        # a dim that now holds several axes (a map flattened into tokens) has no position along
+        # them: its units together see the union of every unit's field, as for a full flatten
+        _globalize_axes(axes, tuple(units), [a for c in carry if len(c) > 1 for a in c])
     elif len(out_shape) != len(carry):  # a reshape that does not say how: nothing stays local
         _globalize_axes(axes, tuple(units), [a for c in carry for a in c])
         carry = ((),) * len(out_shape)

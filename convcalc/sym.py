@@ -267,7 +267,7 @@ def _sym_at_least(value, bound):
         for v in _PROBES:  # every symbol at the same size: sizes the symbols may all take
             seen.add(_value_of_flat(value, v) >= bound)
             if len(seen) == 2:
-                return S.GreaterThan(value, bound, evaluate=False)
+                return S.GreaterThan(value, S.Rational(bound.numerator, bound.denominator), evaluate=False)
     return value >= bound
 
 

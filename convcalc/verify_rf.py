@@ -322,7 +322,7 @@ def rf_check(row_rf, fields, in_sizes, out_shape) -> Check:
     dim carries the axis now (channels-last layouts, permuted axes). An axis that no dim
     carries alone, or a tensor of features only (one dim per sample), is one span for every
     unit: a unit is a position, and features are not positions."""
-    if any(f is None for f in fields):
+    if fields is None or any(f is None for f in fields):
         return Check(None, "", "not measurable", "unmeasured")
     axes = []
     for k, f in enumerate(fields[:len(row_rf)]):

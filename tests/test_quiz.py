@@ -339,7 +339,6 @@ def test_one_wrong_answer_exits_1(tmp_path):
 # -- bad input ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("args,needle", [
     (["--topic", "shapes"], "unknown topic 'shapes'"),
-    (["--topic", "backward"], "not available yet"),
     (["--count", "0"], "--count must be between 1 and 1000"),
     (["--count", "1001"], "--count must be between 1 and 1000"),
     (["--difficulty", "4"], "--difficulty must be 1, 2 or 3"),

@@ -278,7 +278,11 @@ def test_floor_division_and_comparison_agree_with_sympy(spec, b):
     split = sym._split_floor(S.expand(a)) if a.has(S.floor) else None  # the general path
     want = sym.norm(S.floor(S.expand((split[0] + split[1]) / b)) if split else S.floor(S.expand(a / b)))
     assert got == want and fmt(got) == fmt(want)
-    assert sym.at_least(a, 1) == (a >= 1)
+    got, want = sym.at_least(a, 1), (a >= 1)
+    if isinstance(got, bool) or isinstance(want, bool) or got in (S.true, S.false):
+        assert bool(got) == bool(want)
+    else:  # both undecided: the same relation, whatever form sympy left it in
+        assert all(bool(got.subs(x, v)) == bool(want.subs(x, v)) for v in range(1, 65))
 
 
 def test_total_is_the_sum_of_its_terms_and_keeps_ints_plain():
@@ -298,9 +302,10 @@ def test_explain_conv_matches_the_lecture():
 
     ex = explain_layer(cc.Conv2d(None, 5, 5, stride=3), (3, 32, 32))
     lines = {st.quantity: step_line(st) for st in ex.steps}
-    assert lines["H_out"] == "H_out = ⌊(H + 2·P_h − D_h·(K_h − 1) − 1)/S_h⌋ + 1 = ⌊(32 + 2·0 − 1·(5 − 1) − 1)/3⌋ + 1 = 10"
-    assert lines["params"] == "params = C_out·(C_in/g)·K_h·K_w + C_out = 5·(3/1)·5·5 + 5 = 380"
-    assert lines["MACs"].endswith("= 5·10·10·(3/1)·5·5 = 37,500")
+    # the lecture's form when undilated and ungrouped (issue #15)
+    assert lines["H_out"] == "H_out = ⌊(H − K_h + 2·P_h)/S_h⌋ + 1 = ⌊(32 − 5 + 2·0)/3⌋ + 1 = 10"
+    assert lines["params"] == "params = C_out·C_in·K_h·K_w + C_out = 5·3·5·5 + 5 = 380"
+    assert lines["MACs"].endswith("= 5·10·10·3·5·5 = 37,500")
     assert all(not st.note for st in ex.steps)  # the substituted formula gives the reported number
 
 

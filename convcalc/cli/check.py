@@ -31,7 +31,10 @@ def expect_options(f):
     return f
 
 @click.command("check")
-@click.argument("target")
+@click.argument("target", nargs=-1, required=True)
+@click.option("--key", "key", default=None, metavar="KEY.yaml",
+              help="Grade a class: the questions come from this answer key, only the answers (matched by "
+                   "question id) from each SUBMISSION file or DIR; prints each report and a gradebook.")
 @click.option("--input", "input_", type=SHAPE, default=None, help="Input shape per sample (in --layout).")
 @layout_option(extra=("any",), default=None, help="How shapes are read and printed: CxHxW (default), HxWxC, or either order "
                    "(a sheet's own `layout:` applies unless this is given).")
@@ -45,9 +48,9 @@ def expect_options(f):
 @click.option("--show-work", is_flag=True, help="The worked solution for right answers too.")
 @click.option("--answer-key", is_flag=True, help="Print the correct answers as YAML (for a sheet: the sheet "
                                                  "with its answers filled in) instead of grading.")
-@format_option(("table", "json", "markdown"), help=None)
+@format_option(("table", "json", "markdown", "csv"), help="Output format (csv: the gradebook of --key).")
 @layer_command
-def check(target, input_, layout, at, dtype, batch, exact, show_work, answer_key, fmt, **rest):
+def check(target, key, input_, layout, at, dtype, batch, exact, show_work, answer_key, fmt, **rest):
     """Grade answers: TARGET is a layer KIND, a MODEL (zoo name or spec file) or a SHEET (YAML).
 
     \b
@@ -57,6 +60,7 @@ def check(target, input_, layout, at, dtype, batch, exact, show_work, answer_key
       convcalc check alexnet --expect-params 62.4M
       convcalc check homework.yaml [--format markdown] [--show-work]
       convcalc check homework.yaml --answer-key > key.yaml
+      convcalc check --key key.yaml submissions/ [--format csv|json|markdown]
 
     Each answer is marked ✓ or ✗; a wrong one gets the correct value, the worked solution
     and, when it is what a known slip gives (forgot the bias, the padding, groups, did not
@@ -70,12 +74,29 @@ def check(target, input_, layout, at, dtype, batch, exact, show_work, answer_key
     options = {k: v for k, v in rest.items() if not k.startswith("expect_")}
     import os
 
+    if key is not None:
+        if expects or input_ is not None or at is not None or answer_key:
+            raise click.UsageError("--key grades submission files: --expect-*, --input, --at and --answer-key "
+                                   "do not apply")
+        return _grade_class(key, target, fmt, show_work)
+    if fmt == "csv":
+        raise click.UsageError("--format csv is the gradebook of a class: use it with --key")
+    if len(target) != 1:
+        raise click.UsageError("give one TARGET (several submissions are graded with --key KEY.yaml)")
+    target = target[0]
+
     if target.lower().endswith((".yaml", ".yml", ".json")) and not os.path.exists(target):
         raise ck.CheckError(f"{target}: no such file")
     if ck.is_sheet(target):
         if expects or input_ is not None or at is not None:
             raise click.UsageError("a sheet carries its own questions: --expect-*, --input and --at apply to "
                                    "a layer or a model")
+        if layout is None:
+            from ..tutor.hints import sheet_hint
+
+            hint = sheet_hint(ck.read_sheet(target))
+            if hint:
+                click.echo(f"{hint}", err=True)
         if answer_key:
             return _emit_key(ck, target)
         result = ck.grade_sheet(target, show_work=show_work, layout=layout, exact=exact)
@@ -86,6 +107,11 @@ def check(target, input_, layout, at, dtype, batch, exact, show_work, answer_key
             more = f" (+{errors - 1} more, see the error rows)" if errors > 1 else ""
             click.echo(f"convcalc: error: {first}{more}", err=True)
         return result.exit_code
+    if layout is None and input_ is not None:
+        from ..tutor.hints import layout_hint, looks_hwc
+
+        if looks_hwc(list(input_)):
+            click.echo(layout_hint(list(input_)), err=True)
     q = _flag_question(ck, target, input_, layout or "chw", at, dtype, batch, bool(exact), expects, options,
                        answer_key)
     if answer_key:
@@ -102,6 +128,35 @@ def check(target, input_, layout, at, dtype, batch, exact, show_work, answer_key
     result = ck.SheetResult(g.title, target, [g], q.layout)
     _emit(result, fmt, show_work)
     return result.exit_code
+
+
+def _grade_class(key, targets, fmt, show_work) -> int:
+    """Every submission against the key: reports, then the gradebook; broken files named on stderr."""
+    from ..render import check as rc
+    from ..tutor.classbook import grade_class
+
+    cr = grade_class(key, targets, show_work)
+    if not cr.graded:
+        pass  # nothing graded: only the broken files' lines below
+    elif fmt == "csv":
+        click.echo(rc.gradebook_csv(cr), nl=False)
+    elif fmt == "json":
+        click.echo(rc.class_json(cr))
+    elif fmt == "markdown":
+        for s in cr.graded:
+            click.echo(rc.to_markdown(s.result, show_work))
+        click.echo(rc.gradebook_markdown(cr), nl=False)
+    else:
+        from ..render.console import CHECK, terminal_console
+
+        console = terminal_console(sys.stdout, CHECK)
+        for s in cr.graded:
+            rc.print_report(console, s.result, show_work)
+            click.echo("")
+        rc.print_gradebook(console, cr)
+    for s in cr.broken:
+        click.echo(f"convcalc: error: {' '.join(s.error.split())}", err=True)
+    return cr.exit_code
 
 
 def _flag_question(ck, target, input_, layout, at, dtype, batch, exact, expects, options, answer_key):

@@ -13,6 +13,7 @@ from ..render import BAR_FORMATS, COLUMN_FORMATS, EXPLAIN_FORMATS
 def emit(report, fmt: str, layout: str, verified=None) -> None:
     """Print a report in the chosen format; warnings go to stderr."""
     ctx = click.get_current_context(silent=True)
+    layout_hint(ctx)
     bars, columns = (ctx.meta.get("convcalc.bars", False), ctx.meta.get("convcalc.columns")) if ctx else (False, None)
     if bars and fmt not in BAR_FORMATS:
         raise ConvcalcError(f"--bars applies to --format table and html, not {fmt}")
@@ -41,6 +42,36 @@ def emit(report, fmt: str, layout: str, verified=None) -> None:
         click.echo(f"{conv['name']} would report {exact(conv['total'])} ({human_count(conv['total'])}) "
                    f"operations for this model (convcalc: {exact(report.totals['macs'])} MACs)")
     warn(report.warnings, report)
+
+
+def written_input(ctx):
+    """The input as the user wrote it (--input, or a one-liner's first part), when the layout was
+    left at its default; else None."""
+    from click.core import ParameterSource
+
+    if ctx is None or "layout" not in ctx.params or ctx.get_parameter_source("layout") != ParameterSource.DEFAULT:
+        return None
+    if ctx.params.get("input_") is not None:
+        return list(ctx.params["input_"])
+    model = ctx.params.get("model")
+    if isinstance(model, str) and "|" in model:
+        head = model.split("|", 1)[0].strip().lower().replace("×", "x")
+        parts = head.split("x")
+        if all(p.strip().isdigit() for p in parts):
+            return [int(p) for p in parts]
+    return None
+
+
+def layout_hint(ctx) -> None:
+    """One line on stderr when an input read as CxHxW looks HxWxC (32x32x3)."""
+    from ..tutor.hints import layout_hint as text, looks_hwc
+
+    if ctx is None or ctx.meta.get("convcalc.hinted"):
+        return
+    dims = written_input(ctx)
+    if dims is not None and looks_hwc(dims):
+        ctx.meta["convcalc.hinted"] = True
+        click.echo(text(dims), err=True)
 
 
 def warn(warnings, report=None) -> None:

@@ -227,15 +227,20 @@ def rf_cmd(model, input_, layout, fmt):
 @click.command("layer")
 @click.argument("kind")
 @table_options
+@training_options
 @layer_command
-def layer(kind, input_, batch, dtype, fmt, layout, depth, **options):
+def layer(kind, input_, batch, dtype, fmt, layout, depth, training, optimizer, amp, freeze, **options):
     """One layer of KIND (conv2d, maxpool2d, linear, ...) on --input, with PyTorch's arguments."""
     from ..analyze import analyze
     from ..graph import Sequential
 
     if input_ is None:
         raise click.UsageError("--input is required, e.g. --input 3x32x32")
+    from .emit import layout_hint
+
+    layout_hint(click.get_current_context())  # before anything can fail on the misread input
     lay = build_layer(kind, options)
     dims = to_dims(input_, layout, square_default=False)
-    report = analyze(Sequential((lay.kind, lay)), dims, batch=batch, dtype=dtype, name=lay.kind)
+    report = analyze(Sequential((lay.kind, lay)), dims, batch=batch, dtype=dtype, name=lay.kind,
+                     training=training_from(training, optimizer, amp, freeze))
     emit(report, fmt, layout)

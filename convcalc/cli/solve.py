@@ -27,9 +27,11 @@ from .options import SHAPE, layer_class_and_kwargs, layer_command, layout_option
 @click.option("--memory", default=None, metavar="SIZE", help="With --max-batch: the memory budget (24GiB, 16GB, ...).")
 @click.option("--dtype", type=click.Choice(["fp32", "fp16", "bf16", "int8", "fp64"]), default="fp32",
               show_default=True, help="With --max-batch: bytes per activation and weight.")
+@click.option("--explain", "explain", is_flag=True,
+              help="With --find: the algebra of solving the output-size formula for the unknown, and a check.")
 @training_options
 @layer_command
-def solve(target, input_, output_, find, params, layout, min_input, exact, max_batch, memory, dtype,
+def solve(target, input_, output_, find, params, layout, min_input, exact, max_batch, memory, dtype, explain,
           training, optimizer, amp, freeze, **options):
     """Solve backwards. TARGET is a layer kind (with --find) or a model (with --min-input / --exact).
 
@@ -93,6 +95,12 @@ def solve(target, input_, output_, find, params, layout, min_input, exact, max_b
     click.echo(f"{key} = " + ", ".join(str(v) for v in sol.values))
     if sol.why:
         click.echo(sol.why)
+    if explain:
+        from ..tutor.solve_explain import explain as algebra
+
+        for line in algebra(known, bool(getattr(cls, "transposed", False)), tuple(dims), tuple(out) if out else None,
+                            key, sol.values):
+            click.echo("  " + line)
     return 0
 
 

@@ -13,15 +13,39 @@ from .emit import emit
 from .options import SHAPE, layout_option, table_options, to_dims
 
 
-def _load_torch_object(target: str):
-    """``file.py:Name`` -> the module object: an ``nn.Module`` instance, or a class / function
-    called without arguments. The file is executed with runpy in a fresh namespace."""
-    path, _, attr = target.rpartition(":") if ":" in target and not os.path.isfile(target) else (target, "", "")
-    if not os.path.isfile(path):
-        raise ConvcalcError(f"{path}: no such file (expected FILE.py:Model)")
-    import runpy
+def _kwargs(pairs) -> dict:
+    """``key=value`` words -> keyword arguments (values read as Python literals, else strings)."""
+    import ast
 
-    import torch
+    out = {}
+    for p in pairs:
+        key, eq, value = p.partition("=")
+        if not eq or not key.isidentifier():
+            raise ConvcalcError(f"{p!r}: builder arguments are key=value (num_classes=10)")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
+
+
+def _namespace(target: str):
+    """(namespace dict, attribute name, label) of ``FILE.py[:Name]`` or ``package.module:name``."""
+    path, _, attr = target.rpartition(":") if ":" in target and not os.path.isfile(target) else (target, "", "")
+    if not os.path.isfile(path) and not path.endswith(".py") and path.replace(".", "").replace("_", "").isalnum():
+        import importlib
+
+        try:
+            mod = importlib.import_module(path)
+        except Exception as e:  # importing runs code: one line
+            first = str(e).splitlines()[0] if str(e) else ""
+            raise ConvcalcError(f"{path}: cannot import: {type(e).__name__}: {first}") from None
+        if not attr:
+            raise ConvcalcError(f"{target}: say which model to use, module:callable (torchvision.models:resnet50)")
+        return vars(mod), attr, path
+    if not os.path.isfile(path):
+        raise ConvcalcError(f"{path}: no such file or module (expected FILE.py:Model or module:callable)")
+    import runpy
 
     try:
         namespace = runpy.run_path(path, run_name="__convcalc_from_torch__")
@@ -30,6 +54,33 @@ def _load_torch_object(target: str):
     except Exception as e:  # user code: report it in one line
         first = str(e).splitlines()[0] if str(e) else ""
         raise ConvcalcError(f"{path}: running the file failed: {type(e).__name__}: {first}") from None
+    return namespace, attr, path
+
+
+def _build(obj, label, kwargs):
+    """Call a module class or builder, weights on the meta device where the builder allows it."""
+    import torch
+
+    def call():
+        return obj(**kwargs)
+
+    try:
+        try:
+            with torch.device("meta"):
+                return call()
+        except NotImplementedError:  # a builder that computes with torch while building
+            return call()
+    except Exception as e:
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise ConvcalcError(f"{label}(): {type(e).__name__}: {first}") from None
+
+
+def _load_torch_object(target: str, kwargs=None):
+    """``file.py:Name`` or ``module:name`` -> the module object: an ``nn.Module`` instance, or a
+    class / function called with ``kwargs``. A file is executed with runpy in a fresh namespace."""
+    import torch
+
+    namespace, attr, path = _namespace(target)
     if not attr:
         found = [k for k, v in namespace.items() if isinstance(v, type) and issubclass(v, torch.nn.Module)
                  and getattr(v, "__module__", None) == "__convcalc_from_torch__"]
@@ -44,29 +95,30 @@ def _load_torch_object(target: str):
     if isinstance(obj, torch.nn.Module):
         return obj, attr
     if callable(obj):
-        try:
-            obj = obj()
-        except Exception as e:
-            first = str(e).splitlines()[0] if str(e) else ""
-            raise ConvcalcError(f"{path}:{attr}(): {type(e).__name__}: {first} (it must build without "
-                                f"arguments)") from None
+        obj = _build(obj, f"{path}:{attr}", kwargs or {})
         if isinstance(obj, torch.nn.Module):
             return obj, attr
     raise ConvcalcError(f"{path}:{attr} is not an nn.Module, an nn.Module class or a function returning one")
 
 
 @click.command("from-torch")
-@click.argument("target", metavar="FILE.py:Model")
+@click.argument("target", metavar="FILE.py:Model|module:callable")
+@click.argument("kwargs", nargs=-1, metavar="[KEY=VALUE]...")
 @table_options
-def from_torch_cmd(target, input_, batch, dtype, fmt, layout, depth):
+def from_torch_cmd(target, kwargs, input_, batch, dtype, fmt, layout, depth):
     """The layer table of a PyTorch model, traced with torch.fx (needs PyTorch).
 
-    FILE.py:Model names an nn.Module class (built without arguments), a function returning a
-    module, or a module object. THIS EXECUTES FILE.py (with runpy, in a fresh namespace), like
-    `python FILE.py` would: only use it on code you trust. --input is required (3x224x224).
+    FILE.py:Model names an nn.Module class, a function returning a module, or a module object;
+    module:callable the same in an importable package. KEY=VALUE words are passed to the class or
+    function (values read as Python literals). Models are built on the meta device where the
+    builder allows it: no memory for weights. THIS EXECUTES FILE.py (with runpy, in a fresh
+    namespace), like `python FILE.py` would: only use it on code you trust. --input is required
+    (3x224x224; a single number N means 3xNxN).
 
     \b
       convcalc from-torch net.py:Net --input 3x32x32
+      convcalc from-torch torchvision.models:resnet50 --input 224
+      convcalc from-torch torchvision.models:vit_b_16 num_classes=10 --input 224
     """
     from ..analyze import analyze
     from ..sym import is_sym
@@ -74,18 +126,21 @@ def from_torch_cmd(target, input_, batch, dtype, fmt, layout, depth):
     if input_ is None:
         raise click.UsageError("--input is required, e.g. --input 3x224x224")
     dims = to_dims(input_, layout)
+    if len(dims) == 1:  # --input 224: an RGB image
+        dims = (3, dims[0], dims[0])
     if any(is_sym(d) for d in dims):
         raise ConvcalcError("from-torch runs the model once: give a numeric --input (no symbols)")
     try:
         import torch  # noqa: F401  (a clear message before running the user's file)
     except ImportError:
         raise ConvcalcError("from-torch needs PyTorch: pip install 'convcalc[torch]'") from None
-    module, name = _load_torch_object(target)
+    module, name = _load_torch_object(target, _kwargs(kwargs))
     from ..io.torch_import import from_torch
 
     model = from_torch(module, dims, name=name)
     report = analyze(model, batch=batch, dtype=dtype)
     emit(report.collapse(depth) if depth else report, fmt, layout)
+
 
 @click.command("export")
 @click.argument("model")

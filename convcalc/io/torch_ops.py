@@ -141,6 +141,16 @@ def torch_modules() -> Registry:
     return TORCH_MODULES
 
 
+def registered(m) -> bool:
+    """A module convcalc maps as one layer: the class that defines its forward is registered
+    (a subclass with a forward of its own, like torchvision's LayerNorm2d, is traced into)."""
+    modules = dict(torch_modules().items())
+    mro = type(m).__mro__
+    owner = next((c for c in mro if "forward" in c.__dict__), type(m))
+    mapped = next((c for c in mro if c in modules), None)
+    return mapped is not None and issubclass(mapped, owner)
+
+
 # -- functional ops ----------------------------------------------------------------------------------
 def _bind(names, args, kwargs, defaults=None):
     out = dict(defaults or {})
@@ -214,3 +224,144 @@ def _fpool(cls, a):
     if a.get("return_indices"):
         raise TorchError("pooling with return_indices=True is not supported")
     return cls(**kw)
+
+
+# -- what every other op is: by normalized name (torch.mean, Tensor.mean and x.mean_ are "mean") --------
+#: ops that only move elements: rows with no MACs
+SHAPE_ONLY = frozenset("""view reshape flatten permute transpose t contiguous clone detach float half double bfloat16
+to type type_as unsqueeze squeeze expand expand_as repeat unflatten movedim moveaxis narrow select getitem roll
+flip chunk split unbind tensor_split rearrange pad zero_pad2d identity cat concat concatenate stack hstack vstack
+swapaxes swapdims index_select gather take_along_dim new_empty repeat_interleave tile view_as reshape_as
+flatten_parameters einops.repeat dropout dropout1d dropout2d dropout3d alpha_dropout feature_alpha_dropout
+stochastic_depth _patch_merging_pad""".split())
+#: elementwise ops and normalizations: no MACs by convcalc's convention (DESIGN §2)
+ELEMENTWISE = frozenset("""add iadd radd sub isub rsub mul imul rmul truediv itruediv div rtruediv floordiv
+ifloordiv mod neg pos pow rpow sqrt rsqrt exp exp2 expm1 log log2 log10 log1p abs clamp clamp_min clamp_max clip
+relu relu6 gelu silu sigmoid tanh softmax log_softmax hardswish hardsigmoid hardtanh leaky_relu elu selu celu mish
+softplus softsign erf erfc where masked_fill layer_norm batch_norm group_norm instance_norm local_response_norm
+normalize rms_norm sin cos reciprocal square maximum minimum lt le gt ge eq ne logical_not logical_and
+logical_or bitwise_not sign round floor ceil trunc fill lerp addcmul addcdiv nan_to_num glu prelu rrelu
+threshold logsigmoid softmin hardshrink softshrink tanhshrink interpolate upsample upsample_nearest
+upsample_bilinear adaptive_avg_pool1d adaptive_avg_pool2d adaptive_avg_pool3d adaptive_max_pool1d
+adaptive_max_pool2d adaptive_max_pool3d avg_pool1d avg_pool2d avg_pool3d max_pool1d max_pool2d max_pool3d
+pixel_shuffle pixel_unshuffle channel_shuffle cumsum cumprod sort topk einops.reduce""".split())
+#: reductions over dims: convcalc's ``reduce`` rows (no MACs)
+REDUCE = frozenset("mean sum amax amin max min prod std var norm logsumexp nanmean nansum median".split())
+#: ops that make a tensor from nothing (constants)
+CREATE = frozenset("""arange zeros ones full empty tensor zeros_like ones_like full_like empty_like new_zeros
+new_ones new_full new_tensor linspace eye rand randn randint rand_like randn_like tril triu meshgrid
+""".split())
+#: ops that multiply: exact MAC rules on full torch shapes (see :func:`macs_rule`)
+MATMUL = frozenset("matmul mm bmm baddbmm addmm addbmm einsum linear bilinear scaled_dot_product_attention "
+                   "conv1d conv2d conv3d conv_transpose1d conv_transpose2d conv_transpose3d mv dot outer "
+                   "MultiheadAttention shifted_window_attention".split())
+
+OPERATORS = {"iadd": "add", "radd": "add", "isub": "sub", "imul": "mul", "rmul": "mul", "itruediv": "truediv",
+             "ifloordiv": "floordiv", "imatmul": "matmul", "__matmul__": "matmul"}
+
+
+def op_name(node, module=None) -> str:
+    """The normalized name of an fx node's op (module class name for a module call)."""
+    if node.op == "call_module":
+        return type(module).__name__
+    t = node.target
+    name = t if isinstance(t, str) else getattr(t, "__name__", str(t))
+    mod = "" if isinstance(t, str) else (getattr(t, "__module__", "") or "")
+    if mod.startswith("einops"):
+        return f"einops.{name}" if name in ("repeat", "reduce") else name
+    name = name.strip("_") if name.startswith("__") else name
+    name = name[:-1] if name.endswith("_") and not name.endswith("__") else name
+    return OPERATORS.get(name, name)
+
+
+def _letters(eq, n):
+    lhs, _, out = eq.replace(" ", "").partition("->")
+    return lhs.split(","), out
+
+
+def _einsum_macs(eq, shapes) -> int:
+    """MACs of an einsum, contracting left to right: each step costs the product of the sizes
+    of every index its two operands carry."""
+    ins, out = _letters(eq, len(shapes))
+    if "." in eq or len(ins) != len(shapes):
+        return None
+    size = {}
+    for letters, shape in zip(ins, shapes):
+        for c, s in zip(letters, shape):
+            size[c] = max(size.get(c, 1), s)
+    if len(ins) < 2:
+        return 0
+    total, cur = 0, set(ins[0])
+    for k, nxt in enumerate(ins[1:], start=1):
+        both = cur | set(nxt)
+        total += _prod(size[c] for c in both)
+        later = set(out).union(*[set(x) for x in ins[k + 1:]]) if k + 1 < len(ins) else set(out)
+        cur = {c for c in both if c in later}
+    return total
+
+
+def _prod(xs) -> int:
+    p = 1
+    for x in xs:
+        p *= int(x)
+    return p
+
+
+def _mm(a, b) -> int:
+    a, b = tuple(a), tuple(b)
+    a2, b2 = (a if len(a) > 1 else (1, *a)), (b if len(b) > 1 else (*b, 1))
+    batch = [max(x, y) for x, y in zip(((1,) * (len(b2) - len(a2)) + a2[:-2]) if len(b2) > len(a2) else a2[:-2],
+                                       ((1,) * (len(a2) - len(b2)) + b2[:-2]) if len(a2) > len(b2) else b2[:-2])]
+    return _prod(batch) * a2[-2] * b2[-1] * a2[-1]
+
+
+def macs_rule(name, args, kwargs, out, module=None):
+    """Exact MACs of one call on full (batched) torch values, or None when the op has no rule."""
+    sh = [tuple(a.shape) if hasattr(a, "shape") else None for a in args]
+    if name in ("matmul", "mm", "bmm", "mv", "dot", "outer"):
+        return _mm(sh[0], sh[1]) if name != "outer" else _prod(sh[0]) * _prod(sh[1])
+    if name in ("baddbmm", "addmm", "addbmm"):
+        return _mm(sh[1], sh[2])
+    if name == "linear":
+        w = args[1] if len(args) > 1 else kwargs.get("weight")
+        return _prod(sh[0][:-1]) * _prod(w.shape)
+    if name == "bilinear":
+        return _prod(sh[0][:-1]) * _prod(args[2].shape)
+    if name in ("conv1d", "conv2d", "conv3d"):
+        return _prod(out.shape) * _prod(args[1].shape[1:])
+    if name.startswith("conv_transpose"):
+        return _prod(sh[0]) * _prod(args[1].shape[1:])
+    if name == "einsum":
+        eq = args[0]
+        ops = list(args[1]) if len(args) == 2 and isinstance(args[1], (list, tuple)) else list(args[1:])
+        return _einsum_macs(eq, [tuple(o.shape) for o in ops])
+    if name == "scaled_dot_product_attention":
+        q, k, v = args[0], args[1] if len(args) > 1 else kwargs["key"], args[2] if len(args) > 2 else kwargs["value"]
+        return _prod(out.shape[:-1]) * k.shape[-2] * (q.shape[-1] + v.shape[-1])
+    if name == "MultiheadAttention":
+        return _mha_macs(module, args, kwargs)
+    if name == "shifted_window_attention":
+        return _swin_macs(args, kwargs)
+    return None
+
+
+def _swin_macs(args, kwargs):
+    """torchvision's ``shifted_window_attention`` (Swin v1/v2, a function marked with fx.wrap):
+    the qkv and output projections over the padded map, and the two matmuls in each window."""
+    x, qkv_w, proj_w = args[0], args[1], args[2]
+    ws = args[4] if len(args) > 4 else kwargs["window_size"]
+    b, h, w, c = x.shape
+    ph, pw = -(-h // ws[0]) * ws[0], -(-w // ws[1]) * ws[1]
+    n = ws[0] * ws[1]
+    windows = b * (ph * pw // n)
+    return b * ph * pw * (qkv_w.numel() + proj_w.numel()) + windows * n * n * c * 2
+
+
+def _mha_macs(m, args, kwargs):
+    """nn.MultiheadAttention: the q/k/v and output projections and the two matmuls."""
+    q = args[0]
+    k = args[1] if len(args) > 1 else kwargs.get("key", q)
+    e = m.embed_dim
+    tq, tk = q.numel() // e, k.numel() // m.kdim
+    s = k.shape[1] if (getattr(m, "batch_first", False) and k.dim() == 3) else k.shape[0]
+    return tq * e * e + tk * m.kdim * e + tk * m.vdim * e + 2 * tq * s * e + tq * e * e

@@ -16,6 +16,7 @@ from .norm import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNor
                    InstanceNorm3d, LayerNorm, LocalResponseNorm)
 from .tensor import (CenterCrop, ChannelShuffle, ChannelSlice, LayerNorm2d, LayerScale, Permute, Upsample,
                      ZeroPad2d)
+from .ops import MatMul, Op, Pointwise, Reduce, Unknown, View
 from .pool import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
                    AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d, MaxPool3d)
 
@@ -30,6 +31,7 @@ KINDS = {cls.kind: cls for cls in (
     CenterCrop, ChannelShuffle, ChannelSlice, Permute, Upsample, LayerScale, LayerNorm2d, ZeroPad2d,
     MultiheadAttention, Tokens, ClassToken, PosEmbedding, SelectToken, ShiftedWindowAttention, PatchMerge,
     PartitionAttention,
+    View, Reduce, Pointwise, MatMul, Op, Unknown,
 )}
 # Common aliases people type.
 ALIASES = {"conv": "conv2d", "lrn": "localresponsenorm", "fc": "linear", "dense": "linear", "maxpool": "maxpool2d",

@@ -77,7 +77,11 @@ class Flatten(Layer):
                              f"{len(shape)} dims (plus batch)")
         a, b = start - 1, end - 1
         out = (*shape[:a], prod(shape[a:b + 1]), *shape[b + 1:])
-        # a reshape: each unit is one input unit re-indexed, so fields are unchanged
+        if a == 0 and b == len(shape) - 1:
+            # everything into one vector: units no longer have positions, and the field reported
+            # is the union over all of them (every unit of the vector together sees it all)
+            return Inference(shape=out, rf="global")
+        # a partial reshape (tokens from a map): each unit is one input unit re-indexed
         regroup = (*((d,) for d in range(a)), tuple(range(a, b + 1)), *((d,) for d in range(b + 1, len(shape))))
         return Inference(shape=out, regroup=regroup)
 

@@ -27,7 +27,12 @@ FRESH_TRIES = 40         # candidates drawn before a repeated configuration is a
 FIND = {"output": "the output shape", "params": "the number of parameters (weights and biases)",
         "macs": "the number of multiply-accumulates (MACs)", "flops": "the number of FLOPs (2 per MAC)",
         "rf": "the receptive field of one output unit (in input pixels)",
-        "memory": "the memory of the output activations", "param_memory": "the memory of the parameters"}
+        "memory": "the memory of the output activations", "param_memory": "the memory of the parameters",
+        "grad_input_shape": "the shape of the input gradient dX",
+        "grad_weight_shape": "the shape of the weight gradient dW",
+        "backward_macs": "the MACs of this layer's backward pass (input and weight gradients, as needed)",
+        "training_memory": "the training memory of its parameters in bytes (weights, gradients and the optimizer "
+                           "state, fp32)"}
 BYTES = {"fp32": 4, "fp16": 2}
 
 
@@ -52,9 +57,6 @@ class Quiz:
 
 
 def check_args(topic: str, count: int, layout: str, difficulty: int) -> None:
-    if topic == "backward":
-        raise QuizError("--topic backward: training (backward-pass) questions are not available yet; "
-                        "the engine does not compute gradients or training memory")
     if topic not in TOPICS:
         close = difflib.get_close_matches(str(topic), TOPICS, n=1, cutoff=0.5)
         raise QuizError(f"unknown topic {topic!r}" + (f"; did you mean {close[0]!r}?" if close else
@@ -72,7 +74,9 @@ def make_quiz(topic: str = "mixed", count: int = 10, seed: int = 0, layout: str 
     """``count`` questions on ``topic``, each one the engine accepts, with answers and working."""
     check_args(topic, count, layout, difficulty)
     rng = random.Random(seed)
-    draw = gen.t_mixed if topic == "mixed" else gen.TOPICS[topic]
+    from .backward import t_backward
+
+    draw = gen.t_mixed if topic == "mixed" else t_backward if topic == "backward" else gen.TOPICS[topic]
     width = max(2, len(str(count)))
     seen: set = set()
     questions = []
@@ -114,6 +118,10 @@ def question_text(draft: gen.Draft, layout: str) -> str:
         if f == "output" and len(draft.layers) > 1:
             what += " after the last layer"
         finds.append(what)
+    if draft.at is not None:
+        setting += f" Consider layer ({draft.at}), which is trained with the layers before it."
+    if draft.optimizer != "sgd":
+        setting += f" The optimizer is {draft.optimizer}."
     return f"{setting} Find {_and(finds)}."
 
 
@@ -131,8 +139,12 @@ def draft_item(draft: gen.Draft, ident: str, layout: str) -> dict:
             item["layer"] = draft.layers[0]
         else:
             item["layers"] = list(draft.layers)
+        if draft.at is not None:
+            item["at"] = draft.at
     if draft.dtype != "fp32":
         item["dtype"] = draft.dtype
+    if draft.optimizer != "sgd":
+        item["optimizer"] = draft.optimizer
     return item
 
 
@@ -143,6 +155,7 @@ def build(draft: gen.Draft, ident: str, number: int, layout: str, difficulty: in
     item = draft_item(draft, ident, layout)
     try:
         q = ck.build_question(dict(item), number, "quiz", {"layout": layout})
+        q.answers = {f: None for f in draft.ask}  # training fields: analysed with training
         report = ck.analyze_question(q)
         rows, row = ck.select_rows(report, q.at)
     except ConvcalcError:
@@ -157,7 +170,7 @@ def build(draft: gen.Draft, ident: str, number: int, layout: str, difficulty: in
             value = ck.quantity(report, q.at, f)
         except ConvcalcError:
             return None
-        lines, mine = field_work(f, rows, row, report, layout)
+        lines, mine = field_work(f, rows, row, report, layout, draft.optimizer)
         if not _agrees(f, value, mine):
             return None
         answers[f] = ck.key_value(f, value, layout)
@@ -183,10 +196,14 @@ def _agrees(f, value, mine) -> bool:
     return value == mine
 
 
-def field_work(f, rows, row, report, layout):
+def field_work(f, rows, row, report, layout, optimizer="sgd"):
     """(lines, value) of the worked solution of one field."""
+    from . import backward
     from . import work as w
 
+    if f in ("grad_input_shape", "grad_weight_shape", "backward_macs",
+             "training_memory"):
+        return backward.work(f, rows, row, optimizer)
     counted = [row] if row is not None else rows
     if f == "output":
         return w.output_work(rows, layout)

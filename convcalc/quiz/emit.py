@@ -13,10 +13,13 @@ import re
 FILES = (("quiz", False), ("key", True))
 TOPIC_TITLES = {"output-size": "output sizes", "params": "parameters", "macs": "multiply-accumulates (MACs)",
                 "rf": "receptive fields", "padding": "padding", "transposed": "transposed convolutions",
-                "pooling": "pooling", "memory": "memory", "mixed": "mixed topics"}
+                "pooling": "pooling", "memory": "memory", "backward": "the backward pass (training)",
+                "mixed": "mixed topics"}
 LAYOUT_WORDS = {"chw": "CxHxW (channels first, as PyTorch)", "hwc": "HxWxC (channels last, as the lecture)"}
 LABEL = {"output": "output shape", "params": "parameters", "macs": "MACs", "flops": "FLOPs",
-         "rf": "receptive field", "memory": "activation memory (bytes)", "param_memory": "parameter memory (bytes)"}
+         "rf": "receptive field", "memory": "activation memory (bytes)", "param_memory": "parameter memory (bytes)",
+         "grad_input_shape": "shape of dX", "grad_weight_shape": "shape of dW", "backward_macs": "backward MACs",
+         "training_memory": "training memory (bytes)"}
 
 
 def shown(v) -> str:

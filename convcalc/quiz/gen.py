@@ -37,6 +37,7 @@ class Draft:
     exact_tiling: bool = False         # reject when a stride leaves pixels uncovered
     zoo: bool = False
     tags: tuple = field(default_factory=tuple)
+    optimizer: str = "sgd"             # training questions: the optimizer whose state counts
 
 
 # -- layer items (the spec format) and their words -----------------------------------------------------

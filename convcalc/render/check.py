@@ -9,7 +9,8 @@ import json
 MARK = {"right": "✓", "wrong": "✗", "error": "!", "key": "·"}
 FIELD_LABEL = {"output": "output", "height": "height", "width": "width", "channels": "channels",
                "params": "params", "macs": "MACs", "flops": "FLOPs", "rf": "RF", "memory": "memory",
-               "param_memory": "param memory"}
+               "param_memory": "param memory", "backward_macs": "backward MACs", "grad_input_shape": "dX shape",
+               "grad_weight_shape": "dW shape", "saved_bytes": "saved", "training_memory": "training mem"}
 
 
 def score_line(result) -> str:
@@ -38,7 +39,9 @@ def _solutions(result, show_work: bool):
             warn = v.status == "right" and "the working" in v.note
             if v.status == "wrong" or warn or (show_work and v.work):
                 head = f"{'⚠' if warn else MARK[v.status]} {_qlabel(g)} {FIELD_LABEL[v.field]}: "
-                if v.status == "wrong" or warn:
+                if v.slip == "unanswered":
+                    head += f"unanswered, correct {v.expected_text}"
+                elif v.status == "wrong" or warn:
                     head += f"you wrote {v.given}, correct {v.expected_text}"
                 else:
                     head += v.expected_text
@@ -95,10 +98,10 @@ def _table_note(v) -> str:
 
     note = v.note
     if v.status == "wrong":
+        if v.slip == "other_layout":  # "other layout (CHW order)"
+            return note.split(";")[0].replace("answered in the other layout: right numbers in ", "other layout (") + ")"
         if v.slip:
             return SLIPS[v.slip]
-        if note.startswith("transposed"):
-            return note.split(";")[0].replace("transposed: right numbers in ", "transposed (") + ")"
         return note or "see the worked solution"
     if v.status == "right":
         if "the working" in note:
@@ -159,3 +162,96 @@ def to_json(result) -> str:
     from ..tutor.grading import to_dict
 
     return json.dumps(to_dict(result), indent=2, ensure_ascii=False)
+
+
+# -- a class graded against a key (tutor.classbook) --------------------------------------------------------
+def _slip_words(key) -> str:
+    from ..tutor.slips import SLIPS
+
+    if key is None:
+        return "—"
+    if key == "wrong":
+        return "wrong, no named slip"
+    return f"{key} ({SLIPS[key]})" if key in SLIPS and SLIPS[key] != key else key
+
+
+def _share(st) -> str:
+    if not st["submissions"]:
+        return "—"
+    return f"{st['right']}/{st['submissions']} ({100 * st['right'] // st['submissions']}%)"
+
+
+def gradebook_csv(cr) -> str:
+    import csv
+    import io
+
+    from ..tutor.classbook import gradebook
+
+    ids = [i for i, _ in cr.key.items]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["submission", "score", "total", *ids])
+    for row in gradebook(cr):
+        w.writerow([row["submission"], row["score"], row["total"], *(row["questions"][i] for i in ids)])
+    return buf.getvalue()
+
+
+def class_to_dict(cr) -> dict:
+    from ..tutor.classbook import gradebook, question_stats
+    from ..tutor.grading import to_dict
+
+    reports = {s.path: to_dict(s.result) for s in cr.graded}
+    return {"schema_version": 1, "key": cr.key.path, "title": cr.key.title,
+            "gradebook": [{**row, "report": reports[row["file"]]} for row in gradebook(cr)],
+            "questions": question_stats(cr),
+            "broken": [{"file": s.path, "error": s.error} for s in cr.broken]}
+
+
+def class_json(cr) -> str:
+    return json.dumps(class_to_dict(cr), indent=2, ensure_ascii=False)
+
+
+def gradebook_markdown(cr) -> str:
+    from ..tutor.classbook import gradebook, question_stats
+
+    ids = [i for i, _ in cr.key.items]
+    lines = [f"## Gradebook: {cr.key.title}", "", "| Submission | Score | " + " | ".join(ids) + " |",
+             "|---|--:|" + ":-:|" * len(ids)]
+    for row in gradebook(cr):
+        lines.append(f"| {row['submission']} | {row['score']}/{row['total']} | "
+                     + " | ".join(row["questions"][i] for i in ids) + " |")
+    lines += ["", "| Question | Right | Most common slip |", "|---|--:|---|"]
+    for st in question_stats(cr):
+        slip = _slip_words(st["most_common_slip"]) + (f" ×{st['slip_count']}" if st["slip_count"] else "")
+        lines.append(f"| {st['id']} | {_share(st)} | {slip} |")
+    for s in cr.broken:
+        lines.append(f"\n**not graded:** {s.error}")
+    return "\n".join(lines) + "\n"
+
+
+def print_gradebook(console, cr) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..tutor.classbook import gradebook, question_stats
+
+    ids = [i for i, _ in cr.key.items]
+    console.print(Text(f"gradebook · {cr.key.title} · {len(cr.graded)} submission"
+                       f"{'s' if len(cr.graded) != 1 else ''} graded"))
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    t.add_column("submission", no_wrap=True)
+    t.add_column("score", justify="right", no_wrap=True)
+    for i in ids:
+        t.add_column(i, overflow="fold")
+    for row in gradebook(cr):
+        t.add_row(row["submission"], f"{row['score']}/{row['total']}", *(row["questions"][i] for i in ids))
+    console.print(t)
+    s = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    s.add_column("question", no_wrap=True)
+    s.add_column("right", justify="right", no_wrap=True)
+    s.add_column("most common slip", overflow="fold")
+    for st in question_stats(cr):
+        s.add_row(st["id"], _share(st), _slip_words(st["most_common_slip"])
+                  + (f" ×{st['slip_count']}" if st["slip_count"] else ""))
+    console.print(s)

@@ -11,11 +11,20 @@ from fractions import Fraction
 from ..tutor.explain import _is_formula, _latex, _unicode, step_line
 
 
+def _formula(st, values=False):
+    if st.text is not None:
+        return st.text[1 if values else 0]
+    if not _is_formula(st.general):
+        return None
+    return _unicode(st.general, st.values) if values else _unicode(st.general)
+
+
 def to_data(explanations) -> list:
     return [{"name": ex.name, "description": ex.desc,
-             "steps": [{"quantity": st.quantity, "formula": _unicode(st.general) if _is_formula(st.general) else None,
-                        "substituted": _unicode(st.general, st.values) if _is_formula(st.general) else None,
-                        "result": _plain(st.result)} for st in ex.steps]} for ex in explanations]
+             "steps": [{"quantity": st.quantity, "formula": _formula(st), "substituted": _formula(st, True),
+                        "result": _plain(st.result), **({"notes": list(st.extra)} if st.extra else {})}
+                       for st in ex.steps],
+             **({"notes": list(ex.notes)} if ex.notes else {})} for ex in explanations]
 
 
 def _plain(v):
@@ -30,6 +39,8 @@ def to_text(explanations) -> str:
         lines.append(f"{ex.name}  ({ex.desc})")
         for st in ex.steps:
             lines.append("  " + step_line(st))
+            lines += ["      " + e for e in st.extra]
+        lines += ["  " + n for n in ex.notes]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -44,6 +55,8 @@ def to_markdown(explanations) -> str:
                 lines.append(f"- {q}: ${_latex(st.general)} = {_latex(st.general, st.values)} = {_tex_num(st.result)}$")
             else:
                 lines.append(f"- {q}: ${_tex_num(st.result)}$")
+            lines += [f"  - {e}" for e in st.extra]
+        lines += [f"- {n}" for n in ex.notes]
         lines.append("")
     return "\n".join(lines)
 
@@ -83,6 +96,7 @@ def to_latex(explanations) -> str:
                 lines.append(f"{_tex_quantity(st.quantity)} &= {_tex_num(st.result)}")
         out.append(" \\\\\n".join(lines))
         out.append(r"\end{align*}")
+        out += [f"% {e}" for st in ex.steps for e in st.extra] + [f"% {n}" for n in ex.notes]
         out.append("")
     return "\n".join(out)
 

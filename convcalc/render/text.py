@@ -5,7 +5,7 @@ import csv
 import io
 import json
 
-from ..report import jsonable
+from ..report import jsonable, not_counted
 from ..units import exact, human_bytes, human_count, rf_text, shape_text
 from .columns import COLUMNS, CSV_COLUMNS, DEFAULT_COLUMNS, Style, default_columns
 
@@ -77,7 +77,17 @@ def summary_line(report) -> str:
             f" · MACs {exact(t['macs'])} ({human_count(t['macs'])} MACs = {human_count(t['flops'])} FLOPs)"
             f" · activations {human_bytes(t['activation_bytes'])}"
             + (f" · forward peak {human_bytes(t['peak_bytes'])}" if t["peak_bytes"] is not None else "")
+            + _not_counted(report)
             + (training_line(report) if report.training else ""))
+
+
+def _not_counted(report) -> str:
+    """`` · not counted: 2 ops, torch.foo ×2`` when ops without a MAC rule were imported."""
+    nc = not_counted(report)
+    if not nc:
+        return ""
+    ops = ", ".join(f"{name} \u00d7{n}" for name, n in nc["by_op"].items())
+    return f" · not counted: {nc['ops']} op{'s' if nc['ops'] != 1 else ''}, {ops}"
 
 
 def training_line(report) -> str:

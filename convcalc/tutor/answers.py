@@ -32,14 +32,24 @@ FIELDS = {
     "rf": "receptive field",
     "memory": "activation memory",
     "param_memory": "parameter memory",
+    "backward_macs": "backward MACs (input and weight gradients)",
+    "grad_input_shape": "shape of the input gradient dX",
+    "grad_weight_shape": "shape of the weight gradient dW",
+    "saved_bytes": "activations saved for the backward pass",
+    "training_memory": "training memory (weights, gradients, optimizer state)",
 }
 FIELD_ALIASES = {"shape": "output", "output_shape": "output", "parameters": "params", "weights": "params",
                  "mult_adds": "macs", "multiply_adds": "macs", "mac": "macs", "flop": "flops",
                  "receptive_field": "rf", "activation_memory": "memory", "activations": "memory",
                  "param_bytes": "param_memory", "weight_memory": "param_memory", "h": "height", "w": "width",
-                 "c": "channels"}
-COUNT_FIELDS = ("height", "width", "channels", "params", "macs", "flops", "memory", "param_memory")
-MEMORY_FIELDS = ("memory", "param_memory")
+                 "c": "channels", "backward": "backward_macs", "grad_input": "grad_input_shape",
+                 "dx_shape": "grad_input_shape", "grad_weight": "grad_weight_shape", "dw_shape": "grad_weight_shape",
+                 "saved_activations": "saved_bytes", "saved": "saved_bytes"}
+COUNT_FIELDS = ("height", "width", "channels", "params", "macs", "flops", "memory", "param_memory", "backward_macs",
+                "saved_bytes", "training_memory")
+MEMORY_FIELDS = ("memory", "param_memory", "saved_bytes", "training_memory")
+SHAPE_FIELDS = ("output", "grad_input_shape", "grad_weight_shape")
+TRAINING_FIELDS = ("backward_macs", "grad_input_shape", "grad_weight_shape", "saved_bytes", "training_memory")
 LAYOUTS = ("chw", "hwc", "any")
 DEFAULT_ASK = ("output", "params", "macs")
 
@@ -81,6 +91,8 @@ class Num:
         """The label of the reading that rounds to ``exact`` at the precision written, or None."""
         exact = Fraction(exact)
         for value, step, label in self.readings():
+            if value == 0 and exact != 0:  # 0G / 0k / 0 billion: no significant digit, not a rounding
+                continue
             if abs(exact - value) * 2 <= step or exact == value:
                 return label
         return None
@@ -109,10 +121,21 @@ _BYTES_SUFFIX = re.compile(r"(?P<mult>[kmgt])?(?P<bin>i)?(?:b|bytes?)", re.I)
 _NUMBER = re.compile(r"(?:\d{1,3}(?:[,\u2009\u202f' _]\d{3})+|\d+)(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?")
 
 
+MAX_ANSWER_CHARS = 200    # longer answers are refused (no count in a CNN exercise needs more)
+MAX_DIGITS = 60           # digits in one written number
+MAX_EXPONENT = 60         # |e| in 6e7
+MAX_BITS = 400            # size of any intermediate value of an arithmetic expression
+
+
 def _number_token(text: str):
-    """(value, step) of one written number: ``62,378,344`` exact, ``62.4`` to 0.1, ``6e7`` to 1e7."""
+    """(value, step) of one written number: ``62,378,344`` exact, ``62.4`` to 0.1, ``6e7`` to 1e7.
+    Bounded: more than MAX_DIGITS digits or an exponent beyond MAX_EXPONENT is a CheckError."""
     t = re.sub(r"[,\u2009\u202f' _]", "", text)
     mant, _, exp = t.lower().partition("e")
+    if sum(ch.isdigit() for ch in mant) > MAX_DIGITS:
+        raise CheckError(f"a number with more than {MAX_DIGITS} digits is not an answer")
+    if exp and (len(exp.lstrip("+-")) > 3 or abs(int(exp)) > MAX_EXPONENT):
+        raise CheckError(f"the exponent of {text[:20]!r} is out of range (at most e{MAX_EXPONENT})")
     whole, dot, frac = mant.partition(".")
     value = Fraction(mant) * (Fraction(10) ** int(exp) if exp else 1)
     if dot or exp:
@@ -136,10 +159,12 @@ def parse_number(raw, what: str = "count") -> Num:
     if isinstance(raw, bool) or raw is None:
         raise CheckError(f"expected a number, got {raw!r}")
     if isinstance(raw, int):
+        _bounded_int(raw)
         return Num(Fraction(raw), text=str(raw))
     text = raw_text(raw).strip()
     if not text:
         raise CheckError("empty answer")
+    _bounded(text)
     if "=" in text:
         parts = [p.strip() for p in text.split("=")]
         if any(not p for p in parts):
@@ -163,6 +188,21 @@ def parse_number(raw, what: str = "count") -> Num:
     value = _expression(core, text)
     alt = ((value * alt_mult, Fraction(0), label),) if alt_mult else ()
     return Num(value * mult, Fraction(0), unit, text, alt)
+
+
+def _bounded(text: str) -> None:
+    if len(text) > MAX_ANSWER_CHARS:
+        raise CheckError(f"an answer of {len(text):,} characters is too long (at most {MAX_ANSWER_CHARS})")
+
+
+def _bounded_int(v: int) -> None:
+    if abs(v).bit_length() > MAX_BITS:
+        raise CheckError(f"a number with about {int(abs(v).bit_length() * 0.30103):,} digits is not an answer")
+
+
+def is_blank(raw) -> bool:
+    """An answer left empty (``""``, spaces): graded ✗ unanswered, never an error."""
+    return isinstance(raw, str) and not raw.strip()
 
 
 def _suffix(suffix: str, what: str, text: str):
@@ -194,6 +234,14 @@ def _suffix(suffix: str, what: str, text: str):
     unit = m.group("unit")
     return mult, (_UNIT_WORDS.get(unit.lower().replace("multiply-add", "multiply-adds").rstrip(), "macs")
                   if unit else None), None, ""
+
+
+def _small(v, text: str) -> Fraction:
+    """An intermediate value of an expression, refused when it grows beyond MAX_BITS."""
+    v = Fraction(v)
+    if v.numerator.bit_length() > MAX_BITS or v.denominator.bit_length() > MAX_BITS:
+        raise CheckError(f"{text[:40]!r}: a value too large to be an answer")
+    return v
 
 
 def _expression(core: str, text: str) -> Fraction:
@@ -247,7 +295,7 @@ def _expression(core: str, text: str) -> Fraction:
             e = power()
             if e.denominator != 1 or abs(e) > 64:
                 fail()
-            v = v ** int(e)
+            v = _small(v ** int(e), text)
         return v
 
     def mul():
@@ -261,6 +309,7 @@ def _expression(core: str, text: str) -> Fraction:
                 v = v / r
             else:
                 v = v * r
+            v = _small(v, text)
         return v
 
     def add():
@@ -288,10 +337,13 @@ def parse_shape(raw) -> tuple:
         raise CheckError(f"expected a shape such as 28x28x5, got {raw!r}")
     if isinstance(raw, (list, tuple)):
         items = list(raw)
+        if len(items) > 16:
+            raise CheckError(f"a shape of {len(items)} dims is not an answer")
     elif isinstance(raw, int):
         items = [raw]
     else:
         text = raw_text(raw).strip()
+        _bounded(text)
         if "=" in text:
             text = text.split("=")[-1].strip()
         inner = text.strip()
@@ -313,8 +365,11 @@ def _dim(item) -> Num:
     if isinstance(item, bool):
         raise CheckError("not a size")
     if isinstance(item, int):
+        _bounded_int(item)
         return Num(Fraction(item), text=str(item))
     text = raw_text(item).strip()
+    if len(text) > MAX_DIGITS:
+        raise CheckError("not a size")
     if re.fullmatch(r"\d+/\d+", text):
         a, b = text.split("/")
         if int(b) == 0:
@@ -331,8 +386,10 @@ def parse_rf(raw) -> tuple:
     if isinstance(raw, bool) or raw is None:
         raise CheckError(f"expected a receptive field such as 7x7, got {raw!r}")
     if isinstance(raw, int):
+        _bounded_int(raw)
         return (Num(Fraction(raw), text=str(raw)),), None
     text = raw_text(raw).strip()
+    _bounded(text)
     text = re.sub(r"\s*(?:px|pixels?|\(all\))\s*$", "", text, flags=re.I)
     size_text, slash, jump_text = text.partition("/")
     sizes = parse_shape(size_text) if not isinstance(raw, (list, tuple)) else parse_shape(raw)
@@ -348,6 +405,13 @@ def dims_match(nums, dims) -> bool:
 def to_chw(nums, layout):
     """Written dims in ``layout`` (``chw``/``hwc``) -> channels first."""
     return (nums[-1], *nums[:-1]) if layout == "hwc" and len(nums) > 1 else tuple(nums)
+
+
+def shape_layout(fld: str, layout: str) -> str:
+    """How a shape field is written: a weight shape always as PyTorch stores it (C_out, C_in/g, K, K)."""
+    if fld == "grad_weight_shape":
+        return "chw"
+    return "chw" if layout == "any" else layout
 
 
 # -- writing exact values --------------------------------------------------------------------------------------
@@ -367,8 +431,8 @@ def _frac_text(v) -> str:
 def value_text(fld: str, value, layout: str = "chw") -> str:
     from ..units import human_bytes, human_count
 
-    if fld == "output":
-        return shape_str(value, "chw" if layout == "any" else layout)
+    if fld in SHAPE_FIELDS:
+        return shape_str(value, shape_layout(fld, layout))
     if fld == "rf":
         sizes = [a.size for a in value]
         size = str(sizes[0]) if len(set(sizes)) == 1 else "x".join(str(s) for s in sizes)
@@ -389,6 +453,10 @@ def value_text(fld: str, value, layout: str = "chw") -> str:
 def given_text(raw) -> str:
     if raw is None:
         return ""
+    if isinstance(raw, int) and not isinstance(raw, bool) and abs(raw).bit_length() > MAX_BITS:
+        return f"<a number of about {int(abs(raw).bit_length() * 0.30103):,} digits>"
+    if isinstance(raw, str) and len(raw) > MAX_ANSWER_CHARS:
+        return raw[:40] + f"... ({len(raw):,} characters)"
     if isinstance(raw, (list, tuple)):
         return "[" + ", ".join(given_text(x) for x in raw) + "]"
     return raw_text(raw)
@@ -396,8 +464,8 @@ def given_text(raw) -> str:
 
 def key_value(fld: str, value, layout: str):
     """How --answer-key writes a correct answer (re-readable by the parser)."""
-    if fld == "output":
-        return shape_str(value, "chw" if layout == "any" else layout)
+    if fld in SHAPE_FIELDS:
+        return shape_str(value, shape_layout(fld, layout))
     if fld == "rf":
         sizes = [a.size for a in value]
         return "x".join(str(s) for s in sizes) if len(sizes) > 1 else sizes[0]

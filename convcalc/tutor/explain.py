@@ -29,6 +29,8 @@ class Step:
     values: dict     # symbol -> number
     result: object   # the number convcalc reports
     note: str = ""
+    extra: list = field(default_factory=list)  # lines a learner reads under it (quotient, tiling, ...)
+    text: tuple = None  # (general, substituted) written out when the lecture's form is not sympy's
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Explanation:
     name: str
     desc: str
     steps: list = field(default_factory=list)
+    notes: list = field(default_factory=list)   # lines after the steps (the backward pass, totals)
 
 
 def _sym(name):
@@ -65,6 +68,8 @@ def _window_changes(layer, nd, values) -> dict:
     (``P`` per axis, or ``P_lo``/``P_hi`` when the two sides differ), their values added to ``values``."""
     changes = {}
     for arg, base in (("kernel_size", "K"), ("stride", "S"), ("dilation", "D")):
+        if arg == "dilation" and all(d == 1 for d in getattr(layer, arg, (1,))):
+            continue  # the lecture's form, (N − F + 2P)/S + 1, when nothing is dilated
         if arg in layer.args():
             syms = _axis_syms(base, nd)
             values.update(zip(syms, getattr(layer, arg)))
@@ -86,8 +91,12 @@ def _conv_twin(layer, shape, transposed=False):
     sym_shape, values = _sym_input(shape)
     nd = len(shape) - 1
     changes = _window_changes(layer, nd, values)
-    c_out, g = _sym("C_out"), _sym("g")
-    values.update({c_out: layer.args()["out_channels"], g: layer.args()["groups"]})
+    c_out = _sym("C_out")
+    values[c_out] = layer.args()["out_channels"]
+    g = 1
+    if layer.args()["groups"] != 1:  # groups appear only where there are some
+        g = _sym("g")
+        values[g] = layer.args()["groups"]
     if transposed:
         OP = _axis_syms("OP", nd, nonneg=True)
         values.update(zip(OP, layer.output_padding))
@@ -166,23 +175,65 @@ def explain_layer(layer, shape, rf_in=None, name: str = "") -> Explanation:
     if actual.buffers:
         ex.steps.append(Step("buffers", general.buffers, values, actual.buffers))
     if general.rf == "window" and nd:
-        r, j = _sym("r_in"), _sym("j_in")
-        r_vals = rf_in or tuple(AxisRF(1, 1, Fraction(1, 2)) for _ in range(nd))
-        sym_rf = tuple(AxisRF(r, j, Fraction(1, 2)) for _ in range(nd))
-        g_out = through(sym_rf, general.windows)
-        a_out = through(r_vals, actual.windows)
-        axis = INPUT_NAMES.get(nd, ())
-        for i, (go, ao, ri) in enumerate(zip(g_out, a_out, r_vals)):
-            v = {**values, r: ri.size, j: ri.jump}
-            tag = f" ({axis[i]})" if nd > 1 else ""
-            ex.steps.append(Step(f"RF size{tag}", go.size, v, ao.size))
-            ex.steps.append(Step(f"RF jump{tag}", go.jump, v, ao.jump))
+        ex.steps += _rf_steps(layer, general, actual, rf_in, values, nd)
+    _learner_notes(ex, layer, shape, actual)
     for st in ex.steps:  # the same code computed both: the substituted formula must give the number
         if _is_formula(st.general):
             got = st.general.subs(st.values)
             if got != st.result and sp().nsimplify(got) != sp().nsimplify(st.result):
                 st.note = f"(formula gives {got})"
     return ex
+
+
+def _rf_steps(layer, general, actual, rf_in, values, nd) -> list:
+    """RF size and jump per axis: in the lecture's recurrence r_out = r_in + (k − 1)·j_in,
+    j_out = j_in·s for windows with a kernel (the engine's symbolic form otherwise)."""
+    from . import lecture
+
+    steps = []
+    r, j = _sym("r_in"), _sym("j_in")
+    r_vals = rf_in or tuple(AxisRF(1, 1, Fraction(1, 2)) for _ in range(nd))
+    sym_rf = tuple(AxisRF(r, j, Fraction(1, 2)) for _ in range(nd))
+    g_out = through(sym_rf, general.windows)
+    a_out = through(r_vals, actual.windows)
+    axis = INPUT_NAMES.get(nd, ())
+    sfx = AXIS_SUFFIX.get(nd, ("",) * nd)
+    for i, (go, ao, ri) in enumerate(zip(g_out, a_out, r_vals)):
+        v = {**values, r: ri.size, j: ri.jump}
+        tag = f" ({axis[i]})" if nd > 1 else ""
+        size, jump = Step(f"RF size{tag}", go.size, v, ao.size), Step(f"RF jump{tag}", go.jump, v, ao.jump)
+        written = None
+        if "kernel_size" in layer.args() and ri.jump is not None:
+            written = lecture.rf_text(layer, i, actual.windows[i], ri.size, ri.jump, ao, sfx[i])
+        if written:
+            size.text, jump.text = written[0][:2], written[1][:2]
+            if actual.windows[i].up != 1 and i == 0:
+                size.extra.append(lecture.kbar_note(actual.windows[i], axis[i] if nd > 1 else "L"))
+        steps += [size, jump]
+    return steps
+
+
+def _learner_notes(ex, layer, shape, actual) -> None:
+    """Under each spatial size: the quotient before the floor and the tiling, or a transposed
+    conv's equivalent direct convolution."""
+    from . import lecture
+    from .kinds import role
+
+    ro = role(layer)
+    if not ro.windowed or "kernel_size" not in layer.args():
+        return
+    nd = len(shape) - 1
+    axis = INPUT_NAMES.get(nd, tuple(f"L{i}" for i in range(nd)))
+    by_name = {st.quantity: st for st in ex.steps}
+    for i in range(nd):
+        st = by_name.get(f"{axis[i]}_out")
+        if st is None:
+            continue
+        L, result = shape[1 + i], actual.shape[1 + i]
+        if ro.transposed:
+            st.extra += lecture.transposed_notes(layer, L, i, result, axis[i])
+        else:
+            st.extra += lecture.quotient_notes(layer, L, i, result, axis[i])
 
 
 def _is_formula(x) -> bool:
@@ -193,12 +244,22 @@ def explain_report(report) -> list:
     """Per layer of an analysed model (numeric input), its explanation."""
     if report.symbolic:
         raise ConvcalcError("--explain needs numbers: give a numeric --input (the formulas are the explanation)")
+    from . import lecture
+
     out = []
+    first = True
     for row in report.rows:
         if row.layer is None:
             continue
         rf_in = row.rf_in if row.rf_in is not None and not any(a.is_global for a in row.rf_in) else None
-        out.append(explain_layer(row.layer, row.input, rf_in, row.name))
+        ex = explain_layer(row.layer, row.input, rf_in, row.name)
+        if report.training is not None:
+            ex.notes += lecture.backward_lines(row, row.layer, input_needs_grad=not first)
+        if row.params or (row.backward_macs or 0):
+            first = False  # from here on, inputs carry gradients (as autograd records them)
+        out.append(ex)
+    if len(out) > 1 or report.training is not None:
+        out.append(Explanation("total", "whole model", notes=lecture.total_lines(report)))
     return out
 
 
@@ -207,12 +268,14 @@ def explain_report(report) -> list:
 _INPUTS = {"H", "W", "L", "C_in", "F_in", "r_in", "C"}
 
 
-def _name_rank_add(term) -> int:
+def _name_rank_add(term, lecture: bool = False) -> int:
     S = sp()
     names = {str(x) for x in getattr(term, "free_symbols", ())}
     if term.has(S.floor) or term.has(S.ceiling) or names & _INPUTS or term.is_Number is False and "D" in names \
             and len(names) == 1:
         return 0
+    if lecture and any(n.startswith("K") for n in names) and not any(n.startswith("D") for n in names):
+        return 1  # (N − F + 2P)/S: the kernel before the padding
     if any(n.startswith("P") for n in names):
         return 1
     if any(n.startswith(("D", "K")) for n in names):
@@ -246,9 +309,10 @@ def _rank_mul(f) -> int:
     return 7
 
 
-def nice(e):
+def nice(e, lecture: bool = False):
     """The same expression, arranged as a textbook writes it: inputs first, padding, then the
-    kernel term, constants last; ``D·(K − 1)`` kept together; one fraction inside each floor."""
+    kernel term, constants last; ``D·(K − 1)`` kept together; one fraction inside each floor
+    (where, undilated, the lecture's order: ``(H − K + 2·P)/S``)."""
     S = sp()
     if not _is_formula(e):
         return e
@@ -259,11 +323,11 @@ def nice(e):
         num = S.expand(num)
         for d in sorted((x for x in num.free_symbols if str(x).startswith("D")), key=str):
             num = S.collect(num, d)
-        inner = nice(num)
+        inner = nice(num, lecture=True)
         return type(e)(S.Mul(inner, S.Pow(den, -1), evaluate=False) if den != 1 else inner, evaluate=False)
     if e.is_Add:
         terms = [nice(t) for t in e.args]
-        return S.Add(*sorted(terms, key=_name_rank_add), evaluate=False)
+        return S.Add(*sorted(terms, key=lambda t: _name_rank_add(t, lecture)), evaluate=False)
     if e.is_Mul:
         factors = []
         for f in e.args:
@@ -356,6 +420,8 @@ def _result_text(v) -> str:
 
 def step_line(st: Step) -> str:
     """``H_out = ⌊(H + 2·P_h − D_h·(K_h − 1) − 1)/S_h⌋ + 1 = ⌊(32 + 2·0 − 1·(5 − 1) − 1)/3⌋ + 1 = 10``"""
+    if st.text is not None:
+        return f"{st.quantity} = {st.text[0]} = {st.text[1]} = {_result_text(st.result)}"
     if not _is_formula(st.general):
         return f"{st.quantity} = {_result_text(st.result)}"
     general = _unicode(st.general)

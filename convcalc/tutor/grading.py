@@ -17,11 +17,14 @@ from fractions import Fraction
 from typing import Optional
 
 from ..errors import ConvcalcError
-from .answers import (DEFAULT_ASK, FIELDS, MEMORY_FIELDS, CheckError, Num, WrittenFloat, dims_match, given_text,
-                      parse_number, parse_rf, parse_shape, raw_text, shape_str, to_chw, value_text)
+from .answers import (DEFAULT_ASK, FIELDS, MEMORY_FIELDS, SHAPE_FIELDS, CheckError, Num, WrittenFloat, dims_match, given_text,
+                      is_blank, parse_number, parse_rf, parse_shape, raw_text, shape_str, to_chw, value_text)
 from .slips import find_slip
 from .truth import Ctx
 from .worked import work_lines
+
+
+OTHER_LAYOUT = "answered in the other layout"
 
 
 @dataclass
@@ -117,9 +120,13 @@ def grade_field(ctx: Ctx, fld: str, raw, show_work: bool = False) -> Verdict:
         return v
     v.expected = truth
     v.expected_text = value_text(fld, truth, q.layout)
-    if raw is None:
+    if raw is None and not q.strict_answers:
         v.status = "key"
         v.work = work_lines(ctx, fld) if show_work else []
+        return v
+    if raw is None or is_blank(raw):  # left empty: wrong, never an error that stops the run
+        v.status, v.note, v.slip = "wrong", "unanswered", "unanswered"
+        v.work = work_lines(ctx, fld)
         return v
     try:
         status, note = compare(fld, raw, truth, q)
@@ -128,7 +135,9 @@ def grade_field(ctx: Ctx, fld: str, raw, show_work: bool = False) -> Verdict:
         return v
     v.status, v.note = status, note
     parsed = _parse_for(fld, raw)
-    if status == "wrong" and not note.startswith("transposed"):
+    if status == "wrong" and note.startswith(OTHER_LAYOUT):
+        v.slip = "other_layout"
+    elif status == "wrong":
         hit = find_slip(ctx, fld, parsed)
         if hit:
             v.slip, v.note = hit[0], _join(v.note, hit[1])
@@ -155,7 +164,7 @@ def _join(a: str, b: str) -> str:
 
 
 def _parse_for(fld, raw):
-    if fld == "output":
+    if fld in SHAPE_FIELDS:
         return parse_shape(raw)
     if fld == "rf":
         return parse_rf(raw)
@@ -164,11 +173,12 @@ def _parse_for(fld, raw):
 
 def compare(fld: str, raw, truth, q):
     """(status, note) of one answer against the exact value."""
-    if fld == "output":
+    if fld in SHAPE_FIELDS:
+        layout = q.layout if fld != "grad_weight_shape" else "chw"
         text = raw_text(raw).strip() if isinstance(raw, (str, WrittenFloat)) else ""
         if len(truth) == 1 and re.fullmatch(r"\d{1,3}(?:,\d{3})+", text):  # 150,528: one number, not a shape
-            return _compare_shape((parse_number(text),), truth, q.layout)
-        return _compare_shape(parse_shape(raw), truth, q.layout)
+            return _compare_shape((parse_number(text),), truth, layout)
+        return _compare_shape(parse_shape(raw), truth, layout)
     if fld == "rf":
         return _compare_rf(parse_rf(raw), truth)
     num = parse_number(raw, "bytes" if fld in MEMORY_FIELDS else "count")
@@ -198,7 +208,7 @@ def _compare_shape(nums, truth, layout):
     if len(nums) > 1 and dims_match(to_chw(nums, other), truth):
         if layout == "any":
             return "right", "read as HxWxC"
-        return "wrong", (f"transposed: right numbers in {other.upper()} order; the sheet asks {read.upper()} "
+        return "wrong", (f"{OTHER_LAYOUT}: right numbers in {other.upper()} order; the sheet asks {read.upper()} "
                          f"({shape_str(truth, read)})")
     if len(truth) == 1 and len(nums) > 1:  # 1x1x4096 for a 4096-vector: a 1x1 map is the same numbers
         big = [n for n in nums if n.value != 1]

@@ -16,7 +16,7 @@ from ..errors import ConvcalcError
 from .answers import DEFAULT_ASK, LAYOUTS, CheckError, WrittenFloat, field_name, key_value, parse_shape
 
 QUESTION_KEYS = ("id", "text", "source", "note", "input", "layer", "layers", "model", "mlp", "bias", "at",
-                 "layout", "exact", "dtype", "batch", "answers", "ask")
+                 "layout", "exact", "dtype", "batch", "answers", "ask", "optimizer")
 SHEET_KEYS = ("title", "description", "layout", "exact", "dtype", "questions")
 NETWORK_KEYS = ("layer", "layers", "model", "mlp")
 
@@ -38,6 +38,8 @@ class Question:
     ident: object = None
     label: str = ""             # short description of what is asked about
     raw: dict = field(default_factory=dict)
+    strict_answers: bool = False  # graded against a key: an answer left out is ✗ unanswered, not "key"
+    optimizer: str = "sgd"        # training fields: the optimizer whose state counts
 
 
 # -- building networks -------------------------------------------------------------------------------------
@@ -136,7 +138,12 @@ def _settings(item, defaults, fail) -> dict:
     batch = item.get("batch", 1)
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         fail("batch", f"expected a positive integer, got {batch!r}")
-    return {"layout": layout, "exact": exact, "dtype": dtype, "batch": batch}
+    from ..training import OPTIMIZERS
+
+    optimizer = item.get("optimizer", "sgd")
+    if optimizer not in OPTIMIZERS:
+        fail("optimizer", f"expected one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    return {"layout": layout, "exact": exact, "dtype": dtype, "batch": batch, "optimizer": optimizer}
 
 
 def _asked(item, fail) -> dict:
@@ -255,6 +262,8 @@ def read_sheet(path: str) -> dict:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise CheckError(f"{label}: YAML syntax error{at}: {getattr(e, 'problem', None) or e}") from None
+    except ValueError as e:  # e.g. an integer of 5,000 digits (Python's int() limit)
+        raise CheckError(f"{label}: a value cannot be read: {str(e).split(';')[0]}") from None
     if not isinstance(data, dict):
         raise CheckError(f"{label}: expected a mapping with 'questions' (a list) at the top level")
     for key in data:

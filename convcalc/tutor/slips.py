@@ -14,7 +14,7 @@ from dataclasses import replace
 from fractions import Fraction
 
 from ..errors import ConvcalcError
-from .answers import FIELDS, MEMORY_FIELDS, dims_match, to_chw
+from .answers import FIELDS, MEMORY_FIELDS, SHAPE_FIELDS, dims_match, to_chw
 from .kinds import CHANNELS, CONV, role
 from .truth import quantity
 
@@ -32,6 +32,13 @@ SLIPS = {
     "w_out_for_h_in": "used W_out for H_in (H_2 = (W_2 - F + 2P)/S + 1)",
     "elements_for_bytes": "counted elements, not bytes",
     "memory_kind": "gave the other memory",
+    "dilation": "ignored the dilation",
+    "transposed_macs_output": "counted the transposed conv's MACs over the output",
+    "padding_once": "counted the padding once instead of twice (2P)",
+    "other_layout": "answered in the other layout",
+    "backward_first_dx": "computed dX for a layer whose input needs no gradient",
+    "backward_one_gradient": "counted one gradient (the backward needs both dX and dW)",
+    "unanswered": "unanswered",
 }
 
 
@@ -64,6 +71,11 @@ def _has_bias(lay) -> bool:
 
 def _has_padding(lay) -> bool:
     return role(lay).windowed and any(lo or hi for lo, hi in lay.pads)
+
+
+def _is_dilated(lay) -> bool:
+    d = getattr(lay, "dilation", 1)
+    return role(lay).windowed and any(x != 1 for x in (d if isinstance(d, (tuple, list)) else (d,)))
 
 
 def _is_grouped(lay) -> bool:
@@ -99,6 +111,61 @@ def _slip_padding(ctx, fld):
     p = pads[0].layer.pads[0][0]
     val = _variant(ctx, fld, lambda key, lay: lay.replace(padding=0) if _has_padding(lay) else lay)
     yield "padding", val, f"that is the {FIELDS[fld]} with padding 0 (the question pads by {p})"
+
+
+def _slip_dilation(ctx, fld):
+    if fld not in ("output", "height", "width", "macs", "flops", "memory", "rf"):
+        return
+    dil = [r for r in ctx.rows if r.layer is not None and _is_dilated(r.layer)]
+    if not dil:
+        return
+    d = dil[0].layer.args()["dilation"]
+    d = d[0] if isinstance(d, (tuple, list)) else d
+    if fld == "rf":
+        rf = _rf_chain(ctx, 1, dilation_one=True)
+        if rf is not None:
+            yield "dilation", rf, f"that is the field with dilation 1; with dilation {d} a K-tap kernel spans D·(K − 1) + 1"
+        return
+    val = _variant(ctx, fld, lambda key, lay: lay.replace(dilation=1) if _is_dilated(lay) else lay)
+    yield "dilation", val, (f"that is the {FIELDS[fld]} with dilation 1; with dilation {d} the kernel spans "
+                            f"D·(K − 1) + 1 input pixels")
+
+
+def _slip_padding_once(ctx, fld):
+    """(L − K + P)/S + 1: the padding added on one side only."""
+    if fld not in ("output", "height", "width", "macs", "flops", "memory"):
+        return
+    pads = [r for r in ctx.rows if r.layer is not None and _has_padding(r.layer) and not role(r.layer).transposed]
+    if not pads:
+        return
+
+    def once(key, lay):
+        if _has_padding(lay) and not role(lay).transposed and all(lo == hi for lo, hi in lay.pads):
+            return lay.replace(padding=tuple((lo, 0) for lo, _ in lay.pads))
+        return lay
+
+    val = _variant(ctx, fld, once)
+    yield "padding_once", val, "that is the size with P added once; the padding goes on both sides: + 2P"
+
+
+def _slip_transposed_macs(ctx, fld):
+    """A transposed conv's MACs counted over its output positions (as a conv's are)."""
+    if fld not in ("macs", "flops"):
+        return
+    rows = [ctx.row] if ctx.row is not None else ctx.rows
+    if not any(r.layer is not None and role(r.layer).transposed for r in rows):
+        return
+    total = 0
+    for r in rows:
+        if r.layer is not None and role(r.layer).transposed:
+            a = r.layer.args()
+            k = math.prod(r.layer.kernel_size)
+            total += math.prod(r.output) * (r.input[0] // a["groups"]) * k * ctx.report.batch
+        else:
+            total += r.macs
+    yield "transposed_macs_output", total if fld == "macs" else 2 * total, (
+        "that counts C_in/g·K·K MACs per output position; a transposed conv does C_out/g·K·K per *input* "
+        "position (each input scatters its kernel)")
 
 
 def _slip_groups(ctx, fld):
@@ -237,7 +304,7 @@ def _slip_pool_stride(ctx, fld):
                                    + f"; the conv's own stride is {own[0]}")
 
 
-def _rf_chain(ctx, start_size, extra_k=0, ignore_jump=False):
+def _rf_chain(ctx, start_size, extra_k=0, ignore_jump=False, dilation_one=False):
     """Receptive-field sizes recomposed through the asked rows' windows, with a slip."""
     from ..rf import AxisRF, through
 
@@ -245,7 +312,8 @@ def _rf_chain(ctx, start_size, extra_k=0, ignore_jump=False):
     for r in ctx.rows:
         if r.layer is None:
             return None
-        inf = r.layer.infer(tuple(r.input))
+        lay = r.layer.replace(dilation=1) if dilation_one and _is_dilated(r.layer) else r.layer
+        inf = lay.infer(tuple(r.input))
         if rf is None:
             rf = tuple(AxisRF(start_size, 1, Fraction(1, 2)) for _ in r.input[1:])
         if inf.rf == "window":
@@ -305,8 +373,42 @@ def _slip_memory(ctx, fld):
                                             + (" (the output activations)" if fld == "memory" else ""))
 
 
+def _slip_input_layout(ctx, fld):
+    """An input read CxHxW that looks HxWxC (32x32x3): the answer for the input read as an image."""
+    from .hints import looks_hwc
+
+    q = ctx.q
+    if q.layout != "chw" or not looks_hwc(q.input) or fld in ("rf", "grad_weight_shape"):
+        return
+    image = (q.input[-1], *q.input[:-1])
+    try:
+        val = quantity(ctx.rerun(input=image), q.at, fld)
+    except (ConvcalcError, TypeError, ValueError, ZeroDivisionError):
+        return
+    if fld in SHAPE_FIELDS and len(val) > 1:
+        val = (*val[1:], val[0])  # as the student writes it: HxWxC
+    yield "other_layout", val, (f"that is the answer for the input read as HxWxC ({image[0]} channels); the "
+                                f"question reads {'x'.join(map(str, q.input))} as CxHxW ({q.input[0]} channels): "
+                                f"use --layout hwc (or `layout: hwc`) for an image written HxWxC")
+
+
+def _slip_backward(ctx, fld):
+    """Backward MACs: dX counted where the input is the data, or only one of dX and dW."""
+    if fld != "backward_macs":
+        return
+    rows = [r for r in ([ctx.row] if ctx.row is not None else ctx.rows) if r.layer is not None]
+    fwd = sum(r.macs for r in rows if r.params)
+    truth = ctx.value(fld)
+    if fwd and truth < 2 * fwd:
+        yield "backward_first_dx", truth + (2 * fwd - truth), (
+            "the first layer with weights needs no dX: its input is the data, which needs no gradient")
+    if fwd and truth == 2 * fwd:
+        yield "backward_one_gradient", fwd, "that is one gradient; backward = dX + dW, each as many MACs as the forward"
+
+
 SLIP_FUNCS = (_slip_bias, _slip_padding, _slip_cout_for_cin, _slip_floor, _slip_flops, _slip_groups,
-              _slip_pool_stride, _slip_rf, _slip_w_for_h, _slip_memory)
+              _slip_pool_stride, _slip_rf, _slip_w_for_h, _slip_memory, _slip_dilation, _slip_padding_once,
+              _slip_transposed_macs, _slip_input_layout, _slip_backward)
 
 
 # -- matching a wrong answer --------------------------------------------------------------------------------------
@@ -339,7 +441,9 @@ def find_slip(ctx, fld: str, parsed):
 
 
 def _answer_is(fld, parsed, val, layout) -> bool:
-    if fld == "output":
+    if fld == "grad_weight_shape":
+        return dims_match(parsed, tuple(val))
+    if fld in SHAPE_FIELDS:
         read = "hwc" if layout == "hwc" else "chw"
         return dims_match(to_chw(parsed, read), tuple(val)) or (
             layout == "any" and dims_match(to_chw(parsed, "hwc"), tuple(val)))

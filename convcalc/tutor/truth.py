@@ -8,9 +8,41 @@ from .answers import CheckError
 
 def analyze_question(q, net=None, input=None):
     from ..analyze import analyze
+    from .answers import TRAINING_FIELDS
 
+    training = None
+    if any(f in TRAINING_FIELDS for f in (q.answers or {})):
+        from ..training import TrainingOptions
+
+        training = TrainingOptions(optimizer=getattr(q, "optimizer", "sgd"))
     return analyze(net if net is not None else q.net, input if input is not None else q.input, batch=q.batch,
-                   dtype=q.dtype, name="question")
+                   dtype=q.dtype, name="question", training=training)
+
+
+def _training_quantity(report, rows, row, fld, q_input):
+    from ..training import OPTIMIZERS
+
+    t = report.training
+    if t is None:
+        raise CheckError(f"{fld}: a training question (internal: analysed without training)")
+    if fld == "grad_input_shape":
+        return tuple(row.input) if row is not None else tuple(q_input)
+    if fld == "grad_weight_shape":
+        weighted = [r for r in ([row] if row is not None else rows)
+                    if r.layer is not None and "weight" in r.layer.weight_shapes(tuple(r.input))]
+        if len(weighted) != 1:
+            raise CheckError("grad_weight_shape: say which layer (at:)" if weighted else
+                             "grad_weight_shape: the layer has no weight")
+        r = weighted[0]
+        return tuple(r.layer.weight_shapes(tuple(r.input))["weight"])
+    if fld == "backward_macs":
+        return row.backward_macs if row is not None else report.totals["backward_macs"]
+    if fld == "saved_bytes":
+        return row.saved_bytes if row is not None else t["saved_activations"]
+    # training_memory: weights + their gradients + the optimizer's state (fp32 states)
+    if row is not None:
+        return row.params * report.dtype_bytes * 2 + OPTIMIZERS[t["optimizer"]] * row.params * 4
+    return t["parameters"] + t["gradients"] + t["optimizer_state"]
 
 
 def select_rows(report, at):
@@ -33,8 +65,12 @@ def select_rows(report, at):
 
 def quantity(report, at, fld: str):
     """The exact value of a field for the asked row (``at``) or the whole network."""
+    from .answers import TRAINING_FIELDS
+
     rows, row = select_rows(report, at)
     last = row if row is not None else rows[-1]
+    if fld in TRAINING_FIELDS:
+        return _training_quantity(report, rows, row, fld, report.input)
     if fld == "output":
         return tuple(last.output)
     if fld in ("height", "width"):

@@ -107,9 +107,45 @@ def _memory_work(ctx, fld, lines):
                      f"{nbytes} B ({q.dtype}) = {total:,} B = {human_bytes(total)}")
 
 
+def _training_work(ctx, fld, lines):
+    from ..training import OPTIMIZERS
+    from ..units import human_bytes
+    from .lecture import backward_lines
+
+    report = ctx.report
+    rows = [ctx.row] if ctx.row is not None else ctx.rows
+    if fld in ("backward_macs", "grad_input_shape", "grad_weight_shape"):
+        needs = ctx.row is not None and ctx.rows[0] is not ctx.row and any(r.params for r in ctx.rows[:-1])
+        for r in rows:
+            if r.layer is not None and r.params:
+                lines += [("" if len(rows) == 1 else f"{r.name}: ") + s
+                          for s in backward_lines(r, r.layer, needs or r is not _first_weighted(ctx.report))]
+        if fld == "backward_macs" and len(rows) > 1:
+            lines.append(f"total backward MACs = {report.totals['backward_macs']:,} (the first layer with weights "
+                         f"needs no dX: its input is the data)")
+    elif fld == "saved_bytes":
+        lines.append("saved = what autograd keeps for the backward: a conv / linear its input, a ReLU its output, "
+                     "a max pool its int64 indices, a batch norm its input and statistics (each storage once)")
+        total = ctx.value(fld)
+        lines.append(f"saved = {total:,} B = {human_bytes(total)}")
+    elif fld == "training_memory":
+        t = report.training
+        k = OPTIMIZERS[t["optimizer"]]
+        params = sum(r.params for r in rows)
+        nb = report.dtype_bytes
+        lines.append(f"training memory = weights + gradients + {t['optimizer']} state ({k} per parameter, fp32) = "
+                     f"{params:,}·{nb} + {params:,}·{nb} + {k}·{params:,}·4 = {ctx.value(fld):,} B")
+
+
+def _first_weighted(report):
+    return next((r for r in report.rows if r.layer is not None and r.params), None)
+
+
 _WORK = {"output": _shape_work, "height": _shape_work, "width": _shape_work, "channels": _shape_work,
          "params": _count_work, "param_memory": _count_work, "macs": _count_work, "flops": _count_work,
-         "rf": _rf_work, "memory": _memory_work}
+         "rf": _rf_work, "memory": _memory_work, "backward_macs": _training_work,
+         "grad_input_shape": _training_work, "grad_weight_shape": _training_work, "saved_bytes": _training_work,
+         "training_memory": _training_work}
 
 
 def work_lines(ctx, fld: str) -> list:

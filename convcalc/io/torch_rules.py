@@ -1,0 +1,167 @@
+"""Which convcalc layer one traced torch op becomes (called by :mod:`convcalc.io.torch_convert`).
+
+``rule(conv, node, name, module, tensors, ps, out)`` returns ``(layer, input keys, implicit)``, or
+``(None, ...)`` when the op computes but has no rule (it then becomes an ``unknown`` row).
+Where convcalc has a specific layer (a residual ``add``, a ``flatten``, a ``permute`` of the
+sample's dims, an activation), that layer is used when it gives torch's shape; otherwise a
+generic op of :mod:`convcalc.layers.ops`.
+"""
+from __future__ import annotations
+
+from ..errors import ConvcalcError
+from ..layers import linear, ops, tensor
+from ..layers.merge import COMBINE
+from .torch_ops import CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY
+
+
+def _unique(keys):
+    return list(dict.fromkeys(keys))
+
+
+def _fits(layer, shapes, ps):
+    try:
+        return tuple(layer.infer_all(shapes).shape) == tuple(ps)
+    except (ConvcalcError, TypeError, ValueError, IndexError):
+        return False
+
+
+def _arg(n, i, key, default=None):
+    return n.args[i] if len(n.args) > i else n.kwargs.get(key, default)
+
+
+def rule(conv, n, name, m, tensors, ps, out):
+    if m is not None:
+        return _module(conv, n, name, m, tensors, ps)
+    keys = _unique(t.key for t in tensors)
+    consts = conv._params_of(n)
+    if name in MATMUL:
+        if name in ("matmul", "mm", "bmm") and len(tensors) == 2 and not consts:
+            return ops.MatMul(), [tensors[0].key, tensors[1].key], False
+        macs = conv._macs(n, name, None)
+        if macs is None:
+            return None, keys, False
+        return ops.Op(name, ps, macs + conv._const_macs(n), conv._new_params(consts)), keys, False
+    if name in SHAPE_ONLY:
+        return _shape_only(conv, n, name, tensors, ps, consts)
+    if name in REDUCE and not (name in ("max", "min") and len([a for a in n.args if hasattr(a, "op")]) > 1):
+        return _reduce(conv, n, name, tensors[0], ps), [tensors[0].key], False
+    if name in ELEMENTWISE or name in REDUCE or name in CREATE:
+        return _elementwise(conv, n, name, tensors, ps, consts)
+    return None, keys, False
+
+
+def _module(conv, n, name, m, tensors, ps):
+    keys = _unique(t.key for t in tensors)
+    layer = conv.layers.get(n.target)
+    params = {id(p): p.numel() for p in m.parameters()}
+    if layer is not None and len(tensors) == 1:
+        shapes = [tensors[0].ps]
+        if n.target in conv.calls and any(params.values()):  # a module called again: the same weights, counted once
+            macs = layer.infer_all(shapes).macs
+            return ops.Op(f"{name} (shared)", ps, macs, conv._new_params(params)), keys, False
+        conv.calls[n.target] = 1
+        conv._new_params(params)
+        if getattr(m, "convcalc_kind", None) == "merge":
+            return None, keys, False
+        return layer, keys, False
+    if getattr(m, "convcalc_kind", None) == "merge":  # an exported file's merge helper
+        dim = {"dim": m.dim - 1 if m.dim > 0 else m.dim} if m.op == "cat" else {}
+        return COMBINE[m.op](n=len(tensors), **dim), [t.key for t in tensors], True
+    if name in MATMUL:
+        macs = conv._macs(n, name, m)
+        if macs is not None:
+            return ops.Op(name, ps, macs, conv._new_params(params)), keys, False
+    label = f"{type(m).__module__}.{type(m).__name__}"
+    return ops.Unknown(label, ps, conv._new_params(params)), keys, False
+
+
+def _shape_only(conv, n, name, tensors, ps, consts):
+    t = tensors[0]
+    keys = _unique(x.key for x in tensors)
+    if name in ("cat", "concat", "concatenate", "stack", "hstack", "vstack"):
+        dim = _arg(n, 1, "dim", 0)
+        if name in ("cat", "concat", "concatenate") and len(keys) == len(tensors) > 1 and not consts and \
+                isinstance(dim, int) and all(x.bdim == 0 and x.drop for x in tensors) and t.dim(dim) is not None:
+            layer = COMBINE["cat"](n=len(keys), dim=t.dim(dim))
+            if _fits(layer, [x.ps for x in tensors], ps):
+                return layer, keys, True
+        if len(keys) > 1 or consts:
+            return ops.Pointwise(name, ps, conv._new_params(consts), conv._const_macs(n)), keys, False
+    if t.bdim == 0 and t.drop and not consts:
+        for layer in _specific(n, name, t, ps):
+            if _fits(layer, [t.ps], ps):
+                return layer, [t.key], False
+    if consts:
+        return ops.Pointwise(name, ps, conv._new_params(consts), conv._const_macs(n)), keys, False
+    return ops.View(ps, op=name), [t.key], False
+
+
+def _specific(n, name, t, ps):
+    """The specific convcalc layers an op may be (tried in order: the first that fits)."""
+    rank = len(t.full)
+    if name == "flatten" or (name in ("view", "reshape") and len(ps) == 1):
+        start = _arg(n, 1, "start_dim", 0) if name == "flatten" else 1
+        end = _arg(n, 2, "end_dim", -1) if name == "flatten" else -1
+        if isinstance(start, int) and isinstance(end, int):
+            yield linear.Flatten(start, end)
+    if name in ("permute", "transpose", "swapaxes", "swapdims"):
+        perm = list(range(rank))
+        if name == "permute":
+            dims = n.args[1:] if len(n.args) > 2 else (_arg(n, 1, "dims"),)
+            dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (list, tuple)) else dims
+            if all(isinstance(d, int) for d in dims):
+                perm = [d % rank for d in dims]
+        else:
+            a, b = _arg(n, 1, "dim0"), _arg(n, 2, "dim1")
+            if isinstance(a, int) and isinstance(b, int):
+                perm[a % rank], perm[b % rank] = perm[b % rank], perm[a % rank]
+        if perm and perm[0] == 0 and perm != list(range(rank)):
+            yield tensor.Permute(tuple(perm))
+    if name == "getitem":
+        idx = n.args[1]
+        if isinstance(idx, tuple) and len(idx) == 2 and idx[0] == slice(None) and isinstance(idx[1], slice) \
+                and idx[1].step in (None, 1) and t.ps:
+            start, stop, _ = idx[1].indices(t.ps[0])
+            if stop > start:
+                yield tensor.ChannelSlice(start, stop)
+
+
+def _reduce(conv, n, name, t, ps):
+    dims = _arg(n, 1, "dim")
+    keep = _arg(n, 2, "keepdim", False)
+    if name == "norm":
+        dims, keep = _arg(n, 2, "dim"), _arg(n, 3, "keepdim", False)
+    if name in ("std", "var"):
+        keep = n.kwargs.get("keepdim", False)
+    if isinstance(dims, int):
+        dims = (dims,)
+    if isinstance(dims, (list, tuple)) and all(isinstance(d, int) for d in dims) and isinstance(keep, bool):
+        mapped = [t.dim(d) for d in dims]
+        if None not in mapped:
+            layer = ops.Reduce(name, mapped, keep)
+            if _fits(layer, [t.ps], ps):
+                return layer
+    return ops.Op(name, ps, 0)
+
+
+def _elementwise(conv, n, name, tensors, ps, consts):
+    keys = _unique(t.key for t in tensors)
+    t = tensors[0]
+    plain = t.bdim == 0 and t.drop and not consts
+    if plain and len(keys) == 1 and n.op == "call_function" and n.target in conv.unary:
+        build, names = conv.unary[n.target]
+        try:
+            layer = build({k: v for k, v in zip(names, n.args[1:])} | dict(n.kwargs))
+        except (ConvcalcError, TypeError, KeyError, ValueError):
+            layer = None
+        if layer is not None and _fits(layer, [t.ps], ps):
+            return layer, keys, False
+    if plain and name in ("add", "mul") and len(keys) == 2 and len(tensors) == 2 and \
+            all(x.bdim == 0 and x.drop for x in tensors) and _fits(COMBINE[name](n=2), [x.ps for x in tensors], ps):
+        return COMBINE[name](n=2), keys, True
+    if plain and len(keys) == 1 and name in ("interpolate", "upsample", "upsample_nearest", "upsample_bilinear"):
+        layer = tensor.Upsample(size=tuple(ps[1:]), mode=n.kwargs.get("mode", "nearest"),
+                                align_corners=n.kwargs.get("align_corners"))
+        if _fits(layer, [t.ps], ps):
+            return layer, keys, False
+    return ops.Pointwise(name, ps, conv._new_params(consts), conv._const_macs(n)), keys, False

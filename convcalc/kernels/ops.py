@@ -1,0 +1,50 @@
+"""Generic tensor ops of imported models (layers/ops.py): view, reduce over dims, matmul.
+numpy + stdlib only. Each returns (y, MACs); only matmul multiplies."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._util import as_float, as_float_common
+
+__all__ = ["view", "reduce", "matmul"]
+
+_REDUCERS = {"mean": np.mean, "sum": np.sum, "amax": np.max, "amin": np.min, "max": np.max, "min": np.min,
+             "prod": np.prod, "std": np.std, "var": np.var, "nanmean": np.nanmean, "nansum": np.nansum,
+             "median": np.median}
+
+
+def view(x, shape):
+    """A batch of samples reshaped to per-sample ``shape`` (element order kept, as torch's view)."""
+    x = as_float(x)
+    shape = tuple(int(d) for d in shape)
+    if math.prod(x.shape[1:]) != math.prod(shape):
+        raise ValueError(f"view: {x.shape[1:]} has {math.prod(x.shape[1:])} elements per sample, "
+                         f"{shape} needs {math.prod(shape)}")
+    return x.reshape((x.shape[0],) + shape), 0
+
+
+def reduce(x, op="mean", dims=(), keepdim=False):
+    """``op`` over per-sample ``dims`` (0-based, the batch dim excluded)."""
+    x = as_float(x)
+    if op not in _REDUCERS:
+        raise ValueError(f"reduce: no NumPy reduction for {op!r}")
+    axes = tuple(int(d) % max(x.ndim - 1, 1) + 1 for d in dims)
+    kw = {"ddof": 1} if op in ("std", "var") else {}
+    return _REDUCERS[op](x, axis=axes, keepdims=bool(keepdim), **kw), 0
+
+
+def matmul(a, b):
+    """``a @ b`` of two batches (torch.matmul semantics per sample): prod(out) * K MACs."""
+    a, b = as_float_common(a, b)
+    if a.ndim < 2 or b.ndim < 2:
+        raise ValueError("matmul: each input needs a batch dim and at least one more")
+    y = np.matmul(a if a.ndim > 2 else a[:, None, :], b if b.ndim > 2 else b[:, :, None])
+    k = a.shape[-1]
+    if a.ndim == 2:
+        y = y[..., 0, :]
+    if b.ndim == 2:
+        y = y[..., 0]
+    return y, int(math.prod(y.shape)) * int(k)
