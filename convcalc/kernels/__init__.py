@@ -15,11 +15,12 @@ from .act import (dropout, elu, gelu, hardsigmoid, hardswish, identity, leaky_re
                   relu, relu6, sigmoid, silu, softmax, tanh)
 from .conv import conv, conv_transpose, linear
 from .misc import add, channel_shuffle, concat, flatten, mul, permute, upsample, zero_pad2d
+from .ops import matmul, reduce, view
 from .norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm
 from .pool import adaptive_avg_pool, adaptive_max_pool, avg_pool, max_pool
 
 __all__ = [
-    "conv", "conv_transpose", "linear",
+    "conv", "conv_transpose", "linear", "view", "reduce", "matmul",
     "max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool",
     "batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm",
     "relu", "relu6", "leaky_relu", "elu", "prelu", "sigmoid", "tanh", "softmax", "log_softmax",
