@@ -134,3 +134,30 @@ def test_from_torch_of_a_registered_torch_module():
     report = cc.summary(cc.from_torch(net, (3, 8, 8)))
     assert rows(report)[:2] == EXPECTED[:2] and [r.name for r in report.rows] == ["0", "1", "2"]
     assert report.totals["params"] == sum(p.numel() for p in net.parameters())
+
+
+# -- the table, JSON and verify: a NumPy kernel registered for the class, here too -----------------------
+def _gain_kernel(layer, x, w, b):
+    """y = x * w: one multiply per element (the engine counts it as a MAC)."""
+    return x * w["weight"][None], int(x.size)
+
+
+from convcalc import verify as _verify  # noqa: E402
+
+_verify.kernel(Gain, weights=lambda args, shape: {"weight": (shape[0], 1, 1)}, narrow=lambda layer: layer)(
+    _gain_kernel)
+
+
+def test_table_json_and_verify_of_an_outside_kind():
+    import json
+
+    model = spec.loads(SPEC)
+    report = cc.summary(model)
+    gains = [r for r in report.rows if r.kind == "gain"]
+    # conv 3->4, k3 on 8x8: 6x6 maps; each gain has 4 params and 4*6*6 MACs
+    assert [(r.params, r.macs) for r in gains] == [(4, 4 * 6 * 6)] * 2
+    assert "gain" in str(report)
+    data = json.loads(json.dumps(report.to_dict()))
+    assert [row["params"] for row in data["layers"] if row["kind"] == "gain"] == [4, 4]
+    result = _verify.verify(model)
+    assert result.ok, [(r.name, c) for r in result.layers for c in r.checks.items() if c[1].ok is False]

@@ -23,9 +23,9 @@ class SpecError(ConvcalcError):
 
 
 def _resolve_kind(word: str) -> Optional[str]:
-    key = word.lower().replace("_", "").replace("-", "")
-    key = ALIASES.get(key, key)
-    return key if key in KINDS else None
+    from ..layers import resolve_kind
+
+    return resolve_kind(word)
 
 
 def _kind_hint(word: str) -> str:
@@ -137,7 +137,9 @@ def parse_shape(value, fail) -> tuple:
     """The one shape parser of specs and one-liners: ``[3, 32, 32]``, ``"3x32x32"``, ``"3xHxW"``;
     ``fail(place, message)`` reports a problem (and raises)."""
     if isinstance(value, str):
-        parts = [p.strip() for p in re.split(r"\s*[x×,]\s*", value.strip().strip("()[]"))]
+        from ..shapes import split_sizes
+
+        parts = split_sizes(value)
     elif isinstance(value, list):
         parts = value
     elif isinstance(value, int) and not isinstance(value, bool):

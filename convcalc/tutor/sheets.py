@@ -215,17 +215,10 @@ def build_question(item: dict, number: int, where: str, defaults: dict, base_dir
 
 
 def _load_model(name: str, dims, base_dir: str):
-    if name.lower().endswith((".yaml", ".yml", ".json")) or "/" in name or "|" in name:
-        from ..io import spec
+    """A sheet's model: a zoo name, or a spec path next to the sheet (the one loader)."""
+    from ..loader import load_model
 
-        path = name if "|" in name or os.path.isabs(name) else os.path.join(base_dir, name)
-        model = spec.load(path)
-        if dims is not None:
-            model.input = tuple(dims)
-        return model
-    from .. import zoo
-
-    return zoo.get(name, dims)
+    return load_model(name, dims, base_dir=base_dir)
 
 
 # -- sheets ------------------------------------------------------------------------------------------------
