@@ -307,6 +307,9 @@ def propagate(layer, kern, ins, xs, y, weights, buffers) -> tuple:
             if f is None or f.dim is None:
                 out.append(f)
                 continue
+            if f.dim >= len(shapes[k]) or np.shape(f.lo)[-1:] != (shapes[k][f.dim],):
+                out.append(f.spread())  # the axis no longer runs along that dim: positionless
+                continue
             if (k, f.dim) not in cache:
                 cache[k, f.dim] = _reach(layer, kern, weights, buffers, shapes, k, f.dim, out_shape)
             r = cache[k, f.dim]

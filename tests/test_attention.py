@@ -86,7 +86,9 @@ def test_symbolic_tokens_and_attention():
 def test_vit_field_is_the_whole_image_after_attention():
     r = analyze(zoo.get("vit_b_16"))
     rows = {row.name: row for row in r.rows}
-    assert [a.size for a in rows["class_token"].rf] == [16, 16]      # a token sees its patch
+    assert [a.size for a in rows["conv_proj"].rf] == [16, 16]        # a patch embedding sees its patch
+    # tokens have no position on the map: their field is the union of every token's patch
+    assert [a.size for a in rows["class_token"].rf] == [224, 224]
     att = rows["encoder.layers.encoder_layer_0.self_attention"].rf
     assert [(a.size, a.jump, a.start) for a in att] == [(224, None, 112)] * 2
 

@@ -60,7 +60,7 @@ def test_fractional_fields_print_as_fractions():
     assert fmt(Fraction(4, 3)) == "4/3" and fmt(Fraction(1, 2)) == "0.5"
 
 
-def test_from_torch_refuses_shared_weights_and_warns_about_unused_ones():
+def test_from_torch_counts_shared_weights_once_and_warns_about_unused_ones():
     torch = pytest.importorskip("torch")
     nn = torch.nn
 
@@ -73,8 +73,10 @@ def test_from_torch_refuses_shared_weights_and_warns_about_unused_ones():
         def forward(self, x):
             return self.d(self.d(self.c(x)))
 
-    with pytest.raises(ConvcalcError, match="called 2 times"):
-        cc.from_torch(Shared(), (3, 8, 8))
+    # a module called twice: its weights are counted once, its MACs at every call
+    shared = cc.analyze(cc.from_torch(Shared(), (3, 8, 8)))
+    assert shared.totals["params"] == (4 * 3 * 9 + 4) + (4 * 4 * 9 + 4)
+    assert shared.totals["macs"] == 4 * 64 * 3 * 9 + 2 * (4 * 64 * 4 * 9)
 
     class Unused(nn.Module):
         def __init__(self):
