@@ -198,3 +198,19 @@ def test_cli_max_batch():
     assert r.exit_code == 2
     r = _cli("solve", "alexnet", "--max-batch", "--memory", "10Q")
     assert r.exit_code == 2 and "memory size" in r.output
+
+
+def test_frozen_from_a_spec_and_from_torch(tmp_path):
+    from convcalc.io import spec
+
+    model = spec.from_dict({"input": [3, 8, 8], "layers": [
+        {"name": "backbone", "layers": [{"conv2d": {"out_channels": 4, "kernel_size": 3}}, "relu"],
+         "trainable": False},
+        "flatten", {"linear": {"out_features": 10}}]})
+    t = analyze(model, training=True).training
+    assert t["frozen_params"] == 4 * 3 * 9 + 4 and t["trainable_params"] == 4 * 6 * 6 * 10 + 10
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(144, 10))
+    for p in net[0].parameters():
+        p.requires_grad_(False)
+    t = analyze(cc.from_torch(net, (3, 8, 8)), training=True).training
+    assert t["frozen_params"] == 4 * 3 * 9 + 4 and t["trainable_params"] == 144 * 10 + 10

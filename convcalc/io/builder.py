@@ -16,7 +16,7 @@ MAX_LAYERS = 10_000      # layers built in all (repeat and YAML aliases multiply
 MAX_REPEAT = 10_000
 
 STRUCT_KEYS = ("name", "layers", "repeat", "residual", "shortcut", "downsample", "post", "concat", "cat", "add",
-               "mul", "dim")
+               "mul", "dim", "trainable")
 BLOCK_KEYS = ("layers", "residual", "concat", "cat", "add", "mul")
 TOP_KEYS = ("name", "input", "layers", "description")
 NAME_RE = re.compile(r"[A-Za-z0-9_]+\Z")
@@ -88,6 +88,18 @@ class _Builder:
 
     def item(self, item, place: str, depth: int):
         """One list item -> (explicit name or None, module)."""
+        name, module = self._item(item, place, depth)
+        if isinstance(item, dict) and "trainable" in item:
+            if not isinstance(item["trainable"], bool):
+                self.fail(f"{place}.trainable", f"expected true or false, got {_show(item['trainable'])}")
+            if not item["trainable"]:  # frozen: no weight gradients, no optimizer state (--training)
+                from ..graph import to_graph
+
+                for node in to_graph(module):
+                    node.layer.trainable = False
+        return name, module
+
+    def _item(self, item, place: str, depth: int):
         self.count += 1
         if self.count > MAX_LAYERS:
             self.fail(place, f"more than {MAX_LAYERS:,} items (repeat counts and aliases multiply)")
@@ -117,14 +129,15 @@ class _Builder:
             self.fail(f"{place}.repeat", f"expected an integer from 1 to {MAX_REPEAT}, got {_show(repeat)}")
         if kinds:
             kind = kinds[0]
-            extra = [k for k in item if k not in (kind, "name")]
+            extra = [k for k in item if k not in (kind, "name", "trainable")]
             if extra:
-                self.fail(place, f"unexpected key {extra[0]!r} next to layer {kind!r} (only 'name' may join it)")
+                self.fail(place, f"unexpected key {extra[0]!r} next to layer {kind!r} (only 'name' and "
+                                 f"'trainable' may join it)")
             return name, self.layer(kind, item[kind], f"{place}.{kind}")
         block = blocks[0]
-        allowed = {"layers": ("name", "repeat", "layers"),
-                   "residual": ("name", "repeat", "residual", "shortcut", "downsample", "post"),
-                   }.get(block, ("name", "repeat", block, "dim", "post"))
+        allowed = {"layers": ("name", "repeat", "layers", "trainable"),
+                   "residual": ("name", "repeat", "residual", "shortcut", "downsample", "post", "trainable"),
+                   }.get(block, ("name", "repeat", block, "dim", "post", "trainable"))
         for k in item:
             if k not in allowed:
                 self.fail(place, f"unexpected key {k!r} in a {block!r} block (expected {', '.join(allowed)})")

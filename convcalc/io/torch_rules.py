@@ -61,6 +61,8 @@ def _module(conv, n, name, m, tensors, ps):
             return ops.Op(f"{name} (shared)", ps, macs, conv._new_params(params)), keys, False
         conv.calls[n.target] = 1
         conv._new_params(params)
+        if any(params.values()) and not any(p.requires_grad for p in m.parameters()):
+            layer.trainable = False  # requires_grad=False in torch: frozen for --training
         if getattr(m, "convcalc_kind", None) == "merge":
             return None, keys, False
         return layer, keys, False
