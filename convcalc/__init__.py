@@ -64,10 +64,17 @@ def load_spec(source):
     return load(source)
 
 
-def from_torch(module, input_shape, name=None):
-    """A model traced from a ``torch.nn.Module`` with torch.fx (needs PyTorch)."""
+def from_torch(module, input_shape, name=None, **kwargs):
+    """A model traced from a ``torch.nn.Module`` with torch.fx (needs PyTorch). ``module`` may also
+    be a path: ``"torchvision.models:resnet50"`` or ``"net.py:Model"`` (built with ``kwargs``;
+    a file is executed, as ``python net.py`` would)."""
     from .io.torch_import import from_torch as convert
 
+    if isinstance(module, str):
+        from .io.torch_load import _load_torch_object
+
+        module, label = _load_torch_object(module, kwargs)
+        name = name or label
     return convert(module, input_shape, name=name)
 
 

@@ -55,6 +55,7 @@ def show(model, input_, batch, dtype, fmt, layout, do_verify, depth, convention,
             verified = {r.name: all(ok for name, ok in verified.items()
                                     if name == r.name or name.startswith(r.name + ".")) for r in report.rows}
     emit(report, fmt, layout, verified=verified)
+    limits = {**(getattr(m, "budget", None) or {}), **limits}  # the spec's budget, the command line's over it
     over = check(report, limits) if limits else []
     for line in over:
         click.echo(f"over budget: {line}", err=True)

@@ -18,7 +18,7 @@ MAX_REPEAT = 10_000
 STRUCT_KEYS = ("name", "layers", "repeat", "residual", "shortcut", "downsample", "post", "concat", "cat", "add",
                "mul", "dim", "trainable")
 BLOCK_KEYS = ("layers", "residual", "concat", "cat", "add", "mul")
-TOP_KEYS = ("name", "input", "layers", "description")
+TOP_KEYS = ("name", "input", "layers", "description", "budget")
 NAME_RE = re.compile(r"[A-Za-z0-9_]+\Z")
 
 
@@ -55,7 +55,20 @@ class _Builder:
             self.fail("", "missing 'layers' (a list of layers)")
         shape = self.input(data["input"]) if data.get("input") is not None else None
         net = self.seq(data["layers"], "layers", 0)
-        return Model(name.strip(), net, shape, desc)
+        return Model(name.strip(), net, shape, desc, budget=self.budget(data.get("budget")))
+
+    def budget(self, value) -> dict:
+        """``budget: {params: 1M, macs: 100M, memory: 64MiB}``: limits the model is checked against."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fail("budget", f"expected a mapping such as {{params: 1M, macs: 100M}}, got {_show(value)}")
+        from ..budget import parse_limits
+
+        try:
+            return parse_limits(**{str(k): v for k, v in value.items()})
+        except ConvcalcError as e:
+            self.fail("budget", str(e))
 
     def input(self, value) -> tuple:
         return parse_shape(value, self.fail)

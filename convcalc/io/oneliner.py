@@ -9,6 +9,7 @@
                                  kernel_size (pools), output_size (adaptive pools), p (dropout),
                                  num_groups (groupnorm), size (lrn), scale_factor (upsample), ...
             | kN sN pN dN gN     kernel_size, stride, padding, dilation, groups (N or NxM per axis)
+            | pA:B  pA:BxC:D     padding before:after, on every axis or per axis (asymmetric)
             | nobias | ceil     bias=False, ceil_mode=True
             | NAME=VALUE         any PyTorch argument: padding=same, eps=0.001, bias=false
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import re
 
 from ..graph import Sequential
+from ..layers import KINDS
 from ..zoo import Model
 from .kinds import SpecError, _kind_hint, _resolve_kind, main_arg, make_layer, parse_shape
 from .builder import _Builder
@@ -90,7 +92,14 @@ def parse_line(text: str) -> Model:
 
         for tok in tokens[1:]:
             m = re.fullmatch(r"([kspdg])(\d+(?:x\d+)*)", tok)
-            if "=" in tok:
+            pairs = re.fullmatch(r"p(\d+:\d+(?:x\d+:\d+)*)", tok)
+            if pairs:  # asymmetric padding: p1:2 (before:after, every axis) or p1:2x0:1 per axis
+                lohi = [[int(v) for v in part.split(":")] for part in pairs.group(1).split("x")]
+                nd = KINDS[kind].nd or len(lohi)
+                if len(lohi) == 1:
+                    lohi = lohi * nd
+                put("padding", lohi)
+            elif "=" in tok:
                 arg, _, val = tok.partition("=")
                 if not arg or not val:
                     raise SpecError(f"{place}: expected NAME=VALUE, got {tok!r}")

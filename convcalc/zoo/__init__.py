@@ -21,6 +21,7 @@ class Model:
     doc: str = ""
     figures: dict = field(default_factory=dict)  # published figures and their sources, for tests and docs
     warnings: list = field(default_factory=list)  # said with every analysis of it (e.g. from_torch's notes)
+    budget: dict = field(default_factory=dict)    # limits from a spec's ``budget:`` block (params, macs, memory)
 
 
 REGISTRY = {
