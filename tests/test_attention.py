@@ -253,13 +253,4 @@ def test_vit_b_16_macs_written_out():
     assert analyze(zoo.get("vit_b_16")).totals["macs"] == 196 * 768 * 3 * 256 + 12 * block + 768 * 1000
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(PUBLISHED))
-def test_transformer_zoo_verifies(name):
-    from convcalc.verify import verify
-
-    result = verify(zoo.get(name))
-    bad = [(r.name, q, c.claimed, c.measured) for r in result.layers for q, c in r.checks.items() if c.ok is False]
-    assert result.ok, bad[:5]
-    counts = result.counts()
-    assert counts["macs"][1] == 0 and counts["macs"][0] > 0
+# (vit_b_16, swin_t and maxvit_t are verified in the NumPy core with every zoo model: test_zoo_verify.py)
