@@ -9,7 +9,7 @@ class ConvcalcError(ValueError):
 
     def __init__(self, message="", arg=None):
         self.arg, self.detail = arg, message
-        super().__init__(f"{arg}: {message}" if arg else message)
+        super().__init__(one_line(f"{arg}: {message}" if arg else message))
 
 
 class ShapeError(ConvcalcError):
@@ -31,3 +31,13 @@ class NeedsNumber(ConvcalcError):
 class ConvcalcWarning(UserWarning):
     """What ``convcalc.summary`` warns about (an untiled stride, a note of a traced model), through
     Python's ``warnings`` module: ``warnings.simplefilter("error", convcalc.ConvcalcWarning)``."""
+
+
+def one_line(text) -> str:
+    """The message with control characters written as escapes (a user's key holding a newline
+    or an escape sequence must not break the one-line error or reach the terminal raw)."""
+    text = str(text)
+    if not any(ord(c) < 32 or 0x7f <= ord(c) < 0xa0 for c in text):
+        return text
+    return "".join(c.encode("unicode_escape").decode("ascii") if ord(c) < 32 or 0x7f <= ord(c) < 0xa0 else c
+                   for c in text)

@@ -149,6 +149,8 @@ def _torch_run(model, shape):
     finally:
         for h in hooks:
             h.remove()
+    if any(0 in s for s in shapes):
+        return None  # torch allows an empty output (a size 0); convcalc refuses a layer whose output is empty
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(b.numel() for b in model.buffers())
     return shapes, params, buffers, fc.get_total_flops() // 2
