@@ -34,3 +34,9 @@ def test_from_torch_by_path(tmp_path):
                  "        return self.conv(x)\n")
     r = cc.summary(cc.from_torch(f"{f}:Net", (3, 8, 8), c=6))
     assert r.totals["params"] == 6 * 3 * 9 + 6
+
+
+def test_export_refuses_tensorflow_same_padding_by_name():
+    net = cc.Sequential(cc.Conv2d(3, 8, 3, stride=2, padding="tf_same"))
+    with pytest.raises(ConvcalcError, match="tf_same"):
+        cc.export(net, input=(3, 32, 32))

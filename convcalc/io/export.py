@@ -79,6 +79,9 @@ def writer(pos=(), kw=(), name=None, helper=None):
 def _conv(layer, shape, helpers) -> str:
     a = {k: _norm(v) for k, v in layer.args().items()}
     k = layer.kind
+    if a["padding"] == "tf_same":  # TensorFlow's rule is not a torch.nn padding: say so, never write it
+        raise ConvcalcError(f"{k}: padding 'tf_same' has no torch.nn equivalent; write nn.ZeroPad2d (extra pixel "
+                            f"right and bottom) before a conv with padding 0")
     if any(lo != hi for lo, hi in layer.pads) and not isinstance(a["padding"], str):
         raise ConvcalcError(f"{k}: padding {a['padding']} (different before and after) has no torch.nn equivalent")
     padding = a["padding"] if isinstance(a["padding"], str) else tuple(lo for lo, _ in layer.pads)
