@@ -40,3 +40,12 @@ def test_export_refuses_tensorflow_same_padding_by_name():
     net = cc.Sequential(cc.Conv2d(3, 8, 3, stride=2, padding="tf_same"))
     with pytest.raises(ConvcalcError, match="tf_same"):
         cc.export(net, input=(3, 32, 32))
+
+
+def test_tensorflow_same_padding_in_a_spec_and_the_one_liner():
+    # TensorFlow: out = ceil(L / s) -> 32 at stride 2 gives 16; 33 gives 17
+    r = cc.summary(spec.load("3x33x32 | conv 8 k3 s2 padding=tf_same"))
+    assert r[0].output == (8, -(-33 // 2), 32 // 2)
+    model = spec.from_dict({"input": [3, 32, 32], "layers": [
+        {"conv2d": {"out_channels": 8, "kernel_size": 3, "stride": 2, "padding": "tf_same"}}]})
+    assert cc.summary(model)[0].output == (8, 16, 16)

@@ -74,7 +74,7 @@ def _check_value(arg: str, value, place: str, depth: int = 0, types=(BOOL_ARGS, 
             raise SpecError(f"{place}: expected a string, got {_show(value)}")
         return
     if isinstance(value, str):
-        if arg == "padding" and value in ("same", "valid"):
+        if arg == "padding" and value in ("same", "valid", "tf_same"):
             return
         raise SpecError(f"{place}: expected {'a number' if arg in FLOATS else 'an integer'}, got {value!r}")
     if isinstance(value, list):
