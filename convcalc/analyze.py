@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from .errors import ConfigError, ConvcalcError, ShapeError
 from .graph import to_graph
-from .layers.merge import COMBINE
 from .report import Report, Row
 from . import rf as rfmath
 from .sym import fmt, is_sym, prod, simplify
@@ -28,14 +27,13 @@ class _Walker:
     """Visits the graph's nodes in order (``Graph.walk``), one row each."""
 
     def __init__(self, graph, batch, nbytes: int):
-        self.graph, self.batch, self.nbytes = graph, batch, nbytes
+        self.batch, self.nbytes = batch, nbytes
         self.rows, self.warnings, self.conditions, self.tiling = [], [], [], []
         self.peak = 0
         self.pending = {k: len(v) for k, v in graph.consumers().items()}
         for k in graph.outputs:
             self.pending[k] = self.pending.get(k, 0) + 1  # results stay alive to the end
         self.alive: dict = {}
-        # per-axis unit counts of the field's axes; kept when a tensor stops laying them out (tokens)
 
     def bytes_of(self, shape) -> object:
         return simplify(prod(shape) * self.batch * self.nbytes)
@@ -94,18 +92,6 @@ class _Walker:
         if len(fields) > 1:
             return rfmath.Field(rfmath.union([f.axes for f in fields]), fields[0].units, fields[0].carry)
         return rfmath.propagate(fields[0], inf, tuple(inf.shape))
-
-
-def merge_shapes(block, shapes, where, conds=None) -> tuple:
-    """The merged shape of a builder's ``Parallel`` block (errors name ``where``)."""
-    layer = COMBINE[block.combine](n=len(shapes), **({"dim": block.dim} if block.combine == "cat" else {}))
-    try:
-        inf = layer.infer_all(shapes)
-    except ConvcalcError as e:
-        raise type(e)(f"{where}: {e}") from None
-    if conds is not None:
-        conds.extend((c, f"{where}: {t}") for c, t in inf.conditions)
-    return inf.shape
 
 
 def analyze(model, input=None, batch=1, dtype: str = "fp32", name: str | None = None, training=None) -> Report:

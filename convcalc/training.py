@@ -55,7 +55,7 @@ def _freeze_check(options: TrainingOptions, names) -> None:
 
 class _Account:
     def __init__(self, graph, rows, batch, act_bytes, options):
-        self.graph, self.batch, self.act, self.opt = graph, batch, act_bytes, options
+        self.batch, self.act, self.opt = batch, act_bytes, options
         self.rows = {r.key: r for r in rows}
         self.grad = {k: False for k in graph.inputs}
         self.storage = {k: k for k in graph.inputs}

@@ -9,13 +9,12 @@ import sys
 from html.parser import HTMLParser
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import given, strategies as st
 
 import convcalc as cc
 from convcalc import zoo
 from convcalc.analyze import analyze
-from convcalc.cli import cli
+from conftest import run  # the shared in-process CLI runner
 from convcalc.errors import ConvcalcError
 from convcalc.render.html import report_html, to_html
 from convcalc.render.latex import escape, number, to_latex
@@ -24,14 +23,6 @@ from convcalc.render.table import bar_text, layer_table, parse_columns
 ALEXNET_PARAMS = (11 * 11 * 3 * 96 + 96) + (5 * 5 * 96 * 256 + 256) + (3 * 3 * 256 * 384 + 384) \
     + (3 * 3 * 384 * 384 + 384) + (3 * 3 * 384 * 256 + 256) + (9216 * 4096 + 4096) + (4096 * 4096 + 4096) \
     + (4096 * 1000 + 1000)  # 62,378,344
-
-
-def run(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(cli, list(args), catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

@@ -12,23 +12,14 @@ import sys
 import numpy as np
 import pytest
 import yaml
-from click.testing import CliRunner
 
 from convcalc import quiz as qz
-from convcalc.cli import cli
+from conftest import run  # the shared in-process CLI runner
 from convcalc.quiz.work import transposed_axis, window_axis
 
 TOPICS = ("output-size", "params", "macs", "rf", "padding", "transposed", "pooling", "memory", "mixed")
 BYTES = {"fp32": 4, "fp16": 2}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(cli, list(args), catch_exceptions=False)
 
 
 # -- the arithmetic, written out ---------------------------------------------------------------------------

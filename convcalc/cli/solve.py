@@ -131,7 +131,7 @@ def _max_batch(target, input_, layout, memory, dtype, training) -> int:
     model = load_model(target, to_dims(input_, layout) if input_ else None, layout)
     n = symbols("N")
     report = analyze(model, batch=n, dtype=dtype, training=training)
-    peak = _peak(report, model, dtype, training)
+    peak = _peak(report, model, dtype, training, n)
     per_sample, fixed = (int(peak.coeff(n, 1)), int(peak.coeff(n, 0))) if hasattr(peak, "coeff") else (0, int(peak))
     what = "a training step" + (f" ({training.optimizer})" if training else "") if training else "inference"
     click.echo(f"{report.model}: peak of {what} = {exact_text(per_sample)}*N + {exact_text(fixed)} bytes")
@@ -144,8 +144,8 @@ def _max_batch(target, input_, layout, memory, dtype, training) -> int:
     return 0
 
 
-def _peak(report, model, dtype, training):
-    """The peak in bytes as a polynomial in the batch symbol N."""
+def _peak(report, model, dtype, training, n):
+    """The peak in bytes as a polynomial in the batch symbol ``n``."""
     from ..analyze import analyze
     from ..sym import sp
 
@@ -153,5 +153,4 @@ def _peak(report, model, dtype, training):
         return sp().expand(sp().simplify(report.training["peak"]))
     # Inference: every activation scales with N, so the forward peak is N times the peak at 1.
     one = analyze(model, batch=1, dtype=dtype)
-    n = [s for s in report.batch.free_symbols][0] if hasattr(report.batch, "free_symbols") else report.batch
     return one.totals["peak_activation_bytes"] * n + one.totals["param_bytes"] + one.totals["buffer_bytes"]

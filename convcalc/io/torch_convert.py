@@ -8,6 +8,8 @@ tensor that does not: parameters, buffers, constants, with the parameters and MA
 """
 from __future__ import annotations
 
+import dataclasses
+
 import re
 
 from ..graph import Graph
@@ -376,9 +378,7 @@ def _flatten_adds(full, need) -> None:
             else:
                 ins.append(i)
         if changed:
-            full.nodes[k] = node._replace(inputs=tuple(ins), layer=COMBINE["add"](n=len(ins))) \
-                if hasattr(node, "_replace") else type(node)(node.key, node.name, COMBINE["add"](n=len(ins)),
-                                                             tuple(ins), node.implicit)
+            full.nodes[k] = dataclasses.replace(node, inputs=tuple(ins), layer=COMBINE["add"](n=len(ins)))
 
 
 __all__ = ["Converter", "linear", "tensor", "COMBINE", "CREATE", "ELEMENTWISE", "REDUCE"]
