@@ -235,13 +235,21 @@ def _runner(layer, kern, weights, buffers, shapes, narrow):
     return lambda xs: kern.run(layer, xs if layer.arity is None else xs[0], weights, buffers)[0]
 
 
+def _probe_shapes(shapes, dim, narrow):
+    """(m, shapes) to probe along ``dim``, smallest first: the dims not probed are cut to m,
+    except the features, which a layer's weights fix (dim 0, or the last one channels-last)."""
+    for m in SHRINK:
+        for feature in ((0, -1) if m is not None else (None,)):
+            yield m, [tuple(1 if narrow and d == 0 else s
+                            if m is None or d == dim or d == feature % len(sh) else min(s, m)
+                            for d, s in enumerate(sh)) for sh in shapes]
+
+
 def _reach(layer, kern, weights, buffers, shapes, which, dim, out_shape) -> Optional[_Reach]:
     """Measure how input ``which``'s dim ``dim`` reaches the output, on the smallest probe that
     keeps every output dim that carries positions at its real size."""
     for narrow in ((True, False) if kern.narrow is not None and dim != 0 else (False,)):
-        for m in SHRINK:
-            pshapes = [tuple(1 if narrow and d == 0 else s if d in (0, dim) or m is None else min(s, m)
-                             for d, s in enumerate(sh)) for sh in shapes]
+        for m, pshapes in _probe_shapes(shapes, dim, narrow):
             try:
                 prober = _Prober(_runner(layer, kern, weights, buffers, pshapes, narrow), pshapes, which, dim)
                 reach = _measure(prober)
@@ -306,6 +314,9 @@ def propagate(layer, kern, ins, xs, y, weights, buffers) -> tuple:
         for f in fields:
             if f is None or f.dim is None:
                 out.append(f)
+                continue
+            if f.lo.size > 1 and f.lo[0] <= f.hi[0] and (f.lo == f.lo[0]).all() and (f.hi == f.hi[0]).all():
+                out.append(f.spread())  # every position sees the same span: no layer can change that
                 continue
             if f.dim >= len(shapes[k]) or np.shape(f.lo)[-1:] != (shapes[k][f.dim],):
                 out.append(f.spread())  # the axis no longer runs along that dim: positionless
