@@ -49,6 +49,7 @@ class Field:
     dim: Optional[int]
     lo: np.ndarray
     hi: np.ndarray
+    was: Optional[int] = None  # the dim a span that was the same at every position came from
 
     def spread(self) -> "Field":
         ok = self.lo <= self.hi
@@ -300,7 +301,8 @@ def _union(fields) -> Optional[Field]:
     lo, hi = fields[0].lo, fields[0].hi
     for f in fields[1:]:
         lo, hi = np.minimum(lo, f.lo), np.maximum(hi, f.hi)
-    return Field(dims.pop() if dims else None, lo, hi)
+    was = {f.was for f in fields}
+    return Field(dims.pop() if dims else None, lo, hi, was=was.pop() if len(was) == 1 else None)
 
 
 def propagate(layer, kern, ins, xs, y, weights, buffers) -> tuple:
@@ -316,7 +318,7 @@ def propagate(layer, kern, ins, xs, y, weights, buffers) -> tuple:
                 out.append(f)
                 continue
             if f.lo.size > 1 and f.lo[0] <= f.hi[0] and (f.lo == f.lo[0]).all() and (f.hi == f.hi[0]).all():
-                out.append(f.spread())  # every position sees the same span: no layer can change that
+                out.append(Field(None, f.lo[:1], f.hi[:1], was=f.dim))  # no layer can change that
                 continue
             if f.dim >= len(shapes[k]) or np.shape(f.lo)[-1:] != (shapes[k][f.dim],):
                 out.append(f.spread())  # the axis no longer runs along that dim: positionless
@@ -346,6 +348,8 @@ def rf_check(row_rf, fields, in_sizes, out_shape) -> Check:
             arf = row_rf[k]
             mid = 0 if arf.is_global else (Fraction(in_sizes[k], 2) - Fraction(arf.start)) / Fraction(arf.jump)
             n = 2 * max(0, int(mid)) + 2
+            if f.was is not None and f.was < len(out_shape):  # units past the tensor's own do not exist
+                n = min(n, out_shape[f.was])
             f = f.spread()
             axes.append((np.repeat(f.lo, n), np.repeat(f.hi, n), in_sizes[k]))
         else:
