@@ -47,6 +47,10 @@ class AxisRF:
     start: Dim           # centre of the first unit's field, in input pixels
     exact: bool = True   # False after uneven adaptive pooling: size is then the largest field
     period: int = 1      # after upsampling, fields repeat every `period` units (size is their average)
+    # Where every number is known: the field of each unit r < period as (lo, hi) pixel edges
+    # (None: the unit sees no input), unit r + t*period shifted by t*period*jump. Exact where
+    # the average is not: units that all see the same number of pixels have that size.
+    phases: Optional[tuple] = None
 
     @property
     def effective_padding(self):
@@ -68,9 +72,93 @@ def initial(nd: int) -> tuple:
     return tuple(AxisRF(1, 1, Fraction(1, 2)) for _ in range(nd))
 
 
+MAX_PERIOD = 256
+
+
+def _numbers(*xs) -> bool:
+    return not any(is_sym(x) for x in xs)
+
+
+def _phases(rf: AxisRF):
+    """Per-unit fields over one period, or None where a size is symbolic."""
+    if rf.phases is not None:
+        return rf.phases
+    if rf.period == 1 and _numbers(rf.size, rf.start, rf.jump):
+        half, c = Fraction(rf.size) / 2, Fraction(rf.start)
+        return ((c - half, c + half),)
+    return None
+
+
+def _hull(phases, jump, units):
+    """The field of the given input units together (units that see nothing add nothing)."""
+    P, lo, hi = len(phases), None, None
+    for v in units:
+        t, r = divmod(v, P)
+        if phases[r] is not None:
+            a, b = phases[r][0] + t * P * jump, phases[r][1] + t * P * jump
+            lo, hi = (a, b) if lo is None else (min(lo, a), max(hi, b))
+    return None if lo is None else (lo, hi)
+
+
+def _span(a: int, b: int, P: int):
+    """Units a..b, as far as their hull goes: lo(v + P) = lo(v) + P*jump, so the least lo is
+    among the first P units and the largest hi among the last P."""
+    return range(a, b + 1) if b - a < 2 * P else [*range(a, a + P), *range(b - P + 1, b + 1)]
+
+
+def _from_phases(phases: list, jump, exact: bool) -> Optional[AxisRF]:
+    """An AxisRF from per-unit fields: the shortest period, the size (their average, exact
+    when they agree) and the start: the centre of the first unit's field (of the first unit
+    that sees any input, carried back by the jump)."""
+    P = len(phases)
+    for p in range(1, P + 1):
+        if P % p == 0 and all((x is None and y is None) or (x is not None and y is not None and
+                                                              y[0] - x[0] == p * jump and y[1] - x[1] == p * jump)
+                              for x, y in zip(phases, phases[p:])):
+            break
+    phases = tuple(phases[:p])
+    seen = [(r, ph) for r, ph in enumerate(phases) if ph is not None]
+    if not seen:
+        return None
+    size = sum((hi - lo for _, (lo, hi) in seen), Fraction(0)) / len(seen)
+    r, (lo, hi) = seen[0]
+    start = (lo + hi) / 2 - r * jump
+    return AxisRF(size=simplify(size), jump=simplify(jump), start=simplify(start), exact=exact, period=p,
+                  phases=phases if p > 1 else None)
+
+
+def _exact_window(rf: AxisRF, w) -> Optional[AxisRF]:
+    """through_window unit by unit, where the numbers allow it (None: use the averages)."""
+    phases = _phases(rf)
+    if phases is None or not _numbers(w.k, w.s, w.p):
+        return None
+    P, J = len(phases), Fraction(rf.jump)
+    if w.up != 1:
+        if w.taps is None:
+            return None
+        A, B = w.lattice
+        n = A * (P // math.gcd(P, B))
+        K = 4  # taps are read off interior units (no clamping at the image edge), then shifted back
+        taps = [w.taps(r + K * A) for r in range(n)] if n <= MAX_PERIOD else None
+        if taps is None:
+            return None
+        out = [None if t is None else _hull(phases, J, _span(t[0] - K * B, t[1] - K * B, P)) for t in taps]
+        return _from_phases(out, J * B / A, rf.exact and w.exact)
+    if not all(isinstance(v, int) for v in (w.k, w.s, w.p, w.dilation)):
+        return None
+    n, d = P // math.gcd(P, w.s), w.dilation
+    out = [_hull(phases, J, range(u * w.s - w.p, u * w.s - w.p + w.k, d) if d > 1 else
+                 _span(u * w.s - w.p, u * w.s - w.p + w.k - 1, P)) for u in range(n)]
+    return _from_phases(out, J * w.s, rf.exact and w.exact)
+
+
 def through_window(rf: AxisRF, w) -> AxisRF:
     if rf.is_global:
         return rf
+    if rf.period > 1 or w.up != 1:
+        exact = _exact_window(rf, w)
+        if exact is not None:
+            return exact
     if w.up != 1:
         # Upsampling (transposed conv, interpolation): an output unit reaches k input units
         # on average; its centre sits p units of the finer output grid from input unit 0.
@@ -112,9 +200,30 @@ def union(paths: list) -> tuple:
         hi = smax(*[simplify(a.start + _div(a.size, 2)) for a in axis])
         jumps = [a.jump for a in axis]
         jump = None if any(j is None for j in jumps) else smax(*jumps)
+        exact = _union_phases(axis)
+        if exact is not None:
+            out.append(exact)
+            continue
         out.append(AxisRF(size=simplify(hi - lo), jump=jump, start=simplify(_div(lo + hi, 2)),
                           exact=all(a.exact for a in axis), period=math.lcm(*[a.period for a in axis])))
     return tuple(out)
+
+
+def _union_phases(axis) -> Optional[AxisRF]:
+    """The union unit by unit, where some path repeats with a period and all numbers are known."""
+    if all(a.period == 1 for a in axis) or any(a.is_global for a in axis):
+        return None
+    phases = [_phases(a) for a in axis]
+    if any(p is None for p in phases) or len({Fraction(a.jump) for a in axis}) != 1:
+        return None
+    P, J = math.lcm(*[len(p) for p in phases]), Fraction(axis[0].jump)
+    if P > MAX_PERIOD:
+        return None
+    out = []
+    for u in range(P):
+        fields = [h for h in (_hull(p, J, (u,)) for p in phases) if h is not None]
+        out.append((min(f[0] for f in fields), max(f[1] for f in fields)) if fields else None)
+    return _from_phases(out, J, all(a.exact for a in axis))
 
 
 @dataclass(frozen=True)

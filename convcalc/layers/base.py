@@ -29,6 +29,12 @@ class Window:
     p: Dim
     up: Dim = 1
     exact: bool = True  # False where windows differ in size (uneven adaptive pooling)
+    # An upsampling axis with numbers may also say exactly which input units output unit o
+    # reaches: ``taps(o)`` is the first and last (None: none, only a bias), and
+    # ``lattice = (A, B)`` says taps(o + A) = taps(o) + B. Fields then stay exact per unit.
+    taps: Optional[object] = field(default=None, compare=False)
+    lattice: Optional[tuple] = None
+    dilation: Dim = 1  # a dilated window reads every d-th unit of its extent k
 
 
 @dataclass

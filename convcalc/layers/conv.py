@@ -8,6 +8,8 @@ Counting (DESIGN §2), one place for each formula:
 """
 from __future__ import annotations
 
+import functools
+
 from fractions import Fraction
 
 from ..errors import ConfigError, ShapeError
@@ -82,7 +84,7 @@ def window_axes(layer_kind: str, shape: tuple, kernel, stride, pads, dilation, c
                     f" (kernel {fmt(d * (k - 1) + 1)} is larger than the padded input {fmt(L + lo + hi)})")
 
         require_size(n, f"{layer_kind} output {names[ax]}", arithmetic, conds)
-        windows.append(Window(k=simplify(d * (k - 1) + 1), s=s, p=lo))
+        windows.append(Window(k=simplify(d * (k - 1) + 1), s=s, p=lo, dilation=d))
         # Pixels past the last window: only real pixels count (right padding may go unused).
         dropped = simplify(leftover(L, k, s, lo, hi, d) - hi)
         if not ceil_mode and (is_sym(dropped) or is_sym(L)):  # a constant leftover still rules out tiling
@@ -249,6 +251,12 @@ def _transposed_reach(k: int, s: int, d: int, p: int) -> Fraction:
     return sum(spans, Fraction(0)) / len(spans) if spans else Fraction(1)
 
 
+def _transposed_taps(k: int, s: int, d: int, p: int, o: int):
+    """The first and last input unit output ``o`` gathers: i = (o + p - d*m)/s for taps m."""
+    ins = [(o + p - d * m) // s for m in range(k) if (o + p - d * m) % s == 0]
+    return (min(ins), max(ins)) if ins else None
+
+
 class _ConvTransposeNd(_ConvNd):
     transposed = True
 
@@ -274,15 +282,17 @@ class _ConvTransposeNd(_ConvNd):
             # Output o gathers inputs i with i*s = o + p - d*m: on average keff/s of them
             # (at least one), centred (keff-1)/2 - p output units before o.
             if s == 1:  # a plain conv with padding keff-1-p
-                windows.append(Window(k=keff, s=1, p=simplify(keff - 1 - lo)))
+                windows.append(Window(k=keff, s=1, p=simplify(keff - 1 - lo), dilation=d))
                 out.append(n)
                 continue
             if not any(is_sym(v) for v in (kk, s, d, lo)):
                 reach = _transposed_reach(kk, s, d, lo)
             else:
                 reach = simplify(keff / s)
+            exact = {} if any(is_sym(v) for v in (kk, s, d, lo)) else \
+                {"taps": functools.partial(_transposed_taps, kk, s, d, lo), "lattice": (s, 1)}
             windows.append(Window(k=reach, s=1, p=simplify(lo - Fraction(keff - 1, 2)) if not is_sym(keff)
-                                  else simplify(lo - (keff - 1) / 2), up=s))
+                                  else simplify(lo - (keff - 1) / 2), up=s, **exact))
             out.append(n)
         params = c_in * (c_out // g) * prod(k) + (c_out if self.bias else 0)
         macs = c_in * prod(shape[1:]) * (c_out // g) * prod(k)

@@ -3,6 +3,7 @@ channels-first LayerNorm. No MACs (upsampling interpolates; a layer scale is an
 elementwise product, like a norm's affine part)."""
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 
@@ -55,6 +56,21 @@ class Permute(Layer):
 
 
 UPSAMPLE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
+
+
+def _upsample_taps(mode: str, align_corners: bool, ratio: Fraction, o: int):
+    """The input units output ``o`` of an interpolation reads with a non-zero weight: torch's
+    source index in exact rationals (interior units; ``ratio`` input units per output unit)."""
+    if mode in ("nearest", "nearest-exact"):
+        i = math.floor((o + (Fraction(1, 2) if mode == "nearest-exact" else 0)) * ratio)
+        return i, i
+    if mode == "area":
+        return math.floor(o * ratio), math.ceil((o + 1) * ratio) - 1
+    real = o * ratio if align_corners else (o + Fraction(1, 2)) * ratio - Fraction(1, 2)
+    i = math.floor(real)
+    if real == i:  # on an input unit: the other taps weigh 0
+        return i, i
+    return (i - 1, i + 2) if mode == "bicubic" else (i, i + 1)
 
 
 class Upsample(Layer):
@@ -112,10 +128,26 @@ class Upsample(Layer):
             if isinstance(up, Fraction) and up.denominator == 1:
                 up = up.numerator
             # nearest: each output copies one input unit; linear modes blend two neighbours
-            k = 1 if self.mode in ("nearest", "nearest-exact") else 2
-            windows.append(Window(k=k, s=1, p=0, up=up))
+            # (on average: exactly, by `taps`, where the sizes are numbers)
+            k = 1 if self.mode in ("nearest", "nearest-exact") else 4 if self.mode == "bicubic" else 2
+            ratio = self._ratio(L, n, f, nd)
+            exact = {} if ratio is None or ratio.denominator > 256 else \
+                {"taps": functools.partial(_upsample_taps, self.mode, bool(self.align_corners), ratio),
+                 "lattice": (ratio.denominator, ratio.numerator)}
+            windows.append(Window(k=k, s=1, p=0, up=up, **exact))
             out.append(n)
         return Inference(shape=(shape[0], *out), rf="window", windows=tuple(windows))
+
+    def _ratio(self, L, n, f, nd):
+        """Input units per output unit in torch's source index (a Fraction), where it is a number."""
+        if self.mode == "area" or (nd == 2 and self.mode == "nearest" and not is_sym(n) and not is_sym(L)
+                                   and n in (L, 2 * L)):  # adaptive pooling; torch's 2-d nearest shortcut
+            return None if is_sym(n) or is_sym(L) else Fraction(L, n)
+        if self.align_corners and self.mode not in ("nearest", "nearest-exact"):
+            return None if is_sym(n) or is_sym(L) or n < 2 else Fraction(L - 1, n - 1)
+        if f is not None:
+            return 1 / Fraction(repr(float(f)))  # torch takes 1/scale_factor as given
+        return None if is_sym(n) or is_sym(L) else Fraction(L, n)
 
     def describe(self):
         what = f"x{fmt(self.scale_factor)}" if self.scale_factor is not None else f"to {self.size}"

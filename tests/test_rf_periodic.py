@@ -1,0 +1,101 @@
+"""Receptive fields after upsampling (transposed convs, interpolation), unit by unit.
+
+Output unit o of a stride-s transposed conv gathers input units i = (o + p - d*m)/s; an
+upsample by f copies (or blends) torch's source index. The fields of consecutive units then
+differ with a period, and a later stride can make them all the same again: the engine must
+then give that size, not the period's average. Expected values are worked out by hand below;
+the property test checks the engine against the NumPy core's measurement (verify).
+"""
+import os
+from fractions import Fraction
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import convcalc as cc
+from convcalc.verify import verify
+
+
+def _axis(net, shape):
+    return cc.analyze(net, shape).rows[-1].rf[0]
+
+
+def test_pool_after_a_stride_2_transposed_conv_sees_one_pixel():
+    # convT k2 s2: outputs 2q and 2q+1 both copy input q; a 2-wide pool at stride 2 over them
+    # sees input q alone: size 1, jump 1, centred on pixel q (q + 1/2)
+    a = _axis(cc.Sequential(cc.ConvTranspose1d(1, 1, 2, stride=2), cc.MaxPool1d(2)), (1, 16))
+    assert (a.size, a.jump, a.start) == (1, 1, Fraction(1, 2))
+
+
+def test_strided_conv_after_nearest_upsampling_sees_one_pixel():
+    a = _axis(cc.Sequential(cc.Upsample(scale_factor=2), cc.Conv1d(1, 1, 2, stride=2)), (1, 16))
+    assert (a.size, a.jump, a.start) == (1, 1, Fraction(1, 2))
+
+
+def test_dcgan_transposed_conv_reaches_one_pixel_of_padding():
+    # convT k4 s2 p1: output 0 gathers i = (0 + 1 - m)/2 for m = 1, 3: inputs 0 and -1 (padding),
+    # so the first unit spans pixels -1..0: size 2, centre 0, effective padding 1
+    a = _axis(cc.Sequential(cc.ConvTranspose1d(1, 1, 4, stride=2, padding=1)), (1, 16))
+    assert (a.size, a.jump, a.start, a.effective_padding) == (2, Fraction(1, 2), 0, 1)
+
+
+def test_sizes_that_differ_keep_their_average_and_period():
+    # convT k3 s2: even outputs gather 2 inputs, odd ones 1: the average is 3/2, period 2
+    a = _axis(cc.Sequential(cc.ConvTranspose1d(1, 1, 3, stride=2)), (1, 16))
+    assert (a.size, a.jump, a.period) == (Fraction(3, 2), Fraction(1, 2), 2)
+
+
+def test_bilinear_by_three_then_a_stride_3_conv():
+    # align_corners=False: source x = (o + 1/2)/3 - 1/2. For o = 3q, 3q+1, 3q+2 that is
+    # q - 1/3, q, q + 1/3: taps {q-1, q}, {q}, {q, q+1}; a 3-wide stride-3 conv unites them: 3 pixels
+    a = _axis(cc.Sequential(cc.Upsample(scale_factor=3, mode="linear"), cc.Conv1d(1, 1, 3, stride=3)), (1, 16))
+    assert (a.size, a.jump) == (3, 1)
+
+
+def test_units_that_see_nothing_are_left_out():
+    # convT k1 s2: odd outputs gather no input (bias only); a 2-wide window always holds one even output
+    a = _axis(cc.Sequential(cc.ConvTranspose1d(1, 1, 1, stride=2), cc.Conv1d(1, 1, 2)), (1, 16))
+    assert (a.size, a.jump, a.start) == (1, Fraction(1, 2), Fraction(1, 2))
+
+
+@st.composite
+def upsampling_chain(draw):
+    layers = []
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["tconv", "up", "conv", "pool"]))
+        k, s = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+        if kind == "tconv":
+            layers.append(cc.ConvTranspose1d(None, 1, k, stride=s, padding=draw(st.integers(0, k - 1)),
+                                             dilation=draw(st.integers(1, 2))))
+        elif kind == "up":
+            mode = draw(st.sampled_from(["nearest", "nearest-exact", "linear"]))
+            layers.append(cc.Upsample(scale_factor=draw(st.sampled_from([2, 3, 1.5])), mode=mode))
+        elif kind == "conv":
+            layers.append(cc.Conv1d(None, 1, k, stride=s, padding=draw(st.integers(0, k // 2))))
+        else:
+            layers.append(cc.MaxPool1d(k, stride=s))
+    return cc.Sequential(*layers)
+
+
+@settings(max_examples=60 * max(1, int(os.environ.get("CONVCALC_FUZZ", "1"))), deadline=None, suppress_health_check=list(HealthCheck))
+@given(net=upsampling_chain(), n=st.integers(12, 40))
+def test_fields_after_upsampling_are_what_the_core_measures(net, n):
+    try:
+        result = verify(net, (1, n))
+    except cc.ConvcalcError:
+        return  # a layer the sizes do not allow: refused before anything runs
+    bad = [(r.name, c.claimed, c.measured) for r in result.layers for q, c in r.checks.items()
+           if q == "rf" and c.ok is False]
+    assert not bad
+    assert result.counts()["rf"][2] == 0  # every field was measured
+
+
+@pytest.mark.parametrize("spec,size", [
+    ("1x32x32 | convtranspose2d 1 k2 s2 | maxpool 2", "1"),
+    ("1x32x32 | upsample 2 | conv2d 1 k2 s2", "1"),
+])
+def test_the_rf_table_prints_the_whole_size(run, spec, size):
+    out = run("rf", spec).output
+    last = [line for line in out.splitlines() if line.strip().startswith("1 ")][-1].split()
+    assert size in last and "1.5" not in last
