@@ -4,8 +4,15 @@
 tests can hold the bad-input contract: one line on stderr, exit 2, empty stdout.
 """
 import functools
+import os
 
 import pytest
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # The suite runs one worker per core (pytest-xdist): a BLAS pool per worker would put
+    # several spinning threads on each core. Set before numpy loads its BLAS.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
 
 
 def run(*args):

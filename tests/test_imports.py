@@ -121,13 +121,30 @@ def test_every_module_imports_first_in_a_fresh_interpreter():
     """A module-level loop fails only when the loop is entered at the right module; import each
     one first, in its own interpreter (one process imports them in turn, each after a reset)."""
     names = sorted(n for n in _modules() if n not in ("convcalc", "convcalc.__main__"))  # __main__ runs the CLI
-    probe = ("import subprocess, sys\n"
+    # One process imports the third-party libraries once, then forks a child per module: each
+    # child starts with no convcalc module loaded (a fresh interpreter's state for this check).
+    probe = ("import os, sys, traceback\n"
+             "import numpy, sympy, rich, click, yaml  # not convcalc: shared by every child\n"
              f"names = {names!r}\n"
+             "assert not any(m.startswith('convcalc') for m in sys.modules)\n"
              "bad = []\n"
              "for n in names:\n"
-             "    r = subprocess.run([sys.executable, '-c', f'import {n}'], capture_output=True, text=True)\n"
-             "    if r.returncode:\n"
-             "        bad.append((n, r.stderr.splitlines()[-1]))\n"
+             "    r, w = os.pipe()\n"
+             "    pid = os.fork()\n"
+             "    if pid == 0:\n"
+             "        os.close(r)\n"
+             "        try:\n"
+             "            __import__(n)\n"
+             "            code = 0\n"
+             "        except BaseException:\n"
+             "            os.write(w, traceback.format_exc().strip().splitlines()[-1].encode())\n"
+             "            code = 1\n"
+             "        os._exit(code)\n"
+             "    os.close(w)\n"
+             "    msg = os.read(r, 4096).decode()\n"
+             "    os.close(r)\n"
+             "    if os.waitpid(pid, 0)[1]:\n"
+             "        bad.append((n, msg))\n"
              "print(bad)\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
