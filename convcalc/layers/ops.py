@@ -154,6 +154,13 @@ class MatMul(Layer):
             out = out[:-1]
         return Inference(shape=tuple(out), macs=macs, rf="global", conditions=conds)
 
+    saves = ("input",)  # each operand, for the other's gradient
+
+    def backward_macs(self, shapes, inf):
+        """dA = dY @ B^T and dB = A^T @ dY each meet every (output unit, K) pair once: the
+        forward's ``prod(output) * K`` per operand that needs a gradient (one entry per input)."""
+        return (inf.macs, inf.macs), 0
+
     def infer(self, shape):  # pragma: no cover - two inputs
         raise ShapeError("matmul takes two inputs")
 
