@@ -1,0 +1,304 @@
+"""Backward of the attention kinds, the token layers and the generic ops (kernels/backward_attention.py).
+
+Oracles: torch.autograd on torch's nn.MultiheadAttention and torchvision's Swin / MaxViT
+attention modules (gradients of the input and of every parameter); MAC counts written out as
+arithmetic (each matmul's gradient meets every (output unit, contracted index) pair once) and
+torch's FlopCounterMode on small transformer blocks; torch's saved_tensors_hooks for what
+autograd keeps; verify --training (finite differences included) on small ViT/Swin/MaxViT-style
+networks."""
+import numpy as np
+import pytest
+
+import convcalc as cc
+from convcalc import kernels as K
+from convcalc import verify_training as V
+from convcalc.analyze import analyze
+from convcalc.graph import Residual, Sequential, to_graph
+from convcalc.layers import (ClassToken, GELU, Identity, LayerNorm, LayerNorm2d, Linear, MultiheadAttention,
+                             PartitionAttention, PatchMerge, Permute, PosEmbedding, SelectToken,
+                             ShiftedWindowAttention, Tokens)
+from convcalc.training import TrainingOptions
+
+torch = pytest.importorskip("torch")
+import torch_models as tm  # noqa: E402
+import tv  # noqa: E402
+
+TV = tv.load()
+needs_tv = pytest.mark.skipif(TV is None, reason="torchvision is not installed")
+
+
+def _t(a, grad=False):
+    return torch.from_numpy(np.ascontiguousarray(a)).requires_grad_(grad)
+
+
+def _close(a, b, what):
+    np.testing.assert_allclose(a, b.detach().numpy(), rtol=2e-4, atol=2e-4, err_msg=what)
+
+
+def _torch_grads(module, x, dy, forward):
+    """dX and every parameter's gradient of sum(forward(module, x) * dy)."""
+    xt = _t(x, True)
+    (forward(module, xt) * _t(dy)).sum().backward()
+    return xt.grad, {n: p.grad for n, p in module.named_parameters()}
+
+
+def _randomize(module, rng):
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(_t(rng.standard_normal(tuple(p.shape)).astype(np.float32) * 0.3))
+    return {n: p.detach().numpy().copy() for n, p in module.named_parameters()}
+
+
+# -- MultiheadAttention --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bias,bias_kv,zero_attn", [(True, False, False), (False, True, True), (True, True, False)])
+def test_multihead_attention_backward_matches_autograd(bias, bias_kv, zero_attn):
+    rng = np.random.default_rng(0)
+    N, L, E, h = 2, 5, 12, 3
+    m = torch.nn.MultiheadAttention(E, h, bias=bias, add_bias_kv=bias_kv, add_zero_attn=zero_attn, batch_first=True)
+    w = _randomize(m, rng)
+    x = rng.standard_normal((N, L, E)).astype(np.float32)
+    y, _, saved = K.multihead_attention_train(x, w["in_proj_weight"], w.get("in_proj_bias"), w["out_proj.weight"],
+                                              w.get("out_proj.bias"), h, w.get("bias_k"), w.get("bias_v"), zero_attn)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx, grads, (mdx, mdw, shared) = K.multihead_attention_backward(dy, saved, w["in_proj_weight"],
+                                                                   w["out_proj.weight"], bias, bias_kv)
+    want_dx, want = _torch_grads(m, x, dy, lambda mod, xt: mod(xt, xt, xt, need_weights=False)[0])
+    _close(dx, want_dx, "dx")
+    assert sorted(grads) == sorted(want)
+    for name, g in grads.items():
+        _close(g, want[name], name)
+    S = L + bias_kv + zero_attn
+    assert mdx == N * 3 * L * E * E                          # dX = dQKV @ W_in
+    assert mdw == N * (3 * L * E * E + L * E * E)            # dW_in = dQKV^T X, dW_out = dY^T O
+    assert shared == N * (L * E * E + 4 * L * S * E)         # dO = dY W_out; dA, dV, dQ, dK
+
+
+def test_no_input_gradient_skips_only_the_input_projection():
+    rng = np.random.default_rng(1)
+    N, L, E, h = 2, 4, 8, 2
+    w = [rng.standard_normal(s).astype(np.float32) for s in ((3 * E, E), (3 * E,), (E, E), (E,))]
+    x = rng.standard_normal((N, L, E)).astype(np.float32)
+    y, _, saved = K.multihead_attention_train(x, *w, h)
+    dx, grads, (mdx, mdw, shared) = K.multihead_attention_backward(np.ones_like(y), saved, w[0], w[2],
+                                                                   need_dx=False)
+    assert dx is None and mdx == 0 and "in_proj_weight" in grads
+    assert shared == N * (L * E * E + 4 * L * L * E)
+    dx, grads, (mdx, mdw, shared) = K.multihead_attention_backward(np.ones_like(y), saved, w[0], w[2],
+                                                                   need_dw=False)
+    assert grads == {} and mdw == 0 and mdx == N * 3 * L * E * E
+
+
+# -- Swin and MaxViT against torchvision's modules -------------------------------------------------------
+
+@needs_tv
+@pytest.mark.parametrize("size,shift", [((8, 8), (2, 2)), ((6, 7), (2, 2)), ((6, 7), (0, 0)), ((4, 4), (2, 2))])
+def test_shifted_window_attention_backward_matches_torchvision(size, shift):
+    from torchvision.models.swin_transformer import ShiftedWindowAttention as TorchSWA
+
+    rng = np.random.default_rng(2)
+    C, heads, ws, N = 8, 2, (4, 4), 2
+    m = TorchSWA(C, list(ws), list(shift), heads)
+    w = _randomize(m, rng)
+    x = rng.standard_normal((N, C, *size)).astype(np.float32)
+    y, _, saved = K.shifted_window_attention_train(x, w["qkv.weight"], w["qkv.bias"], w["proj.weight"],
+                                                   w["proj.bias"], w["relative_position_bias_table"], ws, shift, heads)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx, grads, (mdx, mdw, shared) = K.shifted_window_attention_backward(
+        dy, saved, w["qkv.weight"], w["proj.weight"], w["relative_position_bias_table"].shape, ws, shift)
+    want_dx, want = _torch_grads(m, x, dy, lambda mod, xt: mod(xt.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
+    _close(dx, want_dx, "dx")
+    assert sorted(grads) == sorted(want)
+    for name, g in grads.items():
+        _close(g, want[name], name)
+    P = N * (-(-size[0] // 4) * 4) * (-(-size[1] // 4) * 4)   # positions of the map padded to whole windows
+    assert (mdx, mdw, shared) == (3 * P * C * C, 4 * P * C * C, P * C * C + 4 * P * 16 * C)
+
+
+def _torch_partition_attention(layer, attn):
+    """torchvision's PartitionAttentionLayer.forward without its norm, MLP and residuals."""
+    def run(mod, x):
+        gh, gw = layer.grid_size[0] // layer.p, layer.grid_size[1] // layer.p
+        t = layer.partition_swap(layer.partition_op(x, layer.p))
+        return layer.departition_op(layer.departition_swap(attn(t)), layer.p, gh, gw)
+    return run
+
+
+@needs_tv
+@pytest.mark.parametrize("kind", ["window", "grid"])
+def test_partition_attention_backward_matches_torchvision(kind):
+    from torchvision.models.maxvit import PartitionAttentionLayer
+
+    rng = np.random.default_rng(3)
+    C, hd, p, H, N = 8, 4, 3, 6, 2
+    layer = PartitionAttentionLayer(C, hd, p, kind, (H, H), 4, torch.nn.GELU, torch.nn.LayerNorm, 0.0, 0.0, 0.0)
+    attn = layer.attn_layer[1]
+    w = _randomize(attn, rng)
+    x = rng.standard_normal((N, C, H, H)).astype(np.float32)
+    y, _, saved = K.partition_attention_train(x, w["to_qkv.weight"], w["to_qkv.bias"], w["merge.weight"],
+                                              w["merge.bias"], w["relative_position_bias_table"], p, kind, hd)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx, grads, (mdx, mdw, shared) = K.partition_attention_backward(
+        dy, saved, w["to_qkv.weight"], w["merge.weight"], w["relative_position_bias_table"].shape, p, kind)
+    want_dx, want = _torch_grads(attn, x, dy, _torch_partition_attention(layer, attn))
+    _close(dx, want_dx, "dx")
+    assert sorted(grads) == sorted(want)
+    for name, g in grads.items():
+        _close(g, want[name], name)
+    P = N * H * H
+    assert (mdx, mdw, shared) == (3 * P * C * C, 4 * P * C * C, P * C * C + 4 * P * p * p * C)
+
+
+# -- token layers and generic ops against autograd ------------------------------------------------------
+
+def _check(fn_np, fn_torch, *inputs):
+    """Backward of fn_np (dx list) against autograd of fn_torch on the same inputs and dy."""
+    rng = np.random.default_rng(4)
+    ts = [_t(a, True) for a in inputs]
+    y = fn_torch(*ts)
+    dy = rng.standard_normal(tuple(y.shape)).astype(np.float32)
+    (y * _t(dy)).sum().backward()
+    got = fn_np(dy)
+    for g, t in zip(got, ts):
+        _close(g, t.grad, "gradient")
+
+
+def test_token_layer_backwards_match_autograd():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 6, 3, 4)).astype(np.float32)
+    _check(lambda dy: [K.tokens_backward(dy, x.shape)[0]], lambda a: a.reshape(2, 6, 12).permute(0, 2, 1), x)
+    t = rng.standard_normal((2, 5, 6)).astype(np.float32)
+    tok = rng.standard_normal((1, 1, 6)).astype(np.float32)
+    _check(lambda dy: [K.class_token_backward(dy, tok.shape)[0], K.class_token_backward(dy, tok.shape)[1]["class_token"]],
+           lambda a, b: torch.cat([b.expand(2, -1, -1), a], dim=1), t, tok)
+    emb = rng.standard_normal((1, 5, 6)).astype(np.float32)
+    _check(lambda dy: [K.pos_embedding_backward(dy, emb.shape)[0], K.pos_embedding_backward(dy, emb.shape)[1]["pos_embedding"]],
+           lambda a, b: a + b, t, emb)
+    _check(lambda dy: [K.select_token_backward(dy, t.shape, 0)[0]], lambda a: a[:, 0], t)
+    odd = rng.standard_normal((2, 3, 5, 7)).astype(np.float32)
+
+    def merge(a):   # torchvision's _patch_merging_pad, on (B, C, H, W)
+        a = torch.nn.functional.pad(a, (0, a.shape[3] % 2, 0, a.shape[2] % 2))
+        return torch.cat([a[:, :, 0::2, 0::2], a[:, :, 1::2, 0::2], a[:, :, 0::2, 1::2], a[:, :, 1::2, 1::2]], 1)
+
+    _check(lambda dy: [K.patch_merge_backward(dy, odd.shape)[0]], merge, odd)
+
+
+@pytest.mark.parametrize("op,torch_op", [("mean", lambda a: a.mean(dim=(1, 3))), ("sum", lambda a: a.sum(dim=(1, 3))),
+                                         ("amax", lambda a: a.amax(dim=(1, 3))), ("var", lambda a: a.var(dim=(1, 3))),
+                                         ("std", lambda a: a.std(dim=(1, 3))), ("prod", lambda a: a.prod(dim=3))])
+def test_reduce_backward_matches_autograd(op, torch_op):
+    x = np.random.default_rng(6).uniform(0.5, 1.5, (2, 3, 4, 5)).astype(np.float32)
+    dims = (2,) if op == "prod" else (0, 2)
+    y, _ = K.reduce(x, op, dims)
+    _check(lambda dy: [K.reduce_backward(dy, x, y, op, dims)[0]], torch_op, x)
+    yk, _ = K.reduce(x, "mean", (0,), keepdim=True)
+    _check(lambda dy: [K.reduce_backward(dy, x, yk, "mean", (0,), True)[0]], lambda a: a.mean(1, keepdim=True), x)
+
+
+@pytest.mark.parametrize("sa,sb", [((4, 3), (3, 5)), ((2, 4, 3), (1, 3, 5)), ((3,), (3, 5)), ((4, 3), (3,)), ((3,), (3,))])
+def test_matmul_backward_matches_autograd(sa, sb):
+    rng = np.random.default_rng(7)
+    a, b = (rng.standard_normal((2, *s)).astype(np.float32) for s in (sa, sb))
+    _check(lambda dy: K.matmul_backward(dy, a, b)[0], torch.vmap(torch.matmul), a, b)   # per sample
+    y, macs = K.matmul(a, b)
+    _, _, (m, _) = K.matmul_backward(np.ones_like(y), a, b)
+    assert m == 2 * macs                                        # dA and dB: the forward's MACs each
+    (da, db), _, (m1, _) = K.matmul_backward(np.ones_like(y), a, b, need=(False, True))
+    assert da is None and db.shape == b.shape and m1 == macs
+
+
+# -- the engine's backward MACs and saved bytes against torch, on transformer blocks --------------------
+
+def _flop_counter_backward(model, x):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.train()
+    y = model(x)
+    with FlopCounterMode(display=False) as fc:
+        (y * torch.randn_like(y)).sum().backward()
+    return fc.get_total_flops() // 2  # it counts 2 FLOPs per MAC
+
+
+def _blocks():
+    """(name, torchvision block, its input, the zoo's block, the engine's input shape per sample)."""
+    from torchvision.models.maxvit import PartitionAttentionLayer
+    from torchvision.models.swin_transformer import SwinTransformerBlock
+    from torchvision.models.vision_transformer import EncoderBlock
+
+    from convcalc.zoo import maxvit, swin, vit
+
+    N, L, E, C = 2, 10, 16, 8
+    yield ("vit", EncoderBlock(2, E, 32, 0.0, 0.0), torch.randn(N, L, E), vit._encoder_block(E, 2, 32), (L, E))
+    for size, shift in (((8, 8), 2), ((6, 7), 2), ((6, 7), 0)):
+        tb = SwinTransformerBlock(C, 2, [4, 4], [shift, shift])
+        yield (f"swin {size} {shift}", Permuted(tb), torch.randn(N, C, *size),
+               swin._swin_block(C, 2, (4, 4), (shift, shift), 0.0), (C, *size))
+    for kind in ("window", "grid"):
+        tb = PartitionAttentionLayer(C, 4, 3, kind, (6, 6), 4, torch.nn.GELU, torch.nn.LayerNorm, 0.0, 0.0, 0.0)
+        yield f"maxvit {kind}", tb, torch.randn(N, C, 6, 6), maxvit._partition_attention(C, 4, 3, kind, 0.0), (C, 6, 6)
+
+
+class Permuted(torch.nn.Module):
+    """A channels-last torchvision block on a (B, C, H, W) map (permutes are views: no MACs, nothing saved)."""
+
+    def __init__(self, block):
+        super().__init__()
+        self.block = block
+
+    def forward(self, x):
+        return self.block(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+@needs_tv
+def test_backward_macs_match_flop_counter_on_transformer_blocks():
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    torch.manual_seed(0)
+    for name, block, x, ours, shape in _blocks():
+        with sdpa_kernel(SDPBackend.MATH):   # FlopCounterMode has no rule for the fused CPU kernel's backward
+            measured = _flop_counter_backward(block, x)
+        assert analyze(ours, shape, batch=x.shape[0], training=True).totals["backward_macs"] == measured, name
+
+
+@needs_tv
+def test_saved_activations_match_autograd_on_attention_layers():
+    """What autograd keeps for the attention layers alone (the layer's input requires a
+    gradient, as inside a network): torch's fused attention keeps q, k, v, its output and a
+    float32 log-sum-exp; torchvision's window attention keeps its windows' copy, q, k, v and
+    output copies and the probabilities."""
+    from torchvision.models.maxvit import PartitionAttentionLayer
+    from torchvision.models.swin_transformer import ShiftedWindowAttention as TorchSWA
+
+    torch.manual_seed(0)
+    N, C = 2, 8
+
+    class Self(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, x):
+            return self.m(x, x, x, need_weights=False)[0]
+
+    def ours(layer, shape):
+        return analyze(Sequential(Identity(), layer), shape, batch=N, training=True).rows[-1].saved_bytes
+
+    mha = torch.nn.MultiheadAttention(16, 4, batch_first=True)
+    assert tm.saved_bytes(Self(mha), torch.randn(N, 10, 16)) == ours(MultiheadAttention(16, 4), (10, 16))
+    for size, shift in (((8, 8), 2), ((6, 7), 2), ((6, 7), 0), ((4, 4), 0)):
+        measured = tm.saved_bytes(Permuted(TorchSWA(C, [4, 4], [shift, shift], 2)), torch.randn(N, C, *size))
+        assert measured == ours(ShiftedWindowAttention(C, 4, shift, 2), (C, *size)), (size, shift)
+    for kind in ("window", "grid"):
+        layer = PartitionAttentionLayer(C, 4, 3, kind, (6, 6), 4, torch.nn.GELU, torch.nn.LayerNorm, 0.0, 0.0, 0.0)
+
+        class Attn(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.attn = layer.attn_layer[1]
+
+            def forward(self, x):
+                return _torch_partition_attention(layer, self.attn)(self, x)
+
+        measured = tm.saved_bytes(Attn(), torch.randn(N, C, 6, 6))
+        assert measured == ours(PartitionAttention(C, 4, 3, kind), (C, 6, 6)), kind
