@@ -381,7 +381,9 @@ def estimate_training_bytes(report, graph, fd_bytes: int = 0) -> int:
             P, C, m = layer.attention_dims(r.input)
             probs = layer.attention_heads() * P * m
             kept += (6 * P * C + probs) * n * 4   # its windows, q/k/v (and the scaled copy), output; probabilities
-            attn = max(attn, (9 * P * C + 3 * probs) * n * 4)   # backward: dA, dZ, dq/dk/dv, stacked, dx
+            # backward: dZ (dA in place), dq/dk/dv and their stack, dx (float32); or a finite
+            # difference's float64 re-run: the scores (probabilities in place), q/k/v, output
+            attn = max(attn, (9 * P * C + 2 * probs) * n * 4, (6 * P * C + probs) * n * 8)
     return forward + kept + 4 * largest + report.totals["params"] * 4 + cols + 2 * pair + attn + fd_bytes
 
 

@@ -302,3 +302,86 @@ def test_saved_activations_match_autograd_on_attention_layers():
 
         measured = tm.saved_bytes(Attn(), torch.randn(N, C, 6, 6))
         assert measured == ours(PartitionAttention(C, 4, 3, kind), (C, 6, 6)), kind
+
+
+# -- verify --training on small transformers --------------------------------------------------------------
+
+def small_vit(E=16, heads=2):
+    block = Sequential(Residual(Sequential(LayerNorm(E), MultiheadAttention(E, heads, batch_first=True))),
+                       Residual(Sequential(LayerNorm(E), Linear(E, 2 * E), GELU(), Linear(2 * E, E))))
+    return Sequential(cc.Conv2d(3, E, 4, stride=4), Tokens(), ClassToken(E), PosEmbedding(17, E), block,
+                      LayerNorm(E), SelectToken(0), Linear(E, 10))
+
+
+def small_swin():
+    return Sequential(cc.Conv2d(3, 8, 2, stride=2), LayerNorm2d(8),
+                      Residual(Sequential(LayerNorm2d(8), ShiftedWindowAttention(8, 4, 0, 2))),
+                      Residual(Sequential(LayerNorm2d(8), ShiftedWindowAttention(8, 4, 2, 2))),
+                      PatchMerge(), LayerNorm2d(32), Permute((0, 2, 3, 1)), Linear(32, 16, bias=False),
+                      Permute((0, 3, 1, 2)), Residual(ShiftedWindowAttention(16, 4, 2, 4)),
+                      cc.AdaptiveAvgPool2d(1), cc.Flatten(), Linear(16, 10))
+
+
+def small_maxvit():
+    return Sequential(cc.Conv2d(3, 8, 3, stride=2, padding=1),
+                      Residual(Sequential(LayerNorm2d(8), PartitionAttention(8, 4, 3, "window"))),
+                      Residual(Sequential(LayerNorm2d(8), PartitionAttention(8, 4, 3, "grid"))),
+                      cc.AdaptiveAvgPool2d(1), cc.Flatten(), Linear(8, 10))
+
+
+def _attention_row_macs(P, C, m, need_dx=True):
+    """A recorded attention layer's backward: dX of the q/k/v projection (3PC^2, when its input
+    needs it), the four projections' dW (4PC^2), the output projection's dX and the four
+    attention matmuls' gradients (PC^2 + 4PmC)."""
+    return (3 * P * C * C if need_dx else 0) + 4 * P * C * C + P * C * C + 4 * P * m * C
+
+
+@pytest.mark.parametrize("make,shape", [(small_vit, (3, 16, 16)), (small_swin, (3, 14, 18)),
+                                        (small_maxvit, (3, 12, 12))])
+def test_verify_training_on_small_transformers(make, shape):
+    r = V.verify_training(make(), shape, batch=2)
+    assert r.ok, [(x.name, x.checks) for x in r.layers if not x.ok]
+    assert r.counts()["fd"] == (3, 0, 0)
+    assert r.counts()["bwd_macs"][1] == 0 and r.counts()["bwd_macs"][0] == len(r.layers)
+
+
+def test_attention_rows_backward_macs_by_hand():
+    r = {x.name: x.checks["bwd_macs"].measured for x in V.verify_training(small_vit(), (3, 16, 16), batch=2).layers}
+    assert r["4.0.1"] == 2 * _attention_row_macs(17, 16, 17)      # 16 patches + the class token
+    assert r["1"] == r["2"] == r["3"] == r["6"] == 0                # tokens, class token, positions, selection
+    s = {x.name: x.checks["bwd_macs"].measured for x in V.verify_training(small_swin(), (3, 14, 18), batch=1).layers}
+    # 7x9 map padded to 8x12 windows of 4x4; after merging 4x5 padded to 4x8
+    assert s["2.1"] == s["3.1"] == _attention_row_macs(8 * 12, 8, 16)
+    assert s["9"] == _attention_row_macs(4 * 8, 16, 16)
+    m = {x.name: x.checks["bwd_macs"].measured for x in V.verify_training(small_maxvit(), (3, 12, 12)).layers}
+    assert m["1.1"] == m["2.1"] == _attention_row_macs(6 * 6, 8, 9)
+
+
+def test_first_layer_attention_needs_no_input_gradient():
+    net = Sequential(MultiheadAttention(8, 2), Linear(8, 3))
+    r = V.verify_training(net, (5, 8))
+    assert r.ok and r.layers[0].checks["bwd_macs"].measured == _attention_row_macs(5, 8, 5, need_dx=False)
+    frozen = V.verify_training(small_vit(), (3, 16, 16), options=TrainingOptions(freeze=("4.0.1",)))
+    row = next(x for x in frozen.layers if x.name == "4.0.1")
+    assert frozen.ok and row.checks["bwd_macs"].measured == 17 * (3 + 1) * 16 * 16 + 4 * 17 * 17 * 16
+
+
+def test_memory_guard_counts_attention():
+    """The estimate of a run whose memory is mostly attention probabilities covers the peak
+    tracemalloc measures (numpy reports its buffers to it), and exceeds the same network
+    without the attention by at least the probabilities kept."""
+    import tracemalloc
+
+    L, E, heads, n = 512, 8, 4, 4
+    net = Sequential(Linear(E, E), MultiheadAttention(E, heads), MultiheadAttention(E, heads), Linear(E, 2))
+    plain = Sequential(Linear(E, E), Identity(), Identity(), Linear(E, 2))
+    need = [V.training_need(analyze(m, (L, E), batch=n, training=True), to_graph(m), 3, 2**31)[0] for m in (net, plain)]
+    probs = 2 * heads * L * L * n * 4
+    assert need[0] - need[1] >= probs
+    tracemalloc.start()
+    try:
+        assert V.verify_training(net, (L, E), batch=n).ok
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert probs < peak <= need[0], (probs, peak, need[0])

@@ -30,7 +30,6 @@ import math
 import numpy as np
 
 from ._util import as_float, matmul_macs
-from .act import softmax
 from .attention import _partition, _swin_windows, relative_position_index
 from .backward import linear_backward
 from .backward_elem import unbroadcast
@@ -45,17 +44,19 @@ __all__ = ["multihead_attention_train", "multihead_attention_backward", "shifted
 # -- the attention core -----------------------------------------------------------------------------
 
 def _attend(q, k, v, bias=None, mask=None):
-    """softmax(q k^T + bias + mask) v over the last two dims: (out, probabilities, MACs)."""
+    """softmax(q k^T + bias + mask) v over the last two dims: (out, probabilities, MACs). The
+    scores become the probabilities in place (the one array of that size a layer keeps)."""
     kt = np.swapaxes(k, -1, -2)
     scores = q @ kt
     macs = matmul_macs(q.shape, kt.shape)
-    if bias is not None:
-        scores = scores + bias
-    if mask is not None:
-        scores = scores + mask
-    attn, _ = softmax(scores, -1)
-    out = attn @ v
-    return out, attn, macs + matmul_macs(attn.shape, v.shape)
+    for extra in (bias, mask):
+        if extra is not None:
+            scores += extra
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+    out = scores @ v
+    return out, scores, macs + matmul_macs(scores.shape, v.shape)
 
 
 def _attend_backward(dout, q, k, v, attn):
@@ -64,8 +65,9 @@ def _attend_backward(dout, q, k, v, attn):
     da = dout @ vt
     dv = at @ dout
     macs = matmul_macs(dout.shape, vt.shape) + matmul_macs(at.shape, dout.shape)
-    dz = attn * (da - (da * attn).sum(axis=-1, keepdims=True))
-    dzt = np.swapaxes(dz, -1, -2)
+    da -= np.einsum("...ij,...ij->...i", da, attn)[..., None]   # dZ = A * (dA - rowsum(dA * A)), in place
+    da *= attn
+    dz, dzt = da, np.swapaxes(da, -1, -2)
     dq = dz @ k
     dk = dzt @ q
     macs += matmul_macs(dz.shape, k.shape) + matmul_macs(dzt.shape, q.shape)
