@@ -104,7 +104,7 @@ def forward_of(layer) -> Callable:
     if fn is not None:
         return fn
     run = kernel_for(layer).run
-    return lambda c: run(c.layer, c.xs if c.layer.arity is None else c.x, c.w, c.b)
+    return lambda c: run(c.layer, c.xs if c.layer.arity != 1 else c.x, c.w, c.b)
 
 
 # -- backwards: (ctx, dy) -> ([dx per input], {param: grad}, (macs_dx, macs_dw)) ------------------

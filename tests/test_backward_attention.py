@@ -385,3 +385,36 @@ def test_memory_guard_counts_attention():
     finally:
         tracemalloc.stop()
     assert probs < peak <= need[0], (probs, peak, need[0])
+
+
+# -- generic ops of traced models: matmul, view, reduce ----------------------------------------------------
+
+class Traced(torch.nn.Module):
+    """Attention-like generic ops: a matmul of two projections (both need gradients), a matmul
+    with the input (only one operand needs one), reductions, a reshape."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = torch.nn.Linear(8, 8), torch.nn.Linear(8, 8)
+
+    def forward(self, x):
+        k = self.b(x)
+        scores = (self.a(x) @ k.transpose(-1, -2)).amax(-1, keepdim=True) + (x @ k.transpose(-1, -2)).var(-1, keepdim=True)
+        return scores.reshape(x.shape[0], 3, 2)
+
+
+def test_generic_ops_backward_macs_match_flop_counter_and_verify():
+    from convcalc.verify import verify
+
+    torch.manual_seed(0)
+    model = cc.from_torch(Traced(), (6, 8))
+    kinds = {type(n.layer).__name__ for n in to_graph(model.net)}
+    assert {"MatMul", "Reduce", "View"} <= kinds
+    measured = _flop_counter_backward(Traced(), torch.randn(2, 6, 8))
+    # by hand: the projections' dW (2 * 6*8*8), dX of one (the other's input is the image) ... and
+    # the matmuls: 6*6*8 per operand needing a gradient: 2 + 1
+    assert measured == 2 * (2 * 6 * 8 * 8 + 3 * 6 * 6 * 8)
+    assert analyze(model, batch=2, training=True).totals["backward_macs"] == measured
+    assert verify(model, batch=2).ok                                  # a two-input matmul runs in the core
+    r = V.verify_training(model, batch=2)
+    assert r.ok and r.counts()["bwd_macs"] == (len(r.layers), 0, 0)
