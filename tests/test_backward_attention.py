@@ -475,3 +475,24 @@ def test_zoo_transformers_verify_training(model, shape):
     assert r.counts()["bwd_macs"] == (len(r.layers), 0, 0) and r.counts()["fd"] == (3, 0, 0)
     report = analyze(m, shape, training=True)
     assert sum(x.checks["bwd_macs"].measured for x in r.layers) == report.totals["backward_macs"]
+
+
+# -- explain --training ---------------------------------------------------------------------------------
+
+def test_explain_training_shows_attention_matmul_by_matmul(tmp_path):
+    from click.testing import CliRunner
+
+    from convcalc.cli import cli
+
+    spec = tmp_path / "mha.yaml"
+    spec.write_text("input: [16, 8]\nlayers:\n  - linear: {out_features: 8}\n"
+                    "  - multiheadattention: {embed_dim: 8, num_heads: 2}\n  - linear: {out_features: 3}\n")
+    r = CliRunner().invoke(cli, [str(spec), "--explain", "--training", "--batch", "2"])
+    assert r.exit_code == 0, r.output
+    block = r.output.split("(attention 2h)")[1].split("(linear 3)")[0]
+    N, L, E, h = 2, 16, 8, 2
+    assert f"dO = dY·W_o: dY {L}x{E} with W_o {E}x{E} → dO {L}x{E}; MACs = N·L·E·E = 2·16·8·8 = {N * L * E * E:,}" in block
+    assert f"dA = dO·Vᵀ per head: dO {h}x{L}x{E // h} with V {h}x{L}x{E // h} → dA {h}x{L}x{L}" in block
+    assert f"dW_in = d[QKV]ᵀ·X: X {L}x{E} with d[QKV] {L}x{3 * E} → dW_in {3 * E}x{E}" in block
+    dx, dw, shared = N * 3 * L * E * E, N * 4 * L * E * E, N * (L * E * E + 4 * L * L * E)
+    assert f"= {dx:,} + {dw:,} + {shared:,} = {dx + dw + shared:,}" in block
