@@ -10,14 +10,16 @@ layer's backward kernel fed the sum of its consumers' gradients. Per row:
 * **grads**: the shape of every gradient the backward produced: each input that requires one,
   each trainable parameter (and none for frozen ones);
 * **bwd MACs**: the kernels' own tallies (input gradient where an input requires one, weight
-  gradient where the layer trains) against the engine's per-row ``backward_macs``.
+  gradient where the layer trains, and for attention the matmuls on the way to both whenever
+  the layer is in the backward) against the engine's per-row ``backward_macs``.
 
 Finally **finite differences** of the loss (re-run in float64 from the perturbed layer on)
 against the backward's gradient on a few random parameter coordinates, in random layers of
 the network's last quarter of forward MACs (the re-runs then cost a fraction of a forward).
 
-``FORWARD`` (training-mode forwards, falling back to verify's kernels) and ``BACKWARD`` are
-registries keyed by layer class: to add a layer kind, register its backward.
+``FORWARD`` (training-mode forwards, falling back to verify's kernels; the attention kinds'
+keep q, k, v and the probabilities for their backward) and ``BACKWARD`` are registries keyed
+by layer class: to add a layer kind, register its backward.
 """
 from __future__ import annotations
 
