@@ -8,6 +8,7 @@ autograd keeps; verify --training (finite differences included) on small ViT/Swi
 networks."""
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import convcalc as cc
 from convcalc import kernels as K
@@ -496,3 +497,42 @@ def test_explain_training_shows_attention_matmul_by_matmul(tmp_path):
     assert f"dW_in = d[QKV]ᵀ·X: X {L}x{E} with d[QKV] {L}x{3 * E} → dW_in {3 * E}x{E}" in block
     dx, dw, shared = N * 3 * L * E * E, N * 4 * L * E * E, N * (L * E * E + 4 * L * L * E)
     assert f"= {dx:,} + {dw:,} + {shared:,} = {dx + dw + shared:,}" in block
+
+
+# -- properties over random window geometries -------------------------------------------------------------
+
+
+@st.composite
+def swin_configs(draw):
+    wh, ww = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    return dict(size=(draw(st.integers(1, 9)), draw(st.integers(1, 9))), window=(wh, ww),
+                shift=(draw(st.integers(0, wh - 1)), draw(st.integers(0, ww - 1))), heads=draw(st.sampled_from([1, 2])))
+
+
+@needs_tv
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(swin_configs())
+def test_swin_backward_matches_torchvision_and_engine_on_any_geometry(cfg):
+    """Any map size, window and shift (padding on either axis, shifts zeroed where a window covers
+    the map): the gradients are torchvision's and the kernel's tallies are the engine's row."""
+    from torchvision.models.swin_transformer import ShiftedWindowAttention as TorchSWA
+
+    rng = np.random.default_rng(8)
+    C, N = 4, 2
+    m = TorchSWA(C, list(cfg["window"]), list(cfg["shift"]), cfg["heads"])
+    w = _randomize(m, rng)
+    x = rng.standard_normal((N, C, *cfg["size"])).astype(np.float32)
+    y, _, saved = K.shifted_window_attention_train(x, w["qkv.weight"], w["qkv.bias"], w["proj.weight"],
+                                                   w["proj.bias"], w["relative_position_bias_table"],
+                                                   cfg["window"], cfg["shift"], cfg["heads"])
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx, grads, macs = K.shifted_window_attention_backward(
+        dy, saved, w["qkv.weight"], w["proj.weight"], w["relative_position_bias_table"].shape, cfg["window"],
+        cfg["shift"])
+    want_dx, want = _torch_grads(m, x, dy, lambda mod, xt: mod(xt.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
+    _close(dx, want_dx, "dx")
+    for name, g in grads.items():
+        _close(g, want[name], name)
+    layer = ShiftedWindowAttention(C, cfg["window"], cfg["shift"], cfg["heads"])
+    row = analyze(Sequential(LayerNorm2d(C), layer), (C, *cfg["size"]), batch=N, training=True).rows[-1]
+    assert sum(macs) == row.backward_macs
