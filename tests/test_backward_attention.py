@@ -435,6 +435,32 @@ def test_generic_ops_backward_macs_match_flop_counter_and_verify():
     assert r.ok and r.counts()["bwd_macs"] == (len(r.layers), 0, 0)
 
 
+@needs_torch
+@pytest.mark.parametrize("op", ["sum", "mean", "amax", "var", "std", "prod", "max", "median", "matmul"])
+def test_generic_ops_saved_activations_match_autograd(op):
+    """What autograd keeps: a matmul each operand whose partner needs a gradient (x @ k^T: x
+    only, for dk); a reduction by PyTorch's derivative formulas (mean/sum nothing, amax its input
+    and result, var its input, max over a dim its int64 indices)."""
+    import torch_models
+
+    reduce = {"max": lambda t: t.max(-1).values, "median": lambda t: t.median(-1).values,
+              "matmul": lambda t: t}.get(op, lambda t: getattr(t, op)(-1))
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(8, 8)
+
+        def forward(self, x):
+            k = self.lin(x)
+            return reduce(x @ k.transpose(-1, -2) if op == "matmul" else k)
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 8)
+    ours = analyze(cc.from_torch(Net(), (6, 8)), batch=2, training=True).training["saved_activations"]
+    assert ours == torch_models.saved_bytes(Net(), x)
+
+
 # -- the zoo's transformers -------------------------------------------------------------------------------
 
 def _maxvit_small():
