@@ -562,3 +562,12 @@ def test_swin_backward_matches_torchvision_and_engine_on_any_geometry(cfg):
     layer = ShiftedWindowAttention(C, cfg["window"], cfg["shift"], cfg["heads"])
     row = analyze(Sequential(LayerNorm2d(C), layer), (C, *cfg["size"]), batch=N, training=True).rows[-1]
     assert sum(macs) == row.backward_macs
+
+
+def test_every_kind_the_core_runs_has_a_backward():
+    """verify --training refuses a kind without a backward: none of convcalc's own is left (the
+    generic pointwise/op/unknown rows have no forward kernel either: verify refuses them)."""
+    from convcalc.layers import KINDS
+    from convcalc.verify import KERNELS
+
+    assert [k for k, cls in KINDS.items() if cls in KERNELS and cls not in V.BACKWARD] == []
