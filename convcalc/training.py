@@ -88,7 +88,8 @@ class _Account:
         self.storage[node.key] = self.storage[node.inputs[0]] if layer.aliases_input() else node.key
         inf = _Inf(row.output, macs_per_sample)
         dx, dw, *shared = layer.backward_macs(shapes, inf)  # shared: needed whenever anything is
-        macs = simplify(((dx if any(in_grads) else 0) + (dw if train_w else 0)
+        dx = sum((d for d, g in zip(dx, in_grads) if g), 0) if isinstance(dx, tuple) else dx if any(in_grads) else 0
+        macs = simplify((dx + (dw if train_w else 0)
                          + (sum(shared) if recorded else 0)) * self.batch)
         saved = self.saved(node, layer, shapes, inf, in_grads) if recorded else 0
         if recorded:

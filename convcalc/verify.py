@@ -280,7 +280,7 @@ def execute(layer, xs: list, rng) -> tuple:
     shape = tuple(xs[0].shape[1:])
     args = layer.args()
     weights, buffers = draw(k.weights(args, shape), k.buffers(args, shape), rng)
-    y, macs = k.run(layer, xs if layer.arity is None else xs[0], weights, buffers)
+    y, macs = k.run(layer, xs if layer.arity != 1 else xs[0], weights, buffers)
     return y, macs, weights, buffers
 
 

@@ -233,7 +233,7 @@ def _runner(layer, kern, weights, buffers, shapes, narrow):
             if w.dtype.kind == "f":
                 np.abs(w, out=w)
                 w += 1
-    return lambda xs: kern.run(layer, xs if layer.arity is None else xs[0], weights, buffers)[0]
+    return lambda xs: kern.run(layer, xs if layer.arity != 1 else xs[0], weights, buffers)[0]
 
 
 def _probe_shapes(shapes, dim, narrow):

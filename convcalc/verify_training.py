@@ -10,14 +10,16 @@ layer's backward kernel fed the sum of its consumers' gradients. Per row:
 * **grads**: the shape of every gradient the backward produced: each input that requires one,
   each trainable parameter (and none for frozen ones);
 * **bwd MACs**: the kernels' own tallies (input gradient where an input requires one, weight
-  gradient where the layer trains) against the engine's per-row ``backward_macs``.
+  gradient where the layer trains, and for attention the matmuls on the way to both whenever
+  the layer is in the backward) against the engine's per-row ``backward_macs``.
 
 Finally **finite differences** of the loss (re-run in float64 from the perturbed layer on)
 against the backward's gradient on a few random parameter coordinates, in random layers of
 the network's last quarter of forward MACs (the re-runs then cost a fraction of a forward).
 
-``FORWARD`` (training-mode forwards, falling back to verify's kernels) and ``BACKWARD`` are
-registries keyed by layer class: to add a layer kind, register its backward.
+``FORWARD`` (training-mode forwards, falling back to verify's kernels; the attention kinds'
+keep q, k, v and the probabilities for their backward) and ``BACKWARD`` are registries keyed
+by layer class: to add a layer kind, register its backward.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from .analyze import analyze
 from .errors import ConvcalcError, NeedsNumber
 from .graph import to_graph
 from .layers import conv as _conv, merge as _merge, norm as _norm, pool as _pool
+from .layers.attention import _AttentionTraining
 from .registry import Registry
 from .training import TrainingOptions
 from .verify import Check, LayerResult, _uniform, draw, estimate_bytes, kernel_for
@@ -55,6 +58,7 @@ class Ctx:
     cache: dict = field(default_factory=dict)
     need_dx: bool = False
     need_dw: bool = False
+    need_inputs: tuple = ()   # which inputs need a gradient (need_dx: any of them)
 
     @property
     def x(self):
@@ -102,7 +106,7 @@ def forward_of(layer) -> Callable:
     if fn is not None:
         return fn
     run = kernel_for(layer).run
-    return lambda c: run(c.layer, c.xs if c.layer.arity is None else c.x, c.w, c.b)
+    return lambda c: run(c.layer, c.xs if c.layer.arity != 1 else c.x, c.w, c.b)
 
 
 # -- backwards: (ctx, dy) -> ([dx per input], {param: grad}, (macs_dx, macs_dw)) ------------------
@@ -228,6 +232,65 @@ def _layerscale_back(c, dy):
     return dx, {"weight": dw}, macs
 
 
+# -- attention (kernels/backward_attention.py): training forwards keep q, k, v and the probabilities
+
+@FORWARD.register(L.MultiheadAttention)
+def _mha_forward(c):
+    l, w = c.layer, c.w
+    y, macs, c.cache["saved"] = K.multihead_attention_train(
+        c.x, w["in_proj_weight"], w.get("in_proj_bias"), w["out_proj.weight"], w.get("out_proj.bias"),
+        l.num_heads, w.get("bias_k"), w.get("bias_v"), l.add_zero_attn)
+    return y, macs
+
+
+@FORWARD.register(L.ShiftedWindowAttention)
+def _swin_forward(c):
+    l, w = c.layer, c.w
+    y, macs, c.cache["saved"] = K.shifted_window_attention_train(
+        c.x, w["qkv.weight"], w.get("qkv.bias"), w["proj.weight"], w.get("proj.bias"),
+        w["relative_position_bias_table"], l.window_size, l.shift_size, l.num_heads)
+    return y, macs
+
+
+@FORWARD.register(L.PartitionAttention)
+def _partition_forward(c):
+    l, w = c.layer, c.w
+    y, macs, c.cache["saved"] = K.partition_attention_train(
+        c.x, w["to_qkv.weight"], w["to_qkv.bias"], w["merge.weight"], w["merge.bias"],
+        w["relative_position_bias_table"], l.partition_size, l.partition_type, l.head_dim)
+    return y, macs
+
+
+@_reg(L.MultiheadAttention)
+def _mha_back(c, dy):
+    return K.multihead_attention_backward(dy, c.cache["saved"], c.w["in_proj_weight"], c.w["out_proj.weight"],
+                                          c.layer.bias, c.layer.add_bias_kv, c.need_dx, c.need_dw)
+
+
+@_reg(L.ShiftedWindowAttention)
+def _swin_back(c, dy):
+    l = c.layer
+    return K.shifted_window_attention_backward(dy, c.cache["saved"], c.w["qkv.weight"], c.w["proj.weight"],
+                                               c.w["relative_position_bias_table"].shape, l.window_size,
+                                               l.shift_size, l.qkv_bias, l.proj_bias, c.need_dx, c.need_dw)
+
+
+@_reg(L.PartitionAttention)
+def _partition_back(c, dy):
+    l = c.layer
+    return K.partition_attention_backward(dy, c.cache["saved"], c.w["to_qkv.weight"], c.w["merge.weight"],
+                                          c.w["relative_position_bias_table"].shape, l.partition_size,
+                                          l.partition_type, c.need_dx, c.need_dw)
+
+
+_reg(L.Tokens)(lambda c, dy: K.tokens_backward(dy, c.x.shape))
+_reg(L.ClassToken)(lambda c, dy: K.class_token_backward(dy, c.w["class_token"].shape))
+_reg(L.PosEmbedding)(lambda c, dy: K.pos_embedding_backward(dy, c.w["pos_embedding"].shape))
+_reg(L.SelectToken)(lambda c, dy: K.select_token_backward(dy, c.x.shape, c.layer.index))
+_reg(L.PatchMerge)(lambda c, dy: K.patch_merge_backward(dy, c.x.shape))
+_reg(L.View)(lambda c, dy: K.view_backward(dy, c.x.shape))
+_reg(L.Reduce)(lambda c, dy: K.reduce_backward(dy, c.x, c.y, c.layer.op, c.layer.dims, c.layer.keepdim))
+BACKWARD.register(L.MatMul)(lambda c, dy: K.matmul_backward(dy, c.xs[0], c.xs[1], c.need_inputs))
 BACKWARD.register(_merge.Add)(lambda c, dy: K.add_backward(dy, [x.shape for x in c.xs]))
 BACKWARD.register(_merge.Mul)(lambda c, dy: K.mul_backward(dy, c.xs))
 BACKWARD.register(_merge.Concat)(
@@ -297,12 +360,13 @@ def fd_candidates(graph, rows, batch: int, points: int, limit: int, share: float
 def estimate_training_bytes(report, graph, fd_bytes: int = 0) -> int:
     """Peak bytes of a training verification (fp32): the forward's estimate; every forward
     output kept for the backward (max-pool indices and dropout noise beside them, a few
-    temporaries of the largest one); the weights' gradients; the backward's im2col buffers
-    (one sample's columns of every group, and their gradient); the largest pair of
-    activation gradients in flight; and the finite differences' float64 weights."""
+    temporaries of the largest one; attention's windows, q/k/v, output and probabilities);
+    the weights' gradients; the backward's im2col buffers (one sample's columns of every
+    group, and their gradient); the largest pair of activation gradients in flight; the
+    largest attention backward's temporaries; and the finite differences' float64 weights."""
     forward, _ = estimate_bytes(report)
     n = report.batch
-    kept = pair = cols = largest = 0
+    kept = pair = cols = largest = attn = 0
     rows = {r.key: r for r in report.rows}
     for node in graph:
         r = rows[node.key]
@@ -315,7 +379,14 @@ def estimate_training_bytes(report, graph, fd_bytes: int = 0) -> int:
         if isinstance(layer, _conv._ConvNd):   # per sample: (C_in or C_out)*prod(k)*positions per group, all groups
             per_group = r.input[0] if layer.transposed else r.output[0]
             cols = max(cols, 2 * (r.macs // n) * 4 * layer.groups // max(1, per_group))
-    return forward + kept + 4 * largest + report.totals["params"] * 4 + cols + 2 * pair + fd_bytes
+        if isinstance(layer, _AttentionTraining):
+            P, C, m = layer.attention_dims(r.input)
+            probs = layer.attention_heads() * P * m
+            kept += (6 * P * C + probs) * n * 4   # its windows, q/k/v (and the scaled copy), output; probabilities
+            # backward: dZ (dA in place), dq/dk/dv and their stack, dx (float32); or a finite
+            # difference's float64 re-run: the scores (probabilities in place), q/k/v, output
+            attn = max(attn, (9 * P * C + 2 * probs) * n * 4, (6 * P * C + probs) * n * 8)
+    return forward + kept + 4 * largest + report.totals["params"] * 4 + cols + 2 * pair + attn + fd_bytes
 
 
 def training_need(report, graph, fd_points: int, max_memory: int) -> tuple:
@@ -380,7 +451,8 @@ class _Run:
                 raise ConvcalcError(f"{node.name}: the NumPy core rejects this layer: {e}") from None
             c.cache.pop("rng", None)
             frozen = self.options.frozen(node.name, layer)
-            c.need_dx = any(self.grad[k] for k in node.inputs)
+            c.need_inputs = tuple(self.grad[k] for k in node.inputs)
+            c.need_dx = any(c.need_inputs)
             c.need_dw = not frozen and bool(w)
             self.recorded[node.key] = self.grad[node.key] = c.need_dx or c.need_dw
             self.vals[node.key] = c.y
@@ -400,11 +472,11 @@ class _Run:
             dy = dys.pop(node.key, None)
             dy = np.zeros_like(c.y) if dy is None else dy
             try:
-                dxs, grads, (mdx, mdw) = BACKWARD.get(node.layer)(c, dy)
+                dxs, grads, (mdx, mdw, *shared) = BACKWARD.get(node.layer)(c, dy)
             except ValueError as e:
                 raise ConvcalcError(f"{node.name}: the NumPy backward rejects this layer: {e}") from None
             self.seen[node.key] = self._collect(node, c, dxs, grads, dys) + (
-                (mdx if c.need_dx else 0) + (mdw if c.need_dw else 0),)
+                (mdx if c.need_dx else 0) + (mdw if c.need_dw else 0) + sum(shared),)
 
     def _collect(self, node, c, dxs, grads, dys) -> tuple:
         """Check the gradients' shapes and pass the input gradients upstream (summed where a
@@ -453,7 +525,8 @@ class _Run:
 
     def _fd_point(self, key, base) -> FDPoint:
         grads = self.pgrads[key]
-        pname = "weight" if "weight" in grads else sorted(grads)[0]
+        # "weight" where there is one, else the largest tensor (attention's q/k/v projection)
+        pname = "weight" if "weight" in grads else max(sorted(grads), key=lambda n: grads[n].size)
         g = grads[pname]
         index = tuple(int(self.rng.integers(0, s)) for s in g.shape)
         w = self.ctx[key].w[pname].astype(np.float64)

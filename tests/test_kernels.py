@@ -725,6 +725,8 @@ def test_erf_precision():
     xs = np.concatenate([np.linspace(-7, 7, 20001), [0.0, 1e-300, -1e-12, 2.999999, 3.0, 3.000001, 40]])
     ref = np.array([math.erf(v) for v in xs])
     assert np.abs(erf(xs) - ref).max() < 1e-13
+    grid = xs[:20000].reshape(4, 5000)                  # more than one chunk, any shape
+    assert np.abs(erf(grid) - ref[:20000].reshape(4, 5000)).max() < 1e-13
 
 
 @needs_torch

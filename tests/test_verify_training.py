@@ -80,13 +80,23 @@ def test_a_wrong_gradient_value_is_caught_by_finite_differences(monkeypatch):
     assert [p.name for p in bad] == ["0"] and not r.ok          # the first conv's gradient went through it
 
 
-def test_memory_guard_and_missing_backward():
+class Doubler(cc.Layer):
+    """A kind with a forward kernel and no backward (every built-in kind has one)."""
+
+    kind = "doubler"
+
+    def infer(self, shape):
+        return cc.Inference(shape=tuple(shape))
+
+
+def test_memory_guard_and_missing_backward(monkeypatch):
     with pytest.raises(ConvcalcError, match="training step"):
         V.verify_training(tiny(), (3, 8, 8), max_memory=1000)
-    from convcalc.layers import SelectToken, Tokens
+    from convcalc.verify import KERNELS, Kernel
 
-    with pytest.raises(ConvcalcError, match="no NumPy backward kernel"):
-        V.verify_training(cc.Sequential(cc.Conv2d(3, 4, 1), Tokens(), SelectToken(0)), (3, 4, 4))
+    monkeypatch.setitem(KERNELS._entries, Doubler, Kernel(lambda l, x, w, b: (2 * x, 0)))
+    with pytest.raises(ConvcalcError, match="no NumPy backward kernel for layer kind 'doubler'"):
+        V.verify_training(cc.Sequential(cc.Conv2d(3, 4, 1), Doubler()), (3, 4, 4))
 
 
 def test_estimate_covers_the_backward():

@@ -6,9 +6,11 @@ kernels that do no matmul).  Shapes follow PyTorch: x is (N, C, *spatial)
 with 1, 2 or 3 spatial dims, weights as in PyTorch.  float32 in, float32 out.
 Impossible configurations raise ValueError.
 
-Every backward (``*_backward``) returns ``(dx, dparams, (macs_dx, macs_dw))``: the input
-gradient (a list for merges), the parameter gradients by name, and the MACs of the input
-gradient and of the weight gradient, each tallied from the shapes of its own matmuls.
+Every backward (``*_backward``) returns ``(dx, dparams, (macs_dx, macs_dw[, macs_shared]))``:
+the input gradient (a list for merges), the parameter gradients by name, and the MACs of the
+input gradient and of the weight gradient, each tallied from the shapes of its own matmuls
+(attention adds a third: the matmuls on the way to both, spent whenever either is asked for).
+The attention kinds' training forwards (``*_train``) return ``(y, macs, saved)``.
 
 This package imports numpy and the standard library only.
 """
@@ -31,6 +33,11 @@ from .backward_elem import (add_backward, channel_shuffle_backward, concat_backw
                             unbroadcast, upsample_backward, zero_pad2d_backward)
 from .backward_norm import (batch_norm_backward, group_norm_backward, instance_norm_backward,
                             layer_norm_backward, local_response_norm_backward)
+from .backward_attention import (class_token_backward, matmul_backward, multihead_attention_backward,
+                                 multihead_attention_train, partition_attention_backward, partition_attention_train,
+                                 patch_merge_backward, pos_embedding_backward, reduce_backward, select_token_backward,
+                                 shifted_window_attention_backward, shifted_window_attention_train, tokens_backward,
+                                 view_backward)
 from .backward_pool import (adaptive_avg_pool_backward, adaptive_max_pool_backward,
                             adaptive_max_pool_with_indices, avg_pool_backward, max_pool_backward,
                             max_pool_with_indices)
@@ -56,4 +63,8 @@ __all__ = [
     "identity_backward", "flatten_backward", "permute_backward", "channel_shuffle_backward",
     "slice_backward", "upsample_backward", "add_backward", "mul_backward", "concat_backward", "unbroadcast",
     "zero_pad2d_backward",
+    "multihead_attention_train", "multihead_attention_backward", "shifted_window_attention_train",
+    "shifted_window_attention_backward", "partition_attention_train", "partition_attention_backward",
+    "tokens_backward", "class_token_backward", "pos_embedding_backward", "select_token_backward",
+    "patch_merge_backward", "view_backward", "reduce_backward", "matmul_backward",
 ]

@@ -148,9 +148,18 @@ def _erfc_cf(z):
     return np.exp(-z * z) / (math.sqrt(math.pi) * f)
 
 
+_ERF_CHUNK = 1 << 14   # elements per pass of the series: its ~240 sweeps then stay in cache
+
+
 def erf(x):
-    """Error function, float64 accuracy (|err| < 1e-14), any shape."""
+    """Error function, float64 accuracy (|err| < 1e-14), any shape; large arrays in chunks
+    (the same arithmetic element by element: twice as fast as one sweep of the whole array)."""
     x = np.asarray(x, dtype=np.float64)
+    if x.size > _ERF_CHUNK:
+        flat, out = x.reshape(-1), np.empty(x.size)
+        for i in range(0, flat.size, _ERF_CHUNK):
+            out[i:i + _ERF_CHUNK] = erf(flat[i:i + _ERF_CHUNK])
+        return out.reshape(x.shape)
     a = np.abs(x)
     out = np.empty_like(a)
     small = a < 3.0

@@ -50,16 +50,18 @@ class _AttentionTraining:
         P, C, m = self.attention_dims(shapes[0])
         return (simplify(3 * P * C * C), simplify(4 * P * C * C), simplify(P * C * C + 4 * P * m * C))
 
-    saves = ("input",)
+    saves = ("input",)  # the q/k/v projection's input is the layer's own (MultiheadAttention)
     keeps_probs = True  # explicit softmax(QK^T) (window attention); fused attention keeps none
 
     def saved_extra(self, shapes, inf):
-        # q, k, v and the attention output (PyTorch's fused attention keeps these plus a float32
-        # log-sum-exp per head and query); for window attention also the softmax probabilities
         P, C, m = self.attention_dims(shapes[0])
         heads = self.attention_heads()
-        probs = ((heads * P * m, None, True),) if self.keeps_probs else ()
-        return ((4 * P * C, None, True), (heads * P, 4, True)) + probs
+        if not self.keeps_probs:  # PyTorch's fused attention: q, k, v, its output, a float32 log-sum-exp
+            return ((4 * P * C, None, True), (heads * P, 4, True))   # per head and query
+        # torchvision's window attention: the projection's input is a copy (the windows, padded,
+        # rolled, channels last; never the layer's input), then q, k, v and the output as copies
+        # (the batched matmuls' operands), and the softmax probabilities
+        return ((5 * P * C, None, True), (heads * P * m, None, True))
 
 
 class MultiheadAttention(_AttentionTraining, Layer):
@@ -223,6 +225,7 @@ class ShiftedWindowAttention(_AttentionTraining, Layer):
     map of ``N`` positions: ``N*(4*C*C + 2*Wh*Ww*C)``."""
 
     kind = "shiftedwindowattention"
+    saves = ()  # the windows' copy instead (saved_extra)
 
     def attention_dims(self, shape):
         return self.padded_positions(shape), shape[0], prod(self.window_size)
@@ -307,6 +310,7 @@ class PartitionAttention(_AttentionTraining, Layer):
     buffer ``P^4``; MACs ``H*W*(4*C*C + 2*P*P*C)``. H and W must be multiples of P."""
 
     kind = "partitionattention"
+    saves = ()  # the partition's copy instead (saved_extra)
 
     def attention_dims(self, shape):
         return prod(shape[1:]), self.feat_dim, self.partition_size ** 2

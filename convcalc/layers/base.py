@@ -175,9 +175,10 @@ class Layer:
 
     def backward_macs(self, shapes, inf: Inference) -> tuple:
         """Per-sample MACs of (the input gradient, the weight gradient[, the part both need]):
-        the first is spent only when an input needs a gradient, the second only for trainable
-        weights, the optional third whenever the layer is in the backward at all (attention's
-        matmuls lead to its inputs and to its projection weights alike)."""
+        the first is spent only when an input needs a gradient (a tuple: one entry per input,
+        each spent when that input needs one, as a matmul's two operands), the second only for
+        trainable weights, the optional third whenever the layer is in the backward at all
+        (attention's matmuls lead to its inputs and to its projection weights alike)."""
         return 0, 0
 
     def saved(self, shapes, inf: Inference, input_grads: tuple) -> tuple:

@@ -83,10 +83,25 @@ REDUCTIONS = ("mean", "sum", "amax", "amin", "max", "min", "prod", "std", "var",
               "argmax", "argmin", "median", "nanmean", "nansum")
 
 
+#: what autograd keeps for a reduction's backward (PyTorch's derivatives.yaml): mean and sum
+#: only shapes; amax/amin, prod, std, norm, logsumexp their input and result; var its input;
+#: max/min/median over a dim the int64 indices of the result
+_REDUCE_SAVES = {"amax": ("input", "output"), "amin": ("input", "output"), "prod": ("input", "output"),
+                 "std": ("input", "output"), "norm": ("input", "output"), "logsumexp": ("input", "output"),
+                 "var": ("input",)}
+_REDUCE_INDICES = ("max", "min", "median")
+
+
 class Reduce(Layer):
     """``x.mean(dim=...)`` and its kin over per-sample ``dims`` (0-based, batch excluded)."""
 
     kind = "reduce"
+
+    def saved(self, shapes, inf, input_grads):
+        return _REDUCE_SAVES.get(self.op, ())
+
+    def saved_extra(self, shapes, inf):
+        return ((prod(inf.shape), 8, True),) if self.op in _REDUCE_INDICES else ()
 
     def __init__(self, op="mean", dims=(), keepdim=False):
         if op not in REDUCTIONS:
@@ -153,6 +168,15 @@ class MatMul(Layer):
         if len(b) == 1:
             out = out[:-1]
         return Inference(shape=tuple(out), macs=macs, rf="global", conditions=conds)
+
+    def saved(self, shapes, inf, input_grads):
+        """Each operand, for the other's gradient: kept when the other needs one (as mm does)."""
+        return tuple(("input", 1 - i) for i, g in enumerate(input_grads) if g)
+
+    def backward_macs(self, shapes, inf):
+        """dA = dY @ B^T and dB = A^T @ dY each meet every (output unit, K) pair once: the
+        forward's ``prod(output) * K`` per operand that needs a gradient (one entry per input)."""
+        return (inf.macs, inf.macs), 0
 
     def infer(self, shape):  # pragma: no cover - two inputs
         raise ShapeError("matmul takes two inputs")

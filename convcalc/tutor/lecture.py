@@ -1,8 +1,8 @@
 """What a learner needs beyond the formula: the exact quotient before the floor and what the
 remainder means, a transposed convolution as its equivalent direct convolution (Dumoulin & Visin,
 "A guide to convolution arithmetic", 2016), the receptive field in the lecture's recurrence
-(r_out = r_in + (k − 1)·j_in, j_out = j_in·s), the backward pass of a conv or linear layer, and a
-whole model's totals.
+(r_out = r_in + (k − 1)·j_in, j_out = j_in·s), the backward pass of a conv or linear layer (and of
+self-attention, matmul by matmul), and a whole model's totals.
 
 Every number here is recomputed with integer / Fraction arithmetic from the layer's arguments and
 checked against the engine's result; a line that would disagree is never shown (the engine's
@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+
+from .. import layers as L
+from ..registry import Registry
 
 
 def decimal(q: Fraction) -> str:
@@ -135,6 +138,9 @@ def backward_lines(row, layer, input_needs_grad: bool) -> list:
     """dX and dW of a conv or linear layer: what each is, its shapes, its MACs (= the forward's)."""
     from .kinds import role
 
+    special = BACKWARD_NOTES.get(layer, None)
+    if special is not None and row.backward_macs is not None:
+        return special(row, layer, input_needs_grad)
     ro = role(layer)
     if ro.features is None or row.backward_macs is None:
         return []
@@ -167,6 +173,57 @@ def backward_lines(row, layer, input_needs_grad: bool) -> list:
     else:
         lines.append(f"backward MACs = {row.backward_macs:,}")
     return lines
+
+
+def _shape(*dims) -> str:
+    return "x".join(map(str, dims))
+
+
+def attention_backward_lines(row, layer, input_needs_grad: bool) -> list:
+    """Self-attention's backward, matmul by matmul (per head for the two attention matmuls):
+    the output projection, attn·V, the softmax, QKᵀ, the q/k/v projection."""
+    L, E = row.input
+    h = layer.num_heads
+    d, S = E // h, L + int(layer.add_bias_kv) + int(layer.add_zero_attn)
+    n = row.macs // (4 * L * E * E + 2 * L * S * E)          # the batch
+    proj, att, qkv = n * L * E * E, n * L * S * E, n * 3 * L * E * E
+    trainable = row.params != 0
+    b, bv = ("N·", f"{n}·") if n > 1 else ("", "")
+
+    def macs(formula, *values):   # "MACs = N·L·E·E = 2·16·8·8 = 2,048"
+        return f"MACs = {b}{formula} = {bv}{'·'.join(map(str, values))} = {n * math.prod(values):,}"
+
+    y, o, z, hd = _shape(L, E), _shape(h, L, d), _shape(h, L, S), _shape(h, S, d)
+    skip = "" if input_needs_grad else "  (not computed: the input is the data, it needs no gradient)"
+    lines = [f"backward (gradients of the loss): dY {y} comes in from the next layer",
+             f"out_proj  dO = dY·W_o: dY {y} with W_o {_shape(E, E)} → dO {y}; {macs('L·E·E', L, E, E)}",
+             f"          dW_o = dYᵀ·O: O {y} with dY {y} → dW_o {_shape(E, E)}; {macs('L·E·E', L, E, E)}",
+             f"attn·V    dA = dO·Vᵀ per head: dO {o} with V {hd} → dA {z}; {macs('L·S·E', L, S, E)}",
+             f"          dV = Aᵀ·dO per head: A {z} with dO {o} → dV {hd}; {macs('L·S·E', L, S, E)}",
+             "softmax   dZ = A ⊙ (dA − rowsum(dA ⊙ A)) (element-wise, no MACs)",
+             f"QKᵀ       dQ = dZ·K per head: dZ {z} with K {hd} → dQ {o}; {macs('L·S·E', L, S, E)}",
+             f"          dK = dZᵀ·Q per head: dZ {z} with Q {o} → dK {hd}; {macs('L·S·E', L, S, E)}",
+             f"in_proj   dX = d[QKV]·W_in: d[QKV] {_shape(L, 3 * E)} with W_in {_shape(3 * E, E)} → dX {y}; "
+             f"{macs('3·L·E·E', 3, L, E, E)}{skip}",
+             f"          dW_in = d[QKV]ᵀ·X: X {y} with d[QKV] {_shape(L, 3 * E)} → dW_in {_shape(3 * E, E)}; "
+             f"{macs('3·L·E·E', 3, L, E, E)}",
+             f"(L = {L} queries, S = {S} keys, E = {E} = {h} heads x {d}; dO and the four attention matmuls "
+             "lead to dX and dW_in alike)"]
+    if layer.bias:
+        lines.append(f"db_in, db_o = d[QKV], dY summed over tokens → {3 * E} and {E} values (additions, no MACs)")
+    dx, dw, shared = qkv if input_needs_grad else 0, qkv + proj if trainable else 0, proj + 4 * att
+    total = dx + dw + shared
+    if total == row.backward_macs:
+        parts = [p for p, v in (("dX", dx), ("(dW_in + dW_o)", dw), ("(dO + dA + dV + dQ + dK)", shared)) if v]
+        lines.append(f"backward MACs = {' + '.join(parts)} = " + " + ".join(f"{v:,}" for v in (dx, dw, shared) if v)
+                     + f" = {total:,}")
+    else:
+        lines.append(f"backward MACs = {row.backward_macs:,}")
+    return lines
+
+
+BACKWARD_NOTES = Registry("backward explanation")
+BACKWARD_NOTES.register(L.MultiheadAttention)(attention_backward_lines)
 
 
 def total_lines(report) -> list:
