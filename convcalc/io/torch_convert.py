@@ -12,7 +12,8 @@ import dataclasses
 
 import re
 
-from ..graph import Graph
+from ..graph import Graph, to_graph
+from ..layers.base import Layer
 from ..layers import linear, ops, tensor
 from ..layers.merge import COMBINE
 from .torch_ops import (CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY, TorchError, _torch, functions, macs_rule,
@@ -89,7 +90,7 @@ def _run(gm, conv, batch, shape):
             m = self.fetch_attr(target)
             layer = conv.layer_of(target, m)
             x = args[0] if args else None
-            if layer is not None and len(args) == 1 and not kwargs and isinstance(x, torch.Tensor) and x.dim():
+            if isinstance(layer, Layer) and len(args) == 1 and not kwargs and isinstance(x, torch.Tensor) and x.dim():
                 out = layer.infer(tuple(x.shape[1:])).shape
                 return torch.empty((x.shape[0], *out), device="meta")
             state = {k: meta(v) for k, v in [*m.named_parameters(), *m.named_buffers()]}
@@ -126,12 +127,12 @@ class Converter:
     """Maps the nodes of ``gm`` to a :class:`Graph` (``self.graph``); ``self.seen`` are the
     parameters counted (id -> number of elements)."""
 
-    def __init__(self, gm, shape):
+    def __init__(self, gm, shape, layers=None):
         self.gm, self.shape = gm, tuple(shape)
         self.torch = _torch()
         self.modules = torch_modules()
         self.unary = functions()[0]
-        self.layers, self.calls, self.seen = {}, {}, {}
+        self.layers, self.calls, self.seen = dict(layers or {}), {}, {}
         self.full = Graph()
         self.values, self.counted = {}, set()
 
@@ -277,6 +278,8 @@ class Converter:
         if name in _SAME and len(tensors) == 1 and not self._params_of(n) and ps == tensors[0].ps:
             return tensors[0]  # an op that changes nothing here (x.contiguous(), a cat of one)
         layer, ins, implicit = self._layer(n, name, m, tensors, ps, o2)
+        if layer is not None and not isinstance(layer, Layer):  # a block of layers for one module
+            return self._splice(n, name, layer, ins[0], got, o2)
         if layer is None:  # an op with no rule: counted as not counted
             layer, ins, implicit = ops.Unknown(self._label(n, name), ps, self._new_params(self._params_of(n))), \
                 [t.key for t in tensors], False
@@ -287,6 +290,20 @@ class Converter:
         key = self.full.add(self.row(n), layer, ins, implicit=implicit)
         self._ps[key] = ps
         return _T(key, ps, bdim, drop, tuple(o2.shape))
+
+    def _splice(self, n, name, block, src, got, o2):
+        """Add ``block``'s layers reading ``src`` under the module's row name."""
+        ps, bdim, drop = got
+        before = set(self.full.nodes)
+        to_graph(block, self.row(n), self.full, src)
+        new = [k for k in self.full.nodes if k not in before]
+        for k in new:
+            node = self.full.nodes[k]
+            self._ps[k] = tuple(node.layer.infer_all([self._ps_of(i) for i in node.inputs]).shape)
+        if self._ps[new[-1]] != tuple(ps):
+            raise TorchError(f"{self.row(n)}: torch gives {_text(ps)} but convcalc {_text(self._ps[new[-1]])}: "
+                             f"the conversion of {name} is wrong")
+        return _T(new[-1], ps, bdim, drop, tuple(o2.shape))
 
     @property
     def _ps(self):
@@ -316,7 +333,7 @@ class Converter:
             params.update({id(p): p.numel() for p in m.parameters()})
             x = self.v2[n.args[0]] if n.args else None
             layer = self.layers.get(n.target)
-            if layer is not None and hasattr(x, "shape") and x.dim() > 1:
+            if isinstance(layer, Layer) and hasattr(x, "shape") and x.dim() > 1:
                 macs += layer.infer(tuple(x.shape[1:])).macs * x.shape[0]
         elif name in MATMUL:
             macs += self._macs(n, name, m) or 0

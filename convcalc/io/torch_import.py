@@ -22,6 +22,7 @@ from ..graph import Graph
 from ..zoo import Model
 from .torch_ops import (TORCH_MODULES, TorchError, _bind, _torch, functions, module_layer, registered,  # noqa: F401
                         torch_modules)
+from .torch_attention import register_torchvision
 from .torch_convert import Converter
 
 __all__ = ["from_torch", "TorchError", "TORCH_MODULES", "to_torch_source"]
@@ -40,8 +41,9 @@ def _user_frame(tb):
 
 
 def _trace(module):
-    """The fx GraphModule (registered module classes and nn.MultiheadAttention stay leaves)."""
-    torch = _torch()
+    """(fx GraphModule, {qualified name: layer} of the leaves convcalc maps): registered module
+    classes stay leaves where their builder maps them; other torch.nn modules are leaves as fx has them."""
+    _torch()
     import torch.fx as fx
 
     modules = torch_modules()
@@ -53,12 +55,25 @@ def _trace(module):
     except ImportError:
         pass
 
+    register_torchvision(modules)
+    built = {}
+
     class Tracer(fx.Tracer):
         def __init__(self):
             super().__init__(autowrap_functions=tuple(wrap))
 
         def is_leaf_module(self, m, qualname):
-            return hasattr(m, "convcalc_kind") or registered(m) or super().is_leaf_module(m, qualname)
+            if hasattr(m, "convcalc_kind"):
+                return True
+            if registered(m):  # a leaf when convcalc maps it (its builder may decline: then traced into)
+                if qualname not in built:
+                    try:
+                        built[qualname] = module_layer(m, qualname)
+                    except ConvcalcError:
+                        built[qualname] = False  # refused by name when converted
+                if built[qualname] is not None:
+                    return True
+            return super().is_leaf_module(m, qualname)
 
     import torch.fx._symbolic_trace as st
 
@@ -75,7 +90,7 @@ def _trace(module):
             graph = Tracer().trace(module)
         except Exception as e:  # tracing runs user code: report what failed, in one line
             raise _trace_error(module, e) from None
-    return fx.GraphModule(module, graph)
+    return fx.GraphModule(module, graph), {k: v for k, v in built.items() if v is not False}
 
 
 def _trace_error(module, e) -> TorchError:
@@ -100,8 +115,8 @@ def from_torch(module, input_shape, name: Optional[str] = None) -> Model:
     was_training = module.training
     module.eval()
     try:
-        gm = _trace(module)
-        conv = Converter(gm, shape)
+        gm, built = _trace(module)
+        conv = Converter(gm, shape, built)
         conv.run()
     finally:
         module.train(was_training)

@@ -35,7 +35,8 @@ def _tup(v):
 
 
 def module_layer(m, path: str):
-    """The convcalc layer for one torch leaf module."""
+    """The convcalc layer (or block of layers) for one torch leaf module; None where its builder
+    finds the module's configuration is not one the engine expresses exactly."""
     kind = getattr(m, "convcalc_kind", None)
     if kind is not None:  # helper classes of an exported file
         return KINDS[kind](**dict(getattr(m, "convcalc_args", {})))
@@ -131,6 +132,9 @@ def _register_builtins(nn) -> None:
     reg(nn.ChannelShuffle)(lambda m, path: tensor.ChannelShuffle(m.groups))
     for n in ("ReLU", "ReLU6", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "SiLU", "Identity"):
         reg(getattr(nn, n))(lambda m, path, cls=getattr(act, n): cls())
+    from .torch_attention import mha
+
+    reg(nn.MultiheadAttention)(mha)  # None (a generic op) for a configuration the engine class does not have
 
 
 def torch_modules() -> Registry:
