@@ -24,6 +24,7 @@ from .torch_ops import (TORCH_MODULES, TorchError, _bind, _torch, functions, mod
                         torch_modules)
 from .torch_attention import register_torchvision
 from .torch_convert import Converter
+from .torch_einops import einops_module
 
 __all__ = ["from_torch", "TorchError", "TORCH_MODULES", "to_torch_source"]
 
@@ -47,11 +48,11 @@ def _trace(module):
     import torch.fx as fx
 
     modules = torch_modules()
-    wrap = []
-    try:  # einops calls are recorded as calls, not traced into
+    wrap, search = [], []
+    try:  # einops calls are recorded as calls, not traced into (``rearrange(..)`` and ``einops.rearrange(..)``)
         import einops
 
-        wrap = [einops.rearrange, einops.reduce, einops.repeat]
+        wrap, search = [einops.rearrange, einops.reduce, einops.repeat], [einops]
     except ImportError:
         pass
 
@@ -61,9 +62,10 @@ def _trace(module):
     class Tracer(fx.Tracer):
         def __init__(self):
             super().__init__(autowrap_functions=tuple(wrap))
+            self._autowrap_search.extend(search)  # only the functions above are patched there
 
         def is_leaf_module(self, m, qualname):
-            if hasattr(m, "convcalc_kind"):
+            if hasattr(m, "convcalc_kind") or einops_module(m) is not None:
                 return True
             if registered(m):  # a leaf when convcalc maps it (its builder may decline: then traced into)
                 if qualname not in built:

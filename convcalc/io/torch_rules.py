@@ -13,6 +13,7 @@ from ..layers import attention, linear, ops, tensor
 from ..layers.base import Layer
 from ..layers.merge import COMBINE
 from .torch_attention import block_macs, mha_call_ok
+from .torch_einops import einops_block, einops_call, einops_module
 from .torch_ops import CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY
 
 
@@ -32,6 +33,9 @@ def _arg(n, i, key, default=None):
 
 
 def rule(conv, n, name, m, tensors, ps, out):
+    spec = einops_module(m) if m is not None else einops_call(n, name)
+    if spec is not None:
+        return _einops(conv, n, spec, tensors, ps)
     if m is not None:
         return _module(conv, n, name, m, tensors, ps)
     keys = _unique(t.key for t in tensors)
@@ -50,6 +54,21 @@ def rule(conv, n, name, m, tensors, ps, out):
     if name in ELEMENTWISE or name in REDUCE or name in CREATE:
         return _elementwise(conv, n, name, tensors, ps, consts)
     return None, keys, False
+
+
+def _einops(conv, n, spec, tensors, ps):
+    """An einops rearrange/reduce/repeat: its steps as rows (one generic row where they cannot be)."""
+    t, keys = tensors[0], _unique(x.key for x in tensors)
+    src = n.args[0] if n.args else None
+    block = None
+    if len(keys) == 1 and hasattr(src, "op") and t.bdim == 0 and t.drop and not conv._params_of(n):
+        block = einops_block(*spec, tuple(conv.v2[src].shape), tuple(conv.v3[src].shape))
+    if block is not None:
+        return block, keys, False
+    op = spec[0]
+    if op in ("rearrange", "repeat"):
+        return ops.View(ps, op=f"einops.{op}"), keys, False
+    return ops.Op(f"einops.reduce {op}", ps, 0, conv._new_params(conv._params_of(n))), keys, False
 
 
 def _module(conv, n, name, m, tensors, ps):
