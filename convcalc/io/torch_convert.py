@@ -149,8 +149,9 @@ class Converter:
         outputs = []
         for n in self.gm.graph.nodes:
             if n.op == "placeholder":
-                if self.values:
-                    raise TorchError(f"forward takes several inputs ({next(iter(self.values)).name}, {n.name}); "
+                first = next((k for k in self.values if k.op == "placeholder"), None)
+                if first is not None:
+                    raise TorchError(f"forward takes several inputs ({first.name}, {n.name}); "
                                      "convcalc needs one")
                 self.values[n] = _T(self.full.inputs[0], self.shape, 0, True, self.v2[n].shape)
             elif n.op == "output":

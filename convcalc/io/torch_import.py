@@ -25,6 +25,7 @@ from .torch_ops import (TORCH_MODULES, TorchError, _bind, _torch, functions, mod
 from .torch_attention import register_torchvision
 from .torch_convert import Converter
 from .torch_einops import einops_module
+from .torch_export import export_graph
 
 __all__ = ["from_torch", "TorchError", "TORCH_MODULES", "to_torch_source"]
 
@@ -41,7 +42,7 @@ def _user_frame(tb):
     return frames[-1] if frames else None
 
 
-def _trace(module):
+def _trace(module, shape):
     """(fx GraphModule, {qualified name: layer} of the leaves convcalc maps): registered module
     classes stay leaves where their builder maps them; other torch.nn modules are leaves as fx has them."""
     _torch()
@@ -91,8 +92,11 @@ def _trace(module):
         try:
             graph = Tracer().trace(module)
         except Exception as e:  # tracing runs user code: report what failed, in one line
-            raise _trace_error(module, e) from None
-    return fx.GraphModule(module, graph), {k: v for k, v in built.items() if v is not False}
+            exported = export_graph(module, shape)  # ... and where fx cannot, torch.export's ATen graph
+            if exported is None:
+                raise _trace_error(module, e) from None
+            return exported, {}, "torch.export"
+    return fx.GraphModule(module, graph), {k: v for k, v in built.items() if v is not False}, "torch.fx"
 
 
 def _trace_error(module, e) -> TorchError:
@@ -100,10 +104,12 @@ def _trace_error(module, e) -> TorchError:
     where = f" at {frame.filename}:{frame.lineno} ({(frame.line or '').strip()!r})" if frame else ""
     text = str(e).splitlines()[0] if str(e) else ""
     if "control flow" in text or "iteration" in text or "bool" in text.lower():
-        return TorchError(f"cannot trace {type(module).__name__}: its forward branches on tensor values{where}; "
-                          "make the branch depend on sizes or constructor arguments, or register the module "
-                          "that holds it in convcalc.io.torch_ops.TORCH_MODULES")
-    return TorchError(f"cannot trace {type(module).__name__}{where}: {type(e).__name__}: {text}")
+        return TorchError(f"cannot trace {type(module).__name__} (neither torch.fx nor torch.export): its forward "
+                          f"branches on tensor values{where}; make the branch depend on sizes or constructor "
+                          "arguments, move it into a function marked with torch.fx.wrap, or register the module "
+                          "that holds it in convcalc.io.torch_ops.TORCH_MODULES (a leaf)")
+    return TorchError(f"cannot trace {type(module).__name__} (neither torch.fx nor torch.export){where}: "
+                      f"{type(e).__name__}: {text}")
 
 
 def from_torch(module, input_shape, name: Optional[str] = None) -> Model:
@@ -117,12 +123,12 @@ def from_torch(module, input_shape, name: Optional[str] = None) -> Model:
     was_training = module.training
     module.eval()
     try:
-        gm, built = _trace(module)
+        gm, built, how = _trace(module, shape)
         conv = Converter(gm, shape, built)
         conv.run()
     finally:
         module.train(was_training)
-    model = Model(name or type(module).__name__, conv.graph, shape, f"traced from {type(module).__name__} with torch.fx")
+    model = Model(name or type(module).__name__, conv.graph, shape, f"traced from {type(module).__name__} with {how}")
     total = sum(p.numel() for p in module.parameters())
     used = sum(conv.seen.values())
     if total != used:  # submodules or bare parameters the forward never touches
