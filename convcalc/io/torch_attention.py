@@ -94,11 +94,9 @@ def swin(m, path):
     return Sequential(("chw", tensor.Permute((0, 3, 1, 2))), ("", layer), ("hwc", tensor.Permute((0, 2, 3, 1))))
 
 
-def patch_merging(m, path, v2=False):
+def patch_merging(m, path, module_layer, registered, v2=False):
     """torchvision PatchMerging / PatchMergingV2 on (H, W, C): the 2x2 gather as ``patchmerge``
     (between permutes), then LayerNorm and Linear (v1) or Linear and LayerNorm (v2) as torch has them."""
-    from .torch_ops import module_layer, registered
-
     reduction, norm = getattr(m, "reduction", None), getattr(m, "norm", None)
     if reduction is None or norm is None or not registered(reduction) or not registered(norm):
         return None
@@ -108,16 +106,16 @@ def patch_merging(m, path, v2=False):
     return block if block_params(block, (2, 2, m.dim)) == _numel(m) else None
 
 
-def maxvit(m, path):
+def maxvit(m, path, module_layer, registered):
     """torchvision PartitionAttentionLayer on (C, H, W) -> the zoo's two residual blocks."""
-    from .torch_ops import _torch, module_layer, registered
+    import torch
 
     attn_seq, mlp = getattr(m, "attn_layer", None), getattr(m, "mlp_layer", None)
     if attn_seq is None or mlp is None or len(attn_seq) != 3 or len(mlp) != 5:
         return None
     norm, rel, drop = attn_seq
     c = m.n_heads * m.head_dim
-    if not isinstance(norm, _torch().nn.LayerNorm) or tuple(norm.normalized_shape) != (c,) \
+    if not isinstance(norm, torch.nn.LayerNorm) or tuple(norm.normalized_shape) != (c,) \
             or not norm.elementwise_affine or norm.bias is None or not registered(drop) \
             or not all(registered(x) for x in mlp):
         return None
@@ -139,14 +137,22 @@ def maxvit(m, path):
     return block
 
 
-def register_torchvision(registry) -> None:
-    """Register torchvision's attention modules if torchvision is loaded (it is never imported here)."""
+def register_attention(registry, module_layer, registered) -> None:
+    """Register nn.MultiheadAttention, and torchvision's attention modules if torchvision is loaded
+    (it is never imported here). ``module_layer`` and ``registered`` are torch_ops' (passed in: no
+    import loop)."""
+    import torch
+
+    have = dict(registry.items())
+    if torch.nn.MultiheadAttention not in have:
+        registry.register(torch.nn.MultiheadAttention)(mha)
     swin_mod = sys.modules.get("torchvision.models.swin_transformer")
-    if swin_mod is not None and swin_mod.ShiftedWindowAttention not in dict(registry.items()):
+    if swin_mod is not None and swin_mod.ShiftedWindowAttention not in have:
         registry.register(swin_mod.ShiftedWindowAttention)(swin)
-    if swin_mod is not None and swin_mod.PatchMerging not in dict(registry.items()):
-        registry.register(swin_mod.PatchMerging)(patch_merging)
-        registry.register(swin_mod.PatchMergingV2)(lambda m, path: patch_merging(m, path, v2=True))
+        registry.register(swin_mod.PatchMerging)(
+            lambda m, path: patch_merging(m, path, module_layer, registered))
+        registry.register(swin_mod.PatchMergingV2)(
+            lambda m, path: patch_merging(m, path, module_layer, registered, v2=True))
     maxvit_mod = sys.modules.get("torchvision.models.maxvit")
-    if maxvit_mod is not None and maxvit_mod.PartitionAttentionLayer not in dict(registry.items()):
-        registry.register(maxvit_mod.PartitionAttentionLayer)(maxvit)
+    if maxvit_mod is not None and maxvit_mod.PartitionAttentionLayer not in have:
+        registry.register(maxvit_mod.PartitionAttentionLayer)(lambda m, path: maxvit(m, path, module_layer, registered))

@@ -22,7 +22,7 @@ from ..graph import Graph
 from ..zoo import Model
 from .torch_ops import (TORCH_MODULES, TorchError, _bind, _torch, functions, module_layer, registered,  # noqa: F401
                         torch_modules)
-from .torch_attention import register_torchvision
+from .torch_attention import register_attention
 from .torch_convert import Converter
 from .torch_einops import einops_module
 from .torch_export import export_graph
@@ -57,7 +57,7 @@ def _trace(module, shape):
     except ImportError:
         pass
 
-    register_torchvision(modules)
+    register_attention(modules, module_layer, registered)
     built = {}
 
     class Tracer(fx.Tracer):

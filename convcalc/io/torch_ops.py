@@ -132,9 +132,6 @@ def _register_builtins(nn) -> None:
     reg(nn.ChannelShuffle)(lambda m, path: tensor.ChannelShuffle(m.groups))
     for n in ("ReLU", "ReLU6", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "SiLU", "Identity"):
         reg(getattr(nn, n))(lambda m, path, cls=getattr(act, n): cls())
-    from .torch_attention import mha
-
-    reg(nn.MultiheadAttention)(mha)  # None (a generic op) for a configuration the engine class does not have
 
 
 def torch_modules() -> Registry:
