@@ -51,7 +51,33 @@ def test_size_branch_imports_through_torch_export(device, side, pooled):
     kinds = [r.kind for r in report.rows]
     assert kinds[:3] == ["conv2d", "batchnorm2d", "relu"] and kinds[-1] == "linear"
     assert ("maxpool2d" in kinds) == pooled and "unknown" not in kinds
+    assert [r.name for r in report.rows][:3] == ["conv", "bn", "relu"]  # named after the modules, as fx does
     assert verify(model).ok
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small"])
+def test_torchvision_behind_a_size_branch_keeps_its_published_figures(name):
+    import tv
+
+    if tv.load() is None:
+        pytest.skip("torchvision not installed (see tests/tv.py)")
+    weights = tv.load().models.get_model_weights(name).DEFAULT
+
+    class Wrapped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = tv.meta_model(name)
+
+        def forward(self, x):
+            if x.shape[-1] >= 32:  # fx cannot trace this; torch.export can
+                return self.net(x)
+            return self.net(F.interpolate(x, size=32))
+
+    model = from_torch(Wrapped(), (3, 224, 224))
+    report = cc.summary(model)
+    assert "torch.export" in model.doc and "unknown" not in [r.kind for r in report.rows]
+    assert report.totals["params"] == weights.meta["num_params"]
+    assert round(report.totals["macs"] / 1e9, 3) == weights.meta["_ops"]
 
 
 def _write(tmp_path, forward):

@@ -16,6 +16,7 @@ from ..graph import Graph, to_graph
 from ..layers.base import Layer
 from ..layers import linear, ops, tensor
 from ..layers.merge import COMBINE
+from .torch_export import scope as _scope
 from .torch_ops import (CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY, TorchError, _torch, functions, macs_rule,
                         module_layer, op_name, registered, torch_modules)
 
@@ -62,12 +63,6 @@ def _per_sample(s2, s3):
     return ps, i, f == 1
 
 
-def _scope(node) -> str:
-    stack = node.meta.get("nn_module_stack") or {}
-    if not stack:
-        return ""
-    last = list(stack.values())[-1]
-    return last[0] if isinstance(last, tuple) else str(last)
 
 
 def _text(shape) -> str:
@@ -127,14 +122,18 @@ class Converter:
     """Maps the nodes of ``gm`` to a :class:`Graph` (``self.graph``); ``self.seen`` are the
     parameters counted (id -> number of elements)."""
 
-    def __init__(self, gm, shape, layers=None):
+    def __init__(self, gm, shape, layers=None, exported=False):
         self.gm, self.shape = gm, tuple(shape)
         self.torch = _torch()
         self.modules = torch_modules()
         self.unary = functions()[0]
         self.layers, self.calls, self.seen = dict(layers or {}), {}, {}
         self.full = Graph()
-        self.values, self.counted = {}, set()
+        self.values, self.counted, self.names = {}, set(), {}
+        self.alone = {}  # torch.export graphs have no module calls: ops per module, named by the module if one
+        for n in gm.graph.nodes if exported else ():
+            if n.op == "call_function" and _scope(n):
+                self.alone[_scope(n)] = self.alone.get(_scope(n), 0) + 1
 
     def layer_of(self, target, m):
         if target not in self.layers:
@@ -175,6 +174,8 @@ class Converter:
         if n.op == "call_module":
             return n.target
         scope = _scope(n)
+        if scope and self.alone.get(scope) == 1:  # an exported module that is one op (relu, max pool)
+            return scope
         base = re.sub(r"_\d+$", "", n.name)
         return f"{scope}.{base}" if scope else base
 
@@ -288,7 +289,7 @@ class Converter:
         if tuple(inf.shape) != tuple(ps):
             raise TorchError(f"{self.row(n)}: torch gives {_text(ps)} but convcalc {_text(inf.shape)}: "
                              f"the conversion of {name} is wrong")
-        key = self.full.add(self.row(n), layer, ins, implicit=implicit)
+        key = self.full.add(self.names.get(n) or self.row(n), layer, ins, implicit=implicit)
         self._ps[key] = ps
         return _T(key, ps, bdim, drop, tuple(o2.shape))
 

@@ -53,6 +53,15 @@ def export_graph(module, shape):
     return gm
 
 
+def scope(node) -> str:
+    """The qualified name of the module an fx node runs in ("" at the top)."""
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return ""
+    last = list(stack.values())[-1]
+    return last[0] if isinstance(last, tuple) else str(last)
+
+
 def _param(conv, node):
     """The torch Parameter an fx node reads (get_attr), else None."""
     if not hasattr(node, "op") or node.op != "get_attr":
@@ -73,7 +82,7 @@ def _ints(v, k):
 
 
 def weight_layer(conv, n, name, t):
-    """(layer, parameters it uses) for conv1d/2d/3d, linear or batch_norm reading the model's
+    """(layer, parameters it uses) for conv1d/2d/3d, linear, layer_norm or batch_norm reading the model's
     parameters, else None. ``t`` is the input's value (per-sample shape ``t.ps``)."""
     torch = conv.torch
     if name in ("conv1d", "conv2d", "conv3d"):
@@ -98,6 +107,15 @@ def weight_layer(conv, n, name, t):
         if w is None or w.dim() != 2 or (b is not None and _param(conv, b) is None):
             return None
         return linear.Linear(w.shape[1], w.shape[0], bias=b is not None), [w] + ([_param(conv, b)] if b else [])
+    if name == "layer_norm":  # F.layer_norm and aten.layer_norm: (input, normalized_shape, weight, bias, eps)
+        shape, w, b = _arg(n, 1, "normalized_shape"), _arg(n, 2, "weight"), _arg(n, 3, "bias")
+        pw, pb = _param(conv, w), _param(conv, b)
+        if not isinstance(shape, (list, tuple)) or (w is not None and pw is None) or (b is not None and pb is None) \
+                or (pw is None and pb is not None):
+            return None
+        layer = norm.LayerNorm(tuple(shape), eps=_arg(n, 4, "eps", 1e-5), elementwise_affine=pw is not None,
+                               bias=pb is not None)
+        return layer, [p for p in (pw, pb) if p is not None]
     if name == "batch_norm" and n.target is getattr(torch.ops.aten.batch_norm, "default", None):
         w, b = _param(conv, _arg(n, 1, "weight")), _param(conv, _arg(n, 2, "bias"))
         training, momentum, eps = _arg(n, 5, "training"), _arg(n, 6, "momentum"), _arg(n, 7, "eps")

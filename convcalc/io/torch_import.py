@@ -124,7 +124,7 @@ def from_torch(module, input_shape, name: Optional[str] = None) -> Model:
     module.eval()
     try:
         gm, built, how = _trace(module, shape)
-        conv = Converter(gm, shape, built)
+        conv = Converter(gm, shape, built, exported=how == "torch.export")
         conv.run()
     finally:
         module.train(was_training)

@@ -216,6 +216,9 @@ def functions():
                   (F.max_pool2d, aten.max_pool2d.default), (F.max_pool3d, aten.max_pool3d.default),
                   (F.avg_pool1d, aten.avg_pool1d.default), (F.avg_pool2d, aten.avg_pool2d.default)):
         unary[op] = unary[f]
+        inplace = getattr(aten, op._opname + "_", None)  # relu_, hardswish_: the same layer
+        if inplace is not None and hasattr(inplace, "default"):
+            unary[inplace.default] = unary[f]
     methods = {
         "relu": (lambda a: act.ReLU(), ()), "sigmoid": (lambda a: act.Sigmoid(), ()),
         "tanh": (lambda a: act.Tanh(), ()),

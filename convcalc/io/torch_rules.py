@@ -14,7 +14,7 @@ from ..layers.base import Layer
 from ..layers.merge import COMBINE
 from .torch_attention import block_macs, mha_call_ok
 from .torch_einops import einops_block, einops_call, einops_module
-from .torch_export import weight_layer
+from .torch_export import scope as _scope, weight_layer
 from .torch_ops import CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY
 
 
@@ -41,13 +41,16 @@ def rule(conv, n, name, m, tensors, ps, out):
         return _module(conv, n, name, m, tensors, ps)
     keys = _unique(t.key for t in tensors)
     consts = conv._params_of(n)
-    if name in ("conv1d", "conv2d", "conv3d", "linear", "batch_norm") and len(keys) == 1 and \
+    if name in ("conv1d", "conv2d", "conv3d", "linear", "batch_norm", "layer_norm") and len(keys) == 1 and \
             tensors[0].bdim == 0 and tensors[0].drop:
         found = weight_layer(conv, n, name, tensors[0])
         if found is not None and _fits(found[0], [tensors[0].ps], ps) and \
                 found[0].infer(tensors[0].ps).params == sum(p.numel() for p in found[1]) and \
                 not any(id(p) in conv.seen for p in found[1]):
             conv._new_params({id(p): p.numel() for p in found[1]})
+            owners = {a.target.rpartition(".")[0] for a in n.args if getattr(a, "op", "") == "get_attr"}
+            if len(owners) == 1 and owners == {_scope(n)} != {""}:  # an exported module's op: its row is the module's
+                conv.names[n] = _scope(n)
             return found[0], keys, False
     if name in MATMUL:
         if name in ("matmul", "mm", "bmm") and len(tensors) == 2 and not consts:
