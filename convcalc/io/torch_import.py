@@ -11,6 +11,12 @@ that multiplies gets an exact MAC rule. An op with no rule is an ``unknown`` row
 counted, never a silent zero. Parameters used directly (a layer scale, a class token) are counted
 at the op that uses them. The model's weights are never run or copied: a model built on the meta
 device imports the same.
+
+Attention modules whose configuration the engine's classes express exactly become those rows
+(:mod:`~convcalc.io.torch_attention`); einops calls and layers become reshape/permute/reduce rows
+(:mod:`~convcalc.io.torch_einops`). Where fx cannot trace the forward (a branch on a size), the graph
+of ``torch.export`` is converted instead (:mod:`~convcalc.io.torch_export`); where neither can, the
+error names the line of the user's code.
 """
 from __future__ import annotations
 
@@ -20,8 +26,7 @@ from typing import Optional
 from ..errors import ConvcalcError
 from ..graph import Graph
 from ..zoo import Model
-from .torch_ops import (TORCH_MODULES, TorchError, _bind, _torch, functions, module_layer, registered,  # noqa: F401
-                        torch_modules)
+from .torch_ops import TORCH_MODULES, TorchError, _torch, module_layer, registered, torch_modules
 from .torch_attention import register_attention
 from .torch_convert import Converter
 from .torch_einops import einops_module

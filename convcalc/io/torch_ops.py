@@ -279,7 +279,7 @@ ATEN = {"_unsafe_view": "view", "view_copy": "view", "slice": "narrow", "slice_c
         "unsqueeze_copy": "unsqueeze", "squeeze_copy": "squeeze", "select_copy": "select", "_softmax": "softmax",
         "_log_softmax": "log_softmax", "_native_batch_norm_legit_no_training": "batch_norm", "native_layer_norm":
         "layer_norm", "max_pool2d_with_indices": "max_pool2d", "_adaptive_avg_pool2d": "adaptive_avg_pool2d",
-        "convolution": "conv", "native_dropout": "dropout", "sym_size": "size"}
+        "native_dropout": "dropout", "sym_size": "size"}
 
 OPERATORS = {"iadd": "add", "radd": "add", "isub": "sub", "imul": "mul", "rmul": "mul", "itruediv": "truediv",
              "ifloordiv": "floordiv", "imatmul": "matmul", "__matmul__": "matmul"}
