@@ -164,3 +164,13 @@ def test_imported_swin_verifies_and_its_attention_field_is_the_window():
     before = report["features.1.0.attn.chw"]
     # a 7x7 window bounds the field: at most 2*7-1 positions of the 4x4/4 patch grid
     assert row.rf[0].size == before.rf[0].size + (2 * 7 - 2) * before.rf[0].jump
+
+
+@needs_tv
+def test_frozen_torch_attention_is_frozen():
+    m = tv.meta_model("swin_t")
+    for p in m.features[1].parameters():
+        p.requires_grad_(False)
+    layers = dict(from_torch(m, (3, 64, 64)).net.layers())
+    assert layers["features.1.0.attn"].trainable is False and layers["features.1.0.attn.chw"].trainable is False
+    assert layers["features.3.0.attn"].trainable is True

@@ -98,6 +98,9 @@ def _module(conv, n, name, m, tensors, ps):
         if not isinstance(layer, Layer):  # a block: spliced in by the converter
             conv.calls[n.target] = 1
             conv._new_params(params)
+            if any(params.values()) and not any(p.requires_grad for p in m.parameters()):
+                for _, inner in layer.layers():  # requires_grad=False in torch: frozen for --training
+                    inner.trainable = False
             return layer, keys, False
         conv.calls[n.target] = 1
         conv._new_params(params)
