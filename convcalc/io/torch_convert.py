@@ -12,9 +12,11 @@ import dataclasses
 
 import re
 
-from ..graph import Graph
+from ..graph import Graph, to_graph
+from ..layers.base import Layer
 from ..layers import linear, ops, tensor
 from ..layers.merge import COMBINE
+from .torch_export import scope as _scope
 from .torch_ops import (CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY, TorchError, _torch, functions, macs_rule,
                         module_layer, op_name, registered, torch_modules)
 
@@ -61,12 +63,6 @@ def _per_sample(s2, s3):
     return ps, i, f == 1
 
 
-def _scope(node) -> str:
-    stack = node.meta.get("nn_module_stack") or {}
-    if not stack:
-        return ""
-    last = list(stack.values())[-1]
-    return last[0] if isinstance(last, tuple) else str(last)
 
 
 def _text(shape) -> str:
@@ -89,7 +85,7 @@ def _run(gm, conv, batch, shape):
             m = self.fetch_attr(target)
             layer = conv.layer_of(target, m)
             x = args[0] if args else None
-            if layer is not None and len(args) == 1 and not kwargs and isinstance(x, torch.Tensor) and x.dim():
+            if isinstance(layer, Layer) and len(args) == 1 and not kwargs and isinstance(x, torch.Tensor) and x.dim():
                 out = layer.infer(tuple(x.shape[1:])).shape
                 return torch.empty((x.shape[0], *out), device="meta")
             state = {k: meta(v) for k, v in [*m.named_parameters(), *m.named_buffers()]}
@@ -126,14 +122,18 @@ class Converter:
     """Maps the nodes of ``gm`` to a :class:`Graph` (``self.graph``); ``self.seen`` are the
     parameters counted (id -> number of elements)."""
 
-    def __init__(self, gm, shape):
+    def __init__(self, gm, shape, layers=None, exported=False):
         self.gm, self.shape = gm, tuple(shape)
         self.torch = _torch()
         self.modules = torch_modules()
         self.unary = functions()[0]
-        self.layers, self.calls, self.seen = {}, {}, {}
+        self.layers, self.calls, self.seen = dict(layers or {}), {}, {}
         self.full = Graph()
-        self.values, self.counted = {}, set()
+        self.values, self.counted, self.names = {}, set(), {}
+        self.alone = {}  # torch.export graphs have no module calls: ops per module, named by the module if one
+        for n in gm.graph.nodes if exported else ():
+            if n.op == "call_function" and _scope(n):
+                self.alone[_scope(n)] = self.alone.get(_scope(n), 0) + 1
 
     def layer_of(self, target, m):
         if target not in self.layers:
@@ -148,8 +148,9 @@ class Converter:
         outputs = []
         for n in self.gm.graph.nodes:
             if n.op == "placeholder":
-                if self.values:
-                    raise TorchError(f"forward takes several inputs ({next(iter(self.values)).name}, {n.name}); "
+                first = next((k for k in self.values if k.op == "placeholder"), None)
+                if first is not None:
+                    raise TorchError(f"forward takes several inputs ({first.name}, {n.name}); "
                                      "convcalc needs one")
                 self.values[n] = _T(self.full.inputs[0], self.shape, 0, True, self.v2[n].shape)
             elif n.op == "output":
@@ -173,6 +174,8 @@ class Converter:
         if n.op == "call_module":
             return n.target
         scope = _scope(n)
+        if scope and self.alone.get(scope) == 1:  # an exported module that is one op (relu, max pool)
+            return scope
         base = re.sub(r"_\d+$", "", n.name)
         return f"{scope}.{base}" if scope else base
 
@@ -277,6 +280,8 @@ class Converter:
         if name in _SAME and len(tensors) == 1 and not self._params_of(n) and ps == tensors[0].ps:
             return tensors[0]  # an op that changes nothing here (x.contiguous(), a cat of one)
         layer, ins, implicit = self._layer(n, name, m, tensors, ps, o2)
+        if layer is not None and not isinstance(layer, Layer):  # a block of layers for one module
+            return self._splice(n, name, layer, ins[0], got, o2)
         if layer is None:  # an op with no rule: counted as not counted
             layer, ins, implicit = ops.Unknown(self._label(n, name), ps, self._new_params(self._params_of(n))), \
                 [t.key for t in tensors], False
@@ -284,9 +289,23 @@ class Converter:
         if tuple(inf.shape) != tuple(ps):
             raise TorchError(f"{self.row(n)}: torch gives {_text(ps)} but convcalc {_text(inf.shape)}: "
                              f"the conversion of {name} is wrong")
-        key = self.full.add(self.row(n), layer, ins, implicit=implicit)
+        key = self.full.add(self.names.get(n) or self.row(n), layer, ins, implicit=implicit)
         self._ps[key] = ps
         return _T(key, ps, bdim, drop, tuple(o2.shape))
+
+    def _splice(self, n, name, block, src, got, o2):
+        """Add ``block``'s layers reading ``src`` under the module's row name."""
+        ps, bdim, drop = got
+        before = set(self.full.nodes)
+        to_graph(block, self.row(n), self.full, src)
+        new = [k for k in self.full.nodes if k not in before]
+        for k in new:
+            node = self.full.nodes[k]
+            self._ps[k] = tuple(node.layer.infer_all([self._ps_of(i) for i in node.inputs]).shape)
+        if self._ps[new[-1]] != tuple(ps):
+            raise TorchError(f"{self.row(n)}: torch gives {_text(ps)} but convcalc {_text(self._ps[new[-1]])}: "
+                             f"the conversion of {name} is wrong")
+        return _T(new[-1], ps, bdim, drop, tuple(o2.shape))
 
     @property
     def _ps(self):
@@ -316,7 +335,7 @@ class Converter:
             params.update({id(p): p.numel() for p in m.parameters()})
             x = self.v2[n.args[0]] if n.args else None
             layer = self.layers.get(n.target)
-            if layer is not None and hasattr(x, "shape") and x.dim() > 1:
+            if isinstance(layer, Layer) and hasattr(x, "shape") and x.dim() > 1:
                 macs += layer.infer(tuple(x.shape[1:])).macs * x.shape[0]
         elif name in MATMUL:
             macs += self._macs(n, name, m) or 0

@@ -11,6 +11,12 @@ that multiplies gets an exact MAC rule. An op with no rule is an ``unknown`` row
 counted, never a silent zero. Parameters used directly (a layer scale, a class token) are counted
 at the op that uses them. The model's weights are never run or copied: a model built on the meta
 device imports the same.
+
+Attention modules whose configuration the engine's classes express exactly become those rows
+(:mod:`~convcalc.io.torch_attention`); einops calls and layers become reshape/permute/reduce rows
+(:mod:`~convcalc.io.torch_einops`). Where fx cannot trace the forward (a branch on a size), the graph
+of ``torch.export`` is converted instead (:mod:`~convcalc.io.torch_export`); where neither can, the
+error names the line of the user's code.
 """
 from __future__ import annotations
 
@@ -20,9 +26,11 @@ from typing import Optional
 from ..errors import ConvcalcError
 from ..graph import Graph
 from ..zoo import Model
-from .torch_ops import (TORCH_MODULES, TorchError, _bind, _torch, functions, module_layer, registered,  # noqa: F401
-                        torch_modules)
+from .torch_ops import TORCH_MODULES, TorchError, _torch, module_layer, registered, torch_modules
+from .torch_attention import register_attention
 from .torch_convert import Converter
+from .torch_einops import einops_module
+from .torch_export import export_graph
 
 __all__ = ["from_torch", "TorchError", "TORCH_MODULES", "to_torch_source"]
 
@@ -39,26 +47,41 @@ def _user_frame(tb):
     return frames[-1] if frames else None
 
 
-def _trace(module):
-    """The fx GraphModule (registered module classes and nn.MultiheadAttention stay leaves)."""
-    torch = _torch()
+def _trace(module, shape):
+    """(fx GraphModule, {qualified name: layer} of the leaves convcalc maps): registered module
+    classes stay leaves where their builder maps them; other torch.nn modules are leaves as fx has them."""
+    _torch()
     import torch.fx as fx
 
     modules = torch_modules()
-    wrap = []
-    try:  # einops calls are recorded as calls, not traced into
+    wrap, search = [], []
+    try:  # einops calls are recorded as calls, not traced into (``rearrange(..)`` and ``einops.rearrange(..)``)
         import einops
 
-        wrap = [einops.rearrange, einops.reduce, einops.repeat]
+        wrap, search = [einops.rearrange, einops.reduce, einops.repeat], [einops]
     except ImportError:
         pass
+
+    register_attention(modules, module_layer, registered)
+    built = {}
 
     class Tracer(fx.Tracer):
         def __init__(self):
             super().__init__(autowrap_functions=tuple(wrap))
+            self._autowrap_search.extend(search)  # only the functions above are patched there
 
         def is_leaf_module(self, m, qualname):
-            return hasattr(m, "convcalc_kind") or registered(m) or super().is_leaf_module(m, qualname)
+            if hasattr(m, "convcalc_kind") or einops_module(m) is not None:
+                return True
+            if registered(m):  # a leaf when convcalc maps it (its builder may decline: then traced into)
+                if qualname not in built:
+                    try:
+                        built[qualname] = module_layer(m, qualname)
+                    except ConvcalcError:
+                        built[qualname] = False  # refused by name when converted
+                if built[qualname] is not None:
+                    return True
+            return super().is_leaf_module(m, qualname)
 
     import torch.fx._symbolic_trace as st
 
@@ -74,8 +97,11 @@ def _trace(module):
         try:
             graph = Tracer().trace(module)
         except Exception as e:  # tracing runs user code: report what failed, in one line
-            raise _trace_error(module, e) from None
-    return fx.GraphModule(module, graph)
+            exported = export_graph(module, shape)  # ... and where fx cannot, torch.export's ATen graph
+            if exported is None:
+                raise _trace_error(module, e) from None
+            return exported, {}, "torch.export"
+    return fx.GraphModule(module, graph), {k: v for k, v in built.items() if v is not False}, "torch.fx"
 
 
 def _trace_error(module, e) -> TorchError:
@@ -83,10 +109,12 @@ def _trace_error(module, e) -> TorchError:
     where = f" at {frame.filename}:{frame.lineno} ({(frame.line or '').strip()!r})" if frame else ""
     text = str(e).splitlines()[0] if str(e) else ""
     if "control flow" in text or "iteration" in text or "bool" in text.lower():
-        return TorchError(f"cannot trace {type(module).__name__}: its forward branches on tensor values{where}; "
-                          "make the branch depend on sizes or constructor arguments, or register the module "
-                          "that holds it in convcalc.io.torch_ops.TORCH_MODULES")
-    return TorchError(f"cannot trace {type(module).__name__}{where}: {type(e).__name__}: {text}")
+        return TorchError(f"cannot trace {type(module).__name__} (neither torch.fx nor torch.export): its forward "
+                          f"branches on tensor values{where}; make the branch depend on sizes or constructor "
+                          "arguments, move it into a function marked with torch.fx.wrap, or register the module "
+                          "that holds it in convcalc.io.torch_ops.TORCH_MODULES (a leaf)")
+    return TorchError(f"cannot trace {type(module).__name__} (neither torch.fx nor torch.export){where}: "
+                      f"{type(e).__name__}: {text}")
 
 
 def from_torch(module, input_shape, name: Optional[str] = None) -> Model:
@@ -100,12 +128,12 @@ def from_torch(module, input_shape, name: Optional[str] = None) -> Model:
     was_training = module.training
     module.eval()
     try:
-        gm = _trace(module)
-        conv = Converter(gm, shape)
+        gm, built, how = _trace(module, shape)
+        conv = Converter(gm, shape, built, exported=how == "torch.export")
         conv.run()
     finally:
         module.train(was_training)
-    model = Model(name or type(module).__name__, conv.graph, shape, f"traced from {type(module).__name__} with torch.fx")
+    model = Model(name or type(module).__name__, conv.graph, shape, f"traced from {type(module).__name__} with {how}")
     total = sum(p.numel() for p in module.parameters())
     used = sum(conv.seen.values())
     if total != used:  # submodules or bare parameters the forward never touches

@@ -35,7 +35,8 @@ def _tup(v):
 
 
 def module_layer(m, path: str):
-    """The convcalc layer for one torch leaf module."""
+    """The convcalc layer (or block of layers) for one torch leaf module; None where its builder
+    finds the module's configuration is not one the engine expresses exactly."""
     kind = getattr(m, "convcalc_kind", None)
     if kind is not None:  # helper classes of an exported file
         return KINDS[kind](**dict(getattr(m, "convcalc_args", {})))
@@ -202,6 +203,22 @@ def functions():
     }
     if hasattr(F, "channel_shuffle"):
         unary[F.channel_shuffle] = unary[torch.channel_shuffle]
+    aten = torch.ops.aten  # the ATen ops of an exported graph that take the same arguments
+    for f, op in ((F.relu, aten.relu.default), (F.sigmoid, aten.sigmoid.default), (F.tanh, aten.tanh.default),
+                  (F.silu, aten.silu.default), (F.hardswish, aten.hardswish.default),
+                  (F.hardsigmoid, aten.hardsigmoid.default), (F.gelu, aten.gelu.default),
+                  (F.leaky_relu, aten.leaky_relu.default), (F.dropout, aten.dropout.default),
+                  (F.softmax, aten.softmax.int), (F.log_softmax, aten.log_softmax.int),
+                  (torch.flatten, aten.flatten.using_ints), (torch.permute, aten.permute.default),
+                  (F.adaptive_avg_pool1d, aten.adaptive_avg_pool1d.default),
+                  (F.adaptive_avg_pool2d, aten.adaptive_avg_pool2d.default),
+                  (F.adaptive_avg_pool3d, aten.adaptive_avg_pool3d.default), (F.max_pool1d, aten.max_pool1d.default),
+                  (F.max_pool2d, aten.max_pool2d.default), (F.max_pool3d, aten.max_pool3d.default),
+                  (F.avg_pool1d, aten.avg_pool1d.default), (F.avg_pool2d, aten.avg_pool2d.default)):
+        unary[op] = unary[f]
+        inplace = getattr(aten, op._opname + "_", None)  # relu_, hardswish_: the same layer
+        if inplace is not None and hasattr(inplace, "default"):
+            unary[inplace.default] = unary[f]
     methods = {
         "relu": (lambda a: act.ReLU(), ()), "sigmoid": (lambda a: act.Sigmoid(), ()),
         "tanh": (lambda a: act.Tanh(), ()),
@@ -256,6 +273,14 @@ MATMUL = frozenset("matmul mm bmm baddbmm addmm addbmm einsum linear bilinear sc
                    "conv1d conv2d conv3d conv_transpose1d conv_transpose2d conv_transpose3d mv dot outer "
                    "MultiheadAttention shifted_window_attention".split())
 
+#: ATen ops of an exported graph under the name of the torch function they come from
+ATEN = {"_unsafe_view": "view", "view_copy": "view", "slice": "narrow", "slice_copy": "narrow", "alias": "identity",
+        "_to_copy": "to", "lift_fresh_copy": "clone", "permute_copy": "permute", "expand_copy": "expand",
+        "unsqueeze_copy": "unsqueeze", "squeeze_copy": "squeeze", "select_copy": "select", "_softmax": "softmax",
+        "_log_softmax": "log_softmax", "_native_batch_norm_legit_no_training": "batch_norm", "native_layer_norm":
+        "layer_norm", "max_pool2d_with_indices": "max_pool2d", "_adaptive_avg_pool2d": "adaptive_avg_pool2d",
+        "native_dropout": "dropout", "sym_size": "size"}
+
 OPERATORS = {"iadd": "add", "radd": "add", "isub": "sub", "imul": "mul", "rmul": "mul", "itruediv": "truediv",
              "ifloordiv": "floordiv", "imatmul": "matmul", "__matmul__": "matmul"}
 
@@ -265,6 +290,9 @@ def op_name(node, module=None) -> str:
     if node.op == "call_module":
         return type(module).__name__
     t = node.target
+    if hasattr(t, "overloadpacket") and isinstance(getattr(t, "_opname", None), str):  # aten.mean.dim: "mean"
+        name = t._opname.rstrip("_") if not t._opname.startswith("_") else t._opname
+        return ATEN.get(name, OPERATORS.get(name, name))
     name = t if isinstance(t, str) else getattr(t, "__name__", str(t))
     mod = "" if isinstance(t, str) else (getattr(t, "__module__", "") or "")
     if mod.startswith("einops"):

@@ -9,8 +9,12 @@ generic op of :mod:`convcalc.layers.ops`.
 from __future__ import annotations
 
 from ..errors import ConvcalcError
-from ..layers import linear, ops, tensor
+from ..layers import attention, linear, ops, tensor
+from ..layers.base import Layer
 from ..layers.merge import COMBINE
+from .torch_attention import block_macs, mha_call_ok
+from .torch_einops import einops_block, einops_call, einops_module
+from .torch_export import scope as _scope, weight_layer
 from .torch_ops import CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY
 
 
@@ -30,10 +34,24 @@ def _arg(n, i, key, default=None):
 
 
 def rule(conv, n, name, m, tensors, ps, out):
+    spec = einops_module(m) if m is not None else einops_call(n, name)
+    if spec is not None:
+        return _einops(conv, n, spec, tensors, ps)
     if m is not None:
         return _module(conv, n, name, m, tensors, ps)
     keys = _unique(t.key for t in tensors)
     consts = conv._params_of(n)
+    if name in ("conv1d", "conv2d", "conv3d", "linear", "batch_norm", "layer_norm") and len(keys) == 1 and \
+            tensors[0].bdim == 0 and tensors[0].drop:
+        found = weight_layer(conv, n, name, tensors[0])
+        if found is not None and _fits(found[0], [tensors[0].ps], ps) and \
+                found[0].infer(tensors[0].ps).params == sum(p.numel() for p in found[1]) and \
+                not any(id(p) in conv.seen for p in found[1]):
+            conv._new_params({id(p): p.numel() for p in found[1]})
+            owners = {a.target.rpartition(".")[0] for a in n.args if getattr(a, "op", "") == "get_attr"}
+            if len(owners) == 1 and owners == {_scope(n)} != {""}:  # an exported module's op: its row is the module's
+                conv.names[n] = _scope(n)
+            return found[0], keys, False
     if name in MATMUL:
         if name in ("matmul", "mm", "bmm") and len(tensors) == 2 and not consts:
             return ops.MatMul(), [tensors[0].key, tensors[1].key], False
@@ -50,15 +68,40 @@ def rule(conv, n, name, m, tensors, ps, out):
     return None, keys, False
 
 
+def _einops(conv, n, spec, tensors, ps):
+    """An einops rearrange/reduce/repeat: its steps as rows (one generic row where they cannot be)."""
+    t, keys = tensors[0], _unique(x.key for x in tensors)
+    src = n.args[0] if n.args else None
+    block = None
+    if len(keys) == 1 and hasattr(src, "op") and t.bdim == 0 and t.drop and not conv._params_of(n):
+        block = einops_block(*spec, tuple(conv.v2[src].shape), tuple(conv.v3[src].shape))
+    if block is not None:
+        return block, keys, False
+    op = spec[0]
+    if op in ("rearrange", "repeat"):
+        return ops.View(ps, op=f"einops.{op}"), keys, False
+    return ops.Op(f"einops.reduce {op}", ps, 0, conv._new_params(conv._params_of(n))), keys, False
+
+
 def _module(conv, n, name, m, tensors, ps):
     keys = _unique(t.key for t in tensors)
     layer = conv.layers.get(n.target)
     params = {id(p): p.numel() for p in m.parameters()}
-    if layer is not None and len(tensors) == 1:
+    if isinstance(layer, attention.MultiheadAttention) and not mha_call_ok(n):
+        layer = None  # cross-attention or a mask: a generic op with exact MACs (below)
+    if layer is not None and len(keys) == 1:
         shapes = [tensors[0].ps]
         if n.target in conv.calls and any(params.values()):  # a module called again: the same weights, counted once
-            macs = layer.infer_all(shapes).macs
+            macs = layer.infer_all(shapes).macs if isinstance(layer, Layer) else \
+                block_macs(layer, shapes[0])
             return ops.Op(f"{name} (shared)", ps, macs, conv._new_params(params)), keys, False
+        if not isinstance(layer, Layer):  # a block: spliced in by the converter
+            conv.calls[n.target] = 1
+            conv._new_params(params)
+            if any(params.values()) and not any(p.requires_grad for p in m.parameters()):
+                for _, inner in layer.layers():  # requires_grad=False in torch: frozen for --training
+                    inner.trainable = False
+            return layer, keys, False
         conv.calls[n.target] = 1
         conv._new_params(params)
         if any(params.values()) and not any(p.requires_grad for p in m.parameters()):
@@ -87,6 +130,9 @@ def _shape_only(conv, n, name, tensors, ps, consts):
             layer = COMBINE["cat"](n=len(keys), dim=t.dim(dim))
             if _fits(layer, [x.ps for x in tensors], ps):
                 return layer, keys, True
+        token = _class_token(conv, n, name, tensors, ps, consts)
+        if token is not None:
+            return token, keys, False
         if len(keys) > 1 or consts:
             return ops.Pointwise(name, ps, conv._new_params(consts), conv._const_macs(n)), keys, False
     if t.bdim == 0 and t.drop and not consts:
@@ -96,6 +142,53 @@ def _shape_only(conv, n, name, tensors, ps, consts):
     if consts:
         return ops.Pointwise(name, ps, conv._new_params(consts), conv._const_macs(n)), keys, False
     return ops.View(ps, op=name), [t.key], False
+
+
+def _learned(conv, node, numel):
+    """The constant at fx ``node`` if it is one parameter of ``numel`` elements, counted nowhere yet."""
+    v = conv.values.get(node) if hasattr(node, "op") else None
+    if v is None or not hasattr(v, "params") or v.macs or len(v.params) != 1:
+        return None
+    (pid, size), = v.params.items()
+    return v if size == numel and pid not in conv.seen else None
+
+
+def _class_token(conv, n, name, tensors, ps, consts):
+    """``torch.cat([token.expand(B, -1, -1), x], dim=1)`` with a (1, 1, E) parameter: ViT's class token."""
+    items, dim = _arg(n, 0, "tensors"), _arg(n, 1, "dim", 0)
+    if name not in ("cat", "concat", "concatenate") or not isinstance(items, (list, tuple)) or len(items) != 2 \
+            or len(tensors) != 1 or not isinstance(dim, int):
+        return None
+    t = tensors[0]
+    if conv.values.get(items[1]) is not t or not (t.bdim == 0 and t.drop) or len(t.ps) != 2 or t.dim(dim) != 0:
+        return None
+    e = t.ps[1]
+    first = conv.v2.get(items[0])
+    if _learned(conv, items[0], e) is None or first is None or tuple(first.shape)[-2:] != (1, e):
+        return None
+    layer = attention.ClassToken(e)
+    if not _fits(layer, [t.ps], ps):
+        return None
+    conv._new_params(consts)
+    return layer
+
+
+def _pos_embedding(conv, n, name, tensors, ps):
+    """``x + self.pos_embedding`` with a (1, L, E) parameter on (L, E) tokens: ViT's position embedding."""
+    if name != "add" or len(tensors) != 1 or len(n.args) != 2 or n.kwargs:
+        return None
+    t = tensors[0]
+    other = [a for a in n.args if conv.values.get(a) is not t]
+    if not (t.bdim == 0 and t.drop) or len(t.ps) != 2 or len(other) != 1 or getattr(other[0], "op", "") != "get_attr":
+        return None
+    L, e = t.ps
+    if _learned(conv, other[0], L * e) is None or tuple(conv.v2[other[0]].shape) not in ((1, L, e), (L, e)):
+        return None
+    layer = attention.PosEmbedding(L, e)
+    if not _fits(layer, [t.ps], ps):
+        return None
+    conv._new_params(conv._params_of(n))
+    return layer
 
 
 def _specific(n, name, t, ps):
@@ -126,6 +219,9 @@ def _specific(n, name, t, ps):
             start, stop, _ = idx[1].indices(t.ps[0])
             if stop > start:
                 yield tensor.ChannelSlice(start, stop)
+        if isinstance(idx, tuple) and len(idx) == 2 and idx[0] == slice(None) and isinstance(idx[1], int) \
+                and not isinstance(idx[1], bool) and len(t.ps) == 2:
+            yield attention.SelectToken(idx[1])  # x[:, 0] of (L, E) tokens: ViT's class token out
 
 
 def _reduce(conv, n, name, t, ps):
@@ -148,6 +244,9 @@ def _reduce(conv, n, name, t, ps):
 
 def _elementwise(conv, n, name, tensors, ps, consts):
     keys = _unique(t.key for t in tensors)
+    pos = _pos_embedding(conv, n, name, tensors, ps)
+    if pos is not None:
+        return pos, keys, False
     t = tensors[0]
     plain = t.bdim == 0 and t.drop and not consts
     if plain and len(keys) == 1 and n.op == "call_function" and n.target in conv.unary:
