@@ -22,17 +22,14 @@ def _shape_value(node, dims, np):
     return np.array(dims[start:end], dtype=np.int64)
 
 
-def fold(model, inits, known) -> int:
+def fold(model, weights, known) -> int:
     """Fold constant shape arithmetic of ``model`` in place; returns how many nodes were folded.
-    ``inits``: the file's initializers (name -> (dims, type)); ``known``: tensor name -> dims."""
+    ``weights``: names of the file's float initializers; ``known``: tensor name -> dims."""
     import numpy as np
     from onnx import numpy_helper
     from onnx.reference import ReferenceEvaluator
 
-    from .onnx_read import FLOAT_TYPES
-
     g = model.graph
-    weights = {name for name, (_, t) in inits.items() if t in FLOAT_TYPES}
     values = {t.name: numpy_helper.to_array(t) for t in g.initializer if t.name not in weights}
     keep, folded = [], 0
     for node in g.node:

@@ -110,6 +110,9 @@ class Converter:
         self.seen.update(new)
         return sum(new.values())
 
+    def warn(self, node, text) -> None:
+        self.warnings.append(f"{row_name(node, 0)}: {text}")
+
     def fits(self, layer, shapes, ps) -> bool:
         try:
             return tuple(layer.infer_all([tuple(s) for s in shapes]).shape) == tuple(ps)

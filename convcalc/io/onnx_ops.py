@@ -56,7 +56,11 @@ def rule(ctx, node, a, ins, acts, ps):
     fn = ONNX_OPS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
     if fn is None:
         return None
-    return fn(ctx, node, a, ins, acts, ps)
+    try:
+        return fn(ctx, node, a, ins, acts, ps)
+    except (ConvcalcError, TypeError, ValueError, KeyError, IndexError, ZeroDivisionError) as e:
+        ctx.warn(node, f"{node.op_type} is not counted: its sizes do not fit its rule ({e})")
+        return None
 
 
 def _keys(acts):
@@ -198,7 +202,7 @@ def _gemm(ctx, node, a, ins, acts, ps):
     full = [ctx.full.get(n) for n in node.input[:2]]
     if None in full:
         return None
-    (m, k), (k2, n) = (full[0][::-1] if a.get("transA") else full[0]), (full[1][::-1] if a.get("transB") else full[1])
+    (m, k), (_, n) = (full[0][::-1] if a.get("transA") else full[0]), (full[1][::-1] if a.get("transB") else full[1])
     x, w = _one(acts, ins), ins[1]
     if x is not None and x.drop and not a.get("transA") and not ctx.is_act(w):
         c = ctx.full.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None

@@ -170,12 +170,15 @@ def prepare(model, given, source: str):
         for out in graph.output:
             out.type.tensor_type.ClearField("shape")
     inferred = infer(onnx, model, source)
-    if _unsized(inferred):
+    for _ in range(256):  # each round sizes what the folded values reach (a pad, then its reshape...)
+        if not _unsized(inferred):
+            break
         from .onnx_fold import fold
 
-        if fold(inferred, inits, shapes(inferred)):
-            del inferred.graph.value_info[:]
-            inferred = infer(onnx, inferred, source)
+        if not fold(inferred, {n for n, (_, t) in inits.items() if t in FLOAT_TYPES}, shapes(inferred)):
+            break
+        del inferred.graph.value_info[:]
+        inferred = infer(onnx, inferred, source)
     for _ in range(32):  # outputs ONNX cannot infer (custom ops): assumed the size of their input
         if not _assume_unknown(inferred, set(inits)):
             break
