@@ -10,6 +10,8 @@ without onnx (the torch part without torch or torchvision)."""
 import json
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
@@ -89,6 +91,20 @@ def test_ceil_mode_pools(op, extra, n):
     assert r.rows[0].kind == ("maxpool2d" if op == "MaxPool" else "avgpool2d")
     assert tuple(r.rows[0].output) == (2, n, n) == ref_shape(m, "x", (1, 2, 6, 6))[1:]
     assert r.totals["macs"] == 0 and r.totals["params"] == 0
+
+
+@pytest.mark.parametrize("opset", [19, 22])
+def test_ceil_mode_window_starting_in_the_padding(opset):
+    # L 2, k 1, s 2: ceil((2-1)/2)+1 = 2 windows, but the second starts at 2, past the input: PyTorch
+    # and ONNX's spec drop it (1); opset 19's shape inference keeps it, and the reader says so
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[1, 1], strides=[2, 2], ceil_mode=1)
+    model = from_onnx(model_of([node], [vi("x", [1, 3, 2, 2])], [vi("y", None)], opset=opset))
+    r = cc.analyze(model)
+    if opset >= 22:
+        assert r.rows[0].kind == "maxpool2d" and tuple(r.rows[0].output) == (3, 1, 1) and not model.warnings
+    else:
+        assert tuple(r.rows[0].output) == (3, 2, 2)
+        assert any("3x1x1" in w and "opset 19" in w for w in model.warnings)
 
 
 def test_pool_with_asymmetric_pads_keeps_onnx_shape():
@@ -194,6 +210,42 @@ def test_python_api_and_verify(tmp_path):
     assert result.ok
 
 
+@settings(max_examples=40, deadline=None)
+@given(size=st.tuples(st.integers(3, 11), st.integers(3, 11)), k=st.integers(1, 4), s=st.integers(1, 3),
+       d=st.integers(1, 2), auto=st.sampled_from(["NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"]),
+       pads=st.tuples(*[st.integers(0, 3)] * 4), groups=st.sampled_from([1, 2]))
+def test_convs_agree_with_onnx_execution(size, k, s, d, auto, pads, groups):
+    """Any conv ONNX can size: convcalc's shape is the one ONNX's reference implementation computes
+    by running it, and its MACs are C_out*H*W*(C_in/g)*k*k of that shape."""
+    reach = d * (k - 1) + 1
+    assume(auto != "NOTSET" or all(n + pads[i] + pads[i + 2] >= reach for i, n in enumerate(size)))
+    assume(auto != "VALID" or all(n >= reach for n in size))
+    kw = {"kernel_shape": [k, k], "strides": [s, s], "dilations": [d, d], "auto_pad": auto, "group": groups}
+    kw.update({"pads": list(pads)} if auto == "NOTSET" else {})
+    m = model_of([helper.make_node("Conv", ["x", "w"], ["y"], **kw)], [vi("x", [1, 4, *size])], [vi("y", None)],
+                 [weight("w", [4, 4 // groups, k, k])])
+    want = ref_shape(m, "x", (1, 4, *size))[1:]
+    r = cc.analyze(from_onnx(m))
+    assert r.rows[0].kind == "conv2d" and tuple(r.rows[0].output) == want
+    assert r.totals["macs"] == 4 * want[1] * want[2] * (4 // groups) * k * k
+    assert r.totals["params"] == 4 * (4 // groups) * k * k
+
+
+@pytest.mark.parametrize("auto, size, k, s, want", [
+    ("SAME_UPPER", 7, 3, 2, -(-7 // 2)),            # ceil(L/s)
+    ("SAME_LOWER", 8, 2, 3, -(-8 // 3)),
+    ("VALID", 7, 3, 2, (7 - 3) // 2 + 1),           # floor((L-k)/s)+1
+    ("NOTSET", 6, 3, 2, (6 + 0 + 1 - 3) // 2 + 1),  # pads 0 before, 1 after
+])
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_pool_padding_forms(op, auto, size, k, s, want):
+    kw = {"pads": [0, 0, 1, 1]} if auto == "NOTSET" else {}
+    node = helper.make_node(op, ["x"], ["y"], kernel_shape=[k, k], strides=[s, s], auto_pad=auto, **kw)
+    r = cc.analyze(from_onnx(model_of([node], [vi("x", [1, 2, size, size])], [vi("y", None)])))
+    assert tuple(r.rows[0].output) == (2, want, want)
+    assert r.totals["macs"] == 0 and not cc.report.not_counted(r)
+
+
 # -- bad input through the CLI -------------------------------------------------------------------
 def _bad(tmp_path):
     node = helper.make_node("Relu", ["x"], ["y"])
@@ -241,6 +293,31 @@ def test_without_onnx_installed_says_how_to_install(tmp_path):
 # -- torchvision models, exported by torch ---------------------------------------------------------
 torchvision = tv.load()
 needs_torch = pytest.mark.skipif(torchvision is None, reason="torch or torchvision not installed (see tests/tv.py)")
+
+
+@needs_torch
+@settings(max_examples=40, deadline=None)
+@given(op=st.sampled_from(["MaxPool", "AveragePool"]), size=st.tuples(st.integers(2, 11), st.integers(2, 11)),
+       k=st.integers(1, 4), s=st.integers(1, 3), d=st.integers(1, 2), p=st.integers(0, 2), ceil=st.booleans(),
+       include=st.booleans())
+def test_pools_agree_with_torch(op, size, k, s, d, p, ceil, include):
+    """Symmetric pads, ceil_mode, dilation: the shape torch computes for the same pool."""
+    import torch
+    import torch.nn.functional as tf
+
+    d = 1 if op == "AveragePool" else d
+    assume(p <= k // 2 and all(n + 2 * p >= d * (k - 1) + 1 for n in size))
+    kw = {"kernel_shape": [k, k], "strides": [s, s], "pads": [p] * 4, "ceil_mode": int(ceil)}
+    kw.update({"dilations": [d, d]} if op == "MaxPool" else {"count_include_pad": int(include)})
+    m = model_of([helper.make_node(op, ["x"], ["y"], **kw)], [vi("x", [1, 3, *size])], [vi("y", None)], opset=19)
+    x = torch.zeros(1, 3, *size)
+    y = tf.max_pool2d(x, k, s, p, d, ceil_mode=ceil) if op == "MaxPool" else \
+        tf.avg_pool2d(x, k, s, p, ceil_mode=ceil, count_include_pad=include)
+    model = from_onnx(m)
+    r = cc.analyze(model)
+    assert r.totals["macs"] == 0 and not cc.report.not_counted(r)
+    if tuple(r.rows[0].output) != tuple(y.shape[1:]):  # opset 19's inference keeps a window in the padding
+        assert ceil and [w for w in model.warnings if f"{'x'.join(map(str, y.shape[1:]))}; ONNX's size" in w]
 
 
 def export(module, shape, path):

@@ -98,6 +98,10 @@ def _pads(a, sizes, kernel, stride, dilation):
     return tuple((p[i], p[i + nd]) for i in range(nd))
 
 
+def _text(shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
 def _window(a, nd, kernel=None):
     k = tuple(a.get("kernel_shape", kernel or ()))
     return k, tuple(a.get("strides", [1] * nd)), tuple(a.get("dilations", [1] * nd))
@@ -175,6 +179,14 @@ def _pool(ctx, node, a, ins, acts, ps):
             layer = None
     if layer is not None and ctx.fits(layer, [x.ps], ps):
         return layer, [x.key], False
+    if layer is not None and layer.ceil_mode:
+        try:
+            want = _text(layer.infer(x.ps).shape)
+        except ConvcalcError:
+            want = None
+        if want is not None:  # older opsets' inference keeps a window that starts in the padding
+            ctx.warn(node, f"ONNX shape inference (opset {ctx.opset}) gives {_text(ps)}, but ceil_mode drops a "
+                           f"last window that starts in the padding (ONNX's spec, PyTorch): {want}; ONNX's size is kept")
     return ops.Op(node.op_type, ps, 0), [x.key], False  # pooling: 0 MACs however it pads
 
 
