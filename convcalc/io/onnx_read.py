@@ -102,7 +102,7 @@ def input_dims(inp, given, source: str) -> tuple:
         raise OnnxError(f"{source}: ONNX input {inp.name!r} is a scalar; convcalc needs a batch dim")
     dynamic = [d for d in dims[1:] if not isinstance(d, int) or d < 1]
     if dynamic:
-        raise OnnxError(f"{source}: ONNX input {inp.name!r} has dynamic sizes ({_text(dims)}); give --input with "
+        raise OnnxError(f"{source}: ONNX input {inp.name!r} has dynamic sizes ({', '.join(map(str, dims))}); give --input with "
                         f"the {len(dims) - 1} sizes per sample, e.g. --input {_text(_example(dims))}")
     return (1, *dims[1:])
 
