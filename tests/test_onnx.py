@@ -191,6 +191,29 @@ def test_dynamic_batch_and_dynamic_sizes(tmp_path, run):
     assert data["layers"][0]["output"] == [2, 12 - 2, 10 - 2]
 
 
+def test_nhwc_input_as_keras_exports_it(tmp_path, run):
+    # tf2onnx keeps Keras' H x W x C input and transposes before the conv: --input in the file's order
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+             helper.make_node("Conv", ["t", "w"], ["y"], kernel_shape=[3, 3], auto_pad="SAME_UPPER")]
+    m = model_of(nodes, [vi("x", ["N", "H", "W", 3])], [vi("y", None)], [weight("w", [5, 3, 3, 3])])
+    data = json.loads(run(save(tmp_path, m), "--input", "16x12x3", "--format", "json").stdout)
+    assert data["input"] == [16, 12, 3]
+    assert [row["output"] for row in data["layers"]] == [[3, 16, 12], [5, 16, 12]]
+    assert data["totals"]["macs"] == 5 * 16 * 12 * 3 * 3 * 3
+
+
+def test_external_weights_are_not_needed(tmp_path):
+    # only the initializers' dims are read: a model saved with external data reads without the data
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3])
+    m = model_of([node], [vi("x", [1, 8, 10, 10])], [vi("y", None)], [weight("w", [16, 8, 3, 3]), weight("b", [16])])
+    path = str(tmp_path / "ext.onnx")
+    onnx.save(m, path, save_as_external_data=True, location="ext.data", size_threshold=0)
+    (tmp_path / "ext.data").unlink()
+    r = cc.analyze(from_onnx(path))
+    assert r.totals["params"] == 16 * 8 * 9 + 16
+    assert r.totals["macs"] == 16 * 8 * 8 * 8 * 9
+
+
 def test_python_api_and_verify(tmp_path):
     nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["c"], ["r"]),

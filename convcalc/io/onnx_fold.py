@@ -30,7 +30,13 @@ def fold(model, weights, known) -> int:
     from onnx.reference import ReferenceEvaluator
 
     g = model.graph
-    values = {t.name: numpy_helper.to_array(t) for t in g.initializer if t.name not in weights}
+    values = {}
+    for t in g.initializer:
+        if t.name not in weights:
+            try:
+                values[t.name] = numpy_helper.to_array(t)
+            except Exception:  # data it does not hold: not a value to fold with
+                pass
     keep, folded = [], 0
     for node in g.node:
         outs = None

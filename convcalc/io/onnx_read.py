@@ -139,6 +139,7 @@ def light(onnx, model, inits):
     lg.output.extend(g.output)
     lg.value_info.extend(g.value_info)
     big = {name for name, (dims, _) in inits.items() if _numel(dims) > BIG}
+    big |= {t.name for t in g.initializer if t.data_location == onnx.TensorProto.EXTERNAL}  # data not loaded
     lg.input.extend(i for i in g.input if i.name not in inits)
     lg.initializer.extend(t for t in g.initializer if t.name not in big)
     for t in g.initializer:
