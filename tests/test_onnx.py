@@ -128,6 +128,35 @@ def test_gemm_trans_b(trans_b):
     assert r.totals["macs"] == 12 * 5
 
 
+@pytest.mark.parametrize("kw, n, kind", [
+    ({"pads": [1, 1, 1, 1], "output_padding": [1, 1]}, (5 - 1) * 2 - 2 * 1 + 3 + 1, "convtranspose2d"),
+    ({"auto_pad": "SAME_UPPER"}, 5 * 2, "op"),  # ONNX's own padding rule: output L*s
+])
+def test_conv_transpose(kw, n, kind):
+    # 4 -> 2 channels, 3x3, stride 2 on 5x5: MACs C_in*H_in*W_in*(C_out/g)*k*k, whatever the padding
+    node = helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], strides=[2, 2], **kw)
+    m = model_of([node], [vi("x", [1, 4, 5, 5])], [vi("y", None)], [weight("w", [4, 2, 3, 3]), weight("b", [2])])
+    r = cc.analyze(from_onnx(m))
+    assert r.rows[0].kind == kind
+    assert tuple(r.rows[0].output) == (2, n, n) == ref_shape(m, "x", (1, 4, 5, 5))[1:]
+    assert r.totals["params"] == 4 * 2 * 3 * 3 + 2
+    assert r.totals["macs"] == 4 * 5 * 5 * 2 * 3 * 3
+
+
+def test_batch_folded_into_a_conv():
+    # a sample of 6 channels run as two images of 3 (window partitions fold like this): two convs' MACs
+    to2 = numpy_helper.from_array(np.array([2, 3, 8, 8], dtype=np.int64), "to2")
+    back = numpy_helper.from_array(np.array([1, 8, 8, 8], dtype=np.int64), "back")
+    nodes = [helper.make_node("Reshape", ["x", "to2"], ["r"]),
+             helper.make_node("Conv", ["r", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Reshape", ["c", "back"], ["y"])]
+    m = model_of(nodes, [vi("x", [1, 6, 8, 8])], [vi("y", None)], [to2, back, weight("w", [4, 3, 3, 3])])
+    r = cc.analyze(from_onnx(m))
+    assert tuple(r.rows[-1].output) == (8, 8, 8) == ref_shape(m, "x", (1, 6, 8, 8))[1:]
+    assert r.totals["params"] == 4 * 3 * 3 * 3
+    assert r.totals["macs"] == 2 * (4 * 8 * 8 * 3 * 3 * 3)
+
+
 def test_shared_weight_counted_once_macs_twice():
     # one 3x3 weight 3->3 used by two convs in a row (padding 1 keeps 8x8)
     nodes = [helper.make_node("Conv", ["x", "w"], ["h"], pads=[1, 1, 1, 1]),

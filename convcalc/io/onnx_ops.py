@@ -119,7 +119,7 @@ def _conv(ctx, node, a, ins, acts, ps):
     cls = {1: conv.Conv1d, 2: conv.Conv2d, 3: conv.Conv3d}[nd]
     try:
         layer = cls(fx[1], wdims[0], k, s, _pads(a, fx[2:], k, s, d), d, a.get("group", 1), bias)
-        macs = layer.infer(tuple(fx[1:])).macs  # whole shapes at batch 1: one sample's MACs
+        macs = layer.infer(tuple(fx[1:])).macs * fx[0]  # at batch 1 (fx[0] > 1: other images folded in)
     except (ConvcalcError, TypeError, ValueError):
         return None
     x = _one(acts, ins)
@@ -231,7 +231,7 @@ def _numel(dims) -> int:
     return out
 
 
-@register("MatMul", "MatMulInteger")
+@register("MatMul")
 def _matmul(ctx, node, a, ins, acts, ps):
     fa, fb = ctx.full.get(node.input[0]), ctx.full.get(node.input[1])
     if fa is None or fb is None:
