@@ -22,17 +22,17 @@ def _shape_value(node, dims, np):
     return np.array(dims[start:end], dtype=np.int64)
 
 
-def fold(model, weights, known) -> int:
+def fold(model, weights, known, values) -> int:
     """Fold constant shape arithmetic of ``model`` in place; returns how many nodes were folded.
-    ``weights``: names of the file's float initializers; ``known``: tensor name -> dims."""
+    ``weights``: names of the file's float initializers; ``known``: tensor name -> dims; ``values``:
+    the constants' values (name -> array), kept from one round to the next."""
     import numpy as np
     from onnx import numpy_helper
     from onnx.reference import ReferenceEvaluator
 
     g = model.graph
-    values = {}
     for t in g.initializer:
-        if t.name not in weights:
+        if t.name not in weights and t.name not in values:
             try:
                 values[t.name] = numpy_helper.to_array(t)
             except Exception:  # data it does not hold: not a value to fold with

@@ -171,12 +171,14 @@ def prepare(model, given, source: str):
         for out in graph.output:
             out.type.tensor_type.ClearField("shape")
     inferred = infer(onnx, model, source)
+    weights, values = {n for n, (_, t) in inits.items() if t in FLOAT_TYPES}, {}
     for _ in range(256):  # each round sizes what the folded values reach (a pad, then its reshape...)
-        if not _unsized(inferred):
+        known = shapes(inferred)
+        if not _unsized(inferred, known):
             break
         from .onnx_fold import fold
 
-        if not fold(inferred, {n for n, (_, t) in inits.items() if t in FLOAT_TYPES}, shapes(inferred)):
+        if not fold(inferred, weights, known, values):
             break
         del inferred.graph.value_info[:]
         inferred = infer(onnx, inferred, source)
@@ -187,8 +189,7 @@ def prepare(model, given, source: str):
     return inferred, inp.name, full, inits
 
 
-def _unsized(model) -> bool:
-    known = shapes(model)
+def _unsized(model, known) -> bool:
     consts = {t.name for t in model.graph.initializer}
     return any(o and o not in known and o not in consts for n in model.graph.node for o in n.output)
 
