@@ -157,6 +157,28 @@ def test_batch_folded_into_a_conv():
     assert r.totals["macs"] == 2 * (4 * 8 * 8 * 3 * 3 * 3)
 
 
+def test_norms_resize_reduce_softmax():
+    # conv 3->4 3x3 p1 on 6x6, then ops with no MACs: instance norm (2*4 params), LRN, a resize x2
+    # (scales as an input: not a parameter), a mean over H and W (axes as an input, opset 18), softmax
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], dtype=np.float32), "scales")
+    axes = numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "axes")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("InstanceNormalization", ["c", "g", "b"], ["n"]),
+             helper.make_node("LRN", ["n"], ["l"], size=3),
+             helper.make_node("Resize", ["l", "", "scales"], ["u"], mode="linear"),
+             helper.make_node("ReduceMean", ["u", "axes"], ["m"], keepdims=0),
+             helper.make_node("Softmax", ["m"], ["y"], axis=1)]
+    inits = [weight("w", [4, 3, 3, 3]), weight("g", [4]), weight("b", [4], 1), scales, axes]
+    m = model_of(nodes, [vi("x", [1, 3, 6, 6])], [vi("y", None)], inits, opset=18)
+    r = cc.analyze(from_onnx(m))
+    assert [row.kind for row in r.rows] == ["conv2d", "instancenorm2d", "localresponsenorm", "upsample", "reduce",
+                                            "softmax"]
+    assert [tuple(row.output) for row in r.rows] == [(4, 6, 6)] * 3 + [(4, 12, 12), (4,), (4,)]
+    assert tuple(r.rows[-1].output) == ref_shape(m, "x", (1, 3, 6, 6))[1:]
+    assert r.totals["params"] == 4 * 3 * 9 + 2 * 4
+    assert r.totals["macs"] == 4 * 6 * 6 * 3 * 9
+
+
 def test_shared_weight_counted_once_macs_twice():
     # one 3x3 weight 3->3 used by two convs in a row (padding 1 keeps 8x8)
     nodes = [helper.make_node("Conv", ["x", "w"], ["h"], pads=[1, 1, 1, 1]),
