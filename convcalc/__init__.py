@@ -78,4 +78,14 @@ def from_torch(module, input_shape, name=None, **kwargs):
     return convert(module, input_shape, name=name)
 
 
+def from_onnx(source, input_shape=None, name=None):
+    """A model read from an ONNX file (a path, or an ``onnx.ModelProto``; needs the ``onnx`` package:
+    ``pip install 'convcalc[onnx]'``). ``input_shape`` (per sample, in the file's own order) sizes
+    the input where the file leaves it dynamic, or overrides its sizes. ``convcalc.summary("m.onnx")``
+    reads the file the same way."""
+    from .io.onnx_import import from_onnx as read
+
+    return read(source, input_shape, name=name)
+
+
 __version__ = "0.1.0"

@@ -1,7 +1,8 @@
 """From a name to a model or a layer class: the one place names are resolved.
 
-A model name is a zoo name, a spec file (``.yaml``/``.yml``/``.json``, or any path) or a
-one-line spec (``"3x32x32 | conv 10 k3 | relu"``). A kind name goes through
+A model name is a zoo name, an ONNX file (``.onnx``, read with the optional ``onnx`` package), a
+spec file (``.yaml``/``.yml``/``.json``, or any path) or a one-line spec
+(``"3x32x32 | conv 10 k3 | relu"``). A kind name goes through
 :func:`convcalc.layers.resolve_kind` (lower case, ``conv`` -> ``conv2d``, ``fc`` -> ``linear``).
 No click or rich here: errors are :class:`~convcalc.errors.ConvcalcError`, one line.
 """
@@ -14,11 +15,12 @@ from .errors import ConvcalcError
 from .shapes import Layout
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+ONNX_SUFFIX = ".onnx"
 
 
 def is_spec(name: str) -> bool:
-    """A one-liner, a spec file name or a path (anything else is looked up in the zoo)."""
-    return "|" in name or name.lower().endswith(SPEC_SUFFIXES) or os.path.sep in name
+    """A one-liner, a spec or ONNX file name or a path (anything else is looked up in the zoo)."""
+    return "|" in name or name.lower().endswith((*SPEC_SUFFIXES, ONNX_SUFFIX)) or os.path.sep in name
 
 
 def load_model(name: str, input_dims=None, layout="chw", base_dir=None):
@@ -26,6 +28,11 @@ def load_model(name: str, input_dims=None, layout="chw", base_dir=None):
 
     A one-liner's own shape is read in ``layout`` like ``--input``; a relative spec path is
     read from ``base_dir`` when given (a homework sheet names files next to itself)."""
+    if "|" not in name and name.lower().endswith(ONNX_SUFFIX):
+        from .io.onnx_import import from_onnx
+
+        path = name if base_dir is None or os.path.isabs(name) else os.path.join(base_dir, name)
+        return from_onnx(path, input_dims)
     if is_spec(name):
         from .io import spec
 
