@@ -221,6 +221,72 @@ def _ti_params(r, b):
     return 0 if _functional(r) else simplify(r.params * b)
 
 
+# -- attention (torchvision's forms: ViT's nn.MultiheadAttention with need_weights=False, Swin's
+#    functional shifted_window_attention, MaxViT's RelativePositionalMultiHeadAttention) -----------
+
+def _mha_dims(r):
+    lay = r.layer
+    L, E = r.input[0], lay.embed_dim
+    app = int(lay.add_bias_kv) + int(lay.add_zero_attn)
+    return L, E, lay.num_heads, app
+
+
+def _pt_mha(r, b):
+    """multihead_attention_counter_hook: q scaling L*E, q/k/v projections 3*L*E*E (+ 3*L*E in_proj
+    bias), per head L*S*(E/h) twice and L*S softmax, output projection L*E*(E+1); S = key length.
+    Inside, F.multi_head_attention_forward calls only unpatched functions (need_weights=False)."""
+    L, E, h, _ = _mha_dims(r)
+    bias = 3 * L * E if r.layer.bias else 0
+    return simplify(b * (L * E + 3 * L * E * E + bias + 2 * L * L * E + h * L * L + L * E * (E + 1)))
+
+
+def _thop_mha(r, b):
+    """count_multihead_attention: projections E*(2*L*E + (S-app)*(kdim+vdim)), attention 2*L*S*E,
+    softmax per (head, query) row of S: 3*S - 1 (calculate_softmax); S counts appended keys."""
+    L, E, h, app = _mha_dims(r)
+    S = L + app
+    return simplify(b * (E * (2 * L * E + L * 2 * E) + 2 * L * S * E + h * L * (3 * S - 1)))
+
+
+def _fv_mha(r, b):
+    """aten::linear for the packed q/k/v and the output projections (4*L*E*E); the attention itself
+    runs as aten::scaled_dot_product_attention, which fvcore has no handle for."""
+    L, E, _, _ = _mha_dims(r)
+    return simplify(4 * L * E * E * b)
+
+
+def _pt_window(r, b):
+    """Swin's shifted_window_attention: F.linear is not patched (projections 0); q.matmul(k^T) and
+    attn.matmul(v) are (Tensor.matmul: N*M*C each over the padded map), F.softmax one per score."""
+    n, c, m = r.layer.attention_dims(r.input)
+    return simplify(b * (2 * n * m * c + r.layer.num_heads * n * m))
+
+
+def _pt_partition(r, b):
+    """MaxViT: to_qkv and merge are nn.Linear modules (weights and biases: P*(4C*C + 4C)); the two
+    torch.einsum products are not patched; F.softmax one per score (heads * P * M)."""
+    p, c, m = r.layer.attention_dims(r.input)
+    return simplify(b * (p * (4 * c * c + 4 * c) + r.layer.heads * p * m))
+
+
+def _fv_partition(r, b):
+    """aten::linear 4*P*C*C; each of the two aten::einsum products is counted by numpy's einsum_path,
+    whose "Optimized FLOP count" fvcore reads from the printed report (%.3e: 4 significant digits)
+    and halves (einsum_flop_jit)."""
+    p, c, m = r.layer.attention_dims(r.input)
+    einsum = p * m * c * b
+    if not is_sym(einsum):
+        einsum = int(float("%.3e" % (2 * einsum)) // 2)
+    return simplify(4 * p * c * c * b + 2 * einsum)
+
+
+def _ti_partition(r, b):
+    """to_qkv and merge are leaf Linears (weight + bias, x batch); the bias table is a parameter
+    of the non-leaf attention module, which torchinfo does not count."""
+    c = r.layer.feat_dim
+    return simplify((4 * c * c + 4 * c) * b)
+
+
 # -- the table ------------------------------------------------------------------------------------
 
 rules(L.conv._ConvNd, fvcore=_macs, ptflops=_module(_with_bias), torchinfo=_ti_conv, thop=_module(_macs))
@@ -230,8 +296,10 @@ rules(L.BatchNorm1d, L.BatchNorm2d, L.BatchNorm3d,
 rules(L.norm._InstanceNorm, L.LayerNorm, L.GroupNorm,
       fvcore=_norm(5, 4), ptflops=_pt_bn, torchinfo=_ti_params, thop=_module(_norm(4, 2)))
 # torchvision's LayerNorm2d subclasses nn.LayerNorm: ptflops keys by exact type (not hooked, and
-# F.layer_norm is not patched); thop resolves through the MRO; torchinfo sees weight and bias.
-rules(L.LayerNorm2d, fvcore=_norm(5, 4), torchinfo=_ti_params, thop=_module(_norm(4, 2)))
+# F.layer_norm is not patched) unless the row stands for nn.LayerNorm on a channels-last map (Swin,
+# MaxViT: ``channels_last``); thop resolves through the MRO; torchinfo sees weight and bias.
+rules(L.LayerNorm2d, fvcore=_norm(5, 4), ptflops=lambda r, b: _pt_bn(r, b) if r.layer.channels_last else 0,
+      torchinfo=_ti_params, thop=_module(_norm(4, 2)))
 rules(L.MaxPool1d, L.MaxPool2d, L.MaxPool3d, L.AdaptiveMaxPool1d, L.AdaptiveMaxPool2d, L.AdaptiveMaxPool3d,
       ptflops=_pt(2, 1))
 rules(L.pool._AvgPoolNd, ptflops=_pt(2, 1), thop=_module(_thop_avgpool))
@@ -249,6 +317,9 @@ rules(L.Upsample, fvcore=_fv_upsample, ptflops=_pt_upsample, thop=_module(_thop_
 rules(L.LocalResponseNorm, ptflops=_pt_lrn)
 rules(L.LayerScale, L.ClassToken, L.PosEmbedding)  # parameters of a non-leaf torchvision module: 0
 rules(L.MatMul, fvcore=_macs, ptflops=_macs, thop=_macs)
+rules(L.MultiheadAttention, fvcore=_fv_mha, ptflops=_module(_pt_mha), thop=_module(_thop_mha))
+rules(L.ShiftedWindowAttention, fvcore=_macs, ptflops=_pt_window, thop=_macs)
+rules(L.PartitionAttention, fvcore=_fv_partition, ptflops=_pt_partition, torchinfo=_ti_partition, thop=_macs)
 
 
 def row_ops(row, convention: str, batch=1):

@@ -58,6 +58,12 @@ def functional(layer):
     return layer
 
 
+def channels_last(norm):
+    """A ``LayerNorm2d`` that the PyTorch source writes as ``nn.LayerNorm`` on a channels-last map."""
+    norm.channels_last = True
+    return norm
+
+
 def available() -> list:
     """Names whose builder module exists (the zoo grows module by module)."""
     import importlib.util

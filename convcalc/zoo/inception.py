@@ -133,7 +133,8 @@ def googlenet_aux(which: int = 1) -> Model:
 # -- Inception v3 ----------------------------------------------------------------------------------
 
 def _pool_branch(in_channels, out_channels, name="branch_pool") -> Sequential:
-    return Sequential(("avg_pool", functional(AvgPool2d(3, 1, padding=1))), (name, basic_conv(in_channels, out_channels, 1)))
+    return Sequential(("avg_pool", functional(AvgPool2d(3, 1, padding=1))),
+                      (name, basic_conv(in_channels, out_channels, 1)))
 
 
 def inception_a(in_channels, pool_features) -> Parallel:
