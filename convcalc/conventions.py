@@ -171,7 +171,7 @@ def _thop_softmax(r, b):
     if dim is None:  # torch's deprecated implicit dim
         dim = 0 if len(shape) in (0, 1, 3) else 1
     nf = shape[dim]
-    rows = simplify(prod(shape) / nf)
+    rows = floordiv(prod(shape), nf)  # exact: nf divides the element count
     extra = rows if isinstance(r.layer, L.LogSoftmax) else 0
     return simplify(rows * (3 * nf - 1) + extra)
 

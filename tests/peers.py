@@ -50,7 +50,7 @@ def installed(tool: str) -> bool:
 
 
 def available() -> bool:
-    return tv.load() is not None and any(installed(t) for t in TOOLS)
+    return importlib.util.find_spec("torch") is not None and any(installed(t) for t in TOOLS)
 
 
 def zoo_model(name):
