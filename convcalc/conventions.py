@@ -27,7 +27,10 @@ them; README: "Counting conventions"):
 A row whose layer the model's PyTorch source applies as a function (``layer.functional``: set by
 ``from_torch`` for call_function nodes, and by the zoo where torchvision calls ``F.relu``) is
 invisible to module hooks: thop and torchinfo count it 0, ptflops only through its patched
-functions. Counts are per batch (the rows' MACs already include ``--batch``).
+functions. Likewise ``LayerNorm2d.channels_last`` marks a norm the source writes as ``nn.LayerNorm``
+(Swin, MaxViT), which ptflops hooks, unlike torchvision's ``LayerNorm2d`` subclass (ConvNeXt).
+tests/test_peers.py runs the four tools on every zoo model and requires these totals exactly.
+Counts are per batch (the rows' MACs already include ``--batch``; ptflops itself prints per image).
 """
 from __future__ import annotations
 
@@ -54,10 +57,6 @@ def _n_in(r, b):
 
 def _n_out(r, b):
     return simplify(prod(r.output) * b)
-
-
-def _times(n, f):
-    return lambda r, b: simplify(f(r, b) * n)
 
 
 def _affine(layer) -> bool:
