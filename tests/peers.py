@@ -36,13 +36,14 @@ TORCHVISION = {n: n for n in (
 TORCHVISION["alexnet-torchvision"] = "alexnet"
 
 #: smaller inputs where the network accepts them (speed); the rest run at their default input
-SMALL = {name: (3, 64, 64) for name in (
-    "alexnet-torchvision", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn",
+SMALL = {name: (3, 32, 32) for name in (
+    "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn",
     "vgg19_bn", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
     "wide_resnet50_2", "googlenet", "googlenet_aux", "densenet121", "squeezenet1_0", "squeezenet1_1",
     "shufflenet_v2_x1_0", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
     "efficientnet_b0", "regnet_x_400mf", "convnext_tiny", "swin_t")}
-SMALL["inception_v3"] = (3, 75, 75)  # alexnet's and zfnet's linear layers, inception's aux head need their own
+SMALL.update({"alexnet-torchvision": (3, 64, 64), "inception_v3": (3, 75, 75)})  # their smallest
+# (alexnet's and zfnet's linear layers and inception's aux head need the default input)
 
 
 def installed(tool: str) -> bool:
