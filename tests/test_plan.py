@@ -56,8 +56,9 @@ def test_compare_table_and_conventions():
     code, out, _ = run("compare", SMALL, "--convention", "all", "--format", "json")
     conv = json.loads(out)[0]["conventions"]
     assert conv["convcalc"] == SMALL_MACS
-    # ptflops adds a bias per output element and one op per ReLU output and per pooling input
-    assert conv["ptflops"] == SMALL_MACS + 8 * 26 * 26 + 10 + 8 * 26 * 26 + 8 * 26 * 26
+    # ptflops adds a bias per output element, and two ops per ReLU output and per pooling input
+    # (its nn.ReLU / nn.MaxPool2d hook and the patched F.relu / F.max_pool2d they call)
+    assert conv["ptflops"] == SMALL_MACS + 8 * 26 * 26 + 10 + 2 * 8 * 26 * 26 + 2 * 8 * 26 * 26
 
 
 def test_compare_unknown_model_is_one_line():

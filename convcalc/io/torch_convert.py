@@ -289,6 +289,8 @@ class Converter:
         if tuple(inf.shape) != tuple(ps):
             raise TorchError(f"{self.row(n)}: torch gives {_text(ps)} but convcalc {_text(inf.shape)}: "
                              f"the conversion of {name} is wrong")
+        if n.op != "call_module":
+            layer.functional = True  # peers that count modules do not see it (conventions.py)
         key = self.full.add(self.names.get(n) or self.row(n), layer, ins, implicit=implicit)
         self._ps[key] = ps
         return _T(key, ps, bdim, drop, tuple(o2.shape))

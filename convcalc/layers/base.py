@@ -168,6 +168,9 @@ class Layer:
     saves: ClassVar[tuple] = ()
     #: False for layers whose parameters are frozen (``--freeze``, spec ``trainable: false``)
     trainable: bool = True
+    #: True where the model's PyTorch source applies it as a function (``F.relu(x)``), not a module:
+    #: peers that count modules do not see it (conventions.py); set by ``from_torch`` and the zoo
+    functional: bool = False
 
     def aliases_input(self) -> bool:
         """The output shares the input's storage: a view, or an in-place op."""

@@ -183,6 +183,9 @@ class LayerNorm2d(Layer):
 
     kind = "layernorm2d"
     saves = ("input",)
+    #: True where the PyTorch source runs ``nn.LayerNorm`` itself on a channels-last map (Swin, MaxViT)
+    #: rather than torchvision's ``LayerNorm2d`` subclass (ConvNeXt): ptflops hooks only the former
+    channels_last: bool = False
 
     def saved_extra(self, shapes, inf):
         from ..sym import prod

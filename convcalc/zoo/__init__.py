@@ -51,6 +51,19 @@ REGISTRY = {
 }
 
 
+def functional(layer):
+    """``layer``, marked as applied by a function in the PyTorch source the model follows (torchvision's
+    ``F.relu(x)``): tools that hook modules do not see it (conventions.py)."""
+    layer.functional = True
+    return layer
+
+
+def channels_last(norm):
+    """A ``LayerNorm2d`` that the PyTorch source writes as ``nn.LayerNorm`` on a channels-last map."""
+    norm.channels_last = True
+    return norm
+
+
 def available() -> list:
     """Names whose builder module exists (the zoo grows module by module)."""
     import importlib.util

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..graph import Parallel, Sequential
 from ..layers import AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU
-from . import Model
+from . import Model, functional
 
 
 def dense_layer(in_channels, growth_rate, bn_size) -> Parallel:
@@ -46,8 +46,8 @@ def _densenet(name, growth_rate, block_config, num_init_features, bn_size, doc, 
     features.append(("norm5", BatchNorm2d(c)))
     net = Sequential(
         ("features", Sequential(*features)),
-        ("relu", ReLU()),  # F.relu in DenseNet.forward
-        ("avgpool", AdaptiveAvgPool2d((1, 1))),
+        ("relu", functional(ReLU())),  # F.relu in DenseNet.forward
+        ("avgpool", functional(AdaptiveAvgPool2d((1, 1)))),  # F.adaptive_avg_pool2d
         ("flatten", Flatten()),
         ("classifier", Linear(c, 1000)),
     )

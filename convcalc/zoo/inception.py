@@ -18,7 +18,7 @@ from __future__ import annotations
 from ..graph import Parallel, Sequential
 from ..layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d,
                       ReLU)
-from . import Model
+from . import Model, functional
 
 GOOGLENET_PARAMS = 6624904       # torchvision GoogLeNet_Weights.IMAGENET1K_V1 meta num_params (no aux heads)
 GOOGLENET_PARAMS_AUX = 13004888  # GoogLeNet(aux_logits=True) (torchvision's class default): sum(p.numel())
@@ -30,7 +30,7 @@ def basic_conv(in_channels, out_channels, kernel_size, stride=1, padding=0) -> S
     return Sequential(
         ("conv", Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False)),
         ("bn", BatchNorm2d(out_channels, eps=0.001)),
-        ("relu", ReLU()),
+        ("relu", functional(ReLU())),
     )
 
 
@@ -56,10 +56,10 @@ def _googlenet_aux_head(in_channels) -> Sequential:
     """torchvision GoogLeNet ``InceptionAux``: adaptive avg-pool 4x4, 1x1 conv to 128, fc 2048->1024, ReLU,
     dropout 0.7, fc 1024->1000."""
     return Sequential(
-        ("avg_pool", AdaptiveAvgPool2d((4, 4))),
+        ("avg_pool", functional(AdaptiveAvgPool2d((4, 4)))),
         ("conv", basic_conv(in_channels, 128, 1)),
         ("flatten", Flatten()),
-        ("fc1", Linear(2048, 1024)), ("relu", ReLU()),
+        ("fc1", Linear(2048, 1024)), ("relu", functional(ReLU())),
         ("dropout", Dropout(0.7)),
         ("fc2", Linear(1024, 1000)),
     )
@@ -133,7 +133,8 @@ def googlenet_aux(which: int = 1) -> Model:
 # -- Inception v3 ----------------------------------------------------------------------------------
 
 def _pool_branch(in_channels, out_channels, name="branch_pool") -> Sequential:
-    return Sequential(("avg_pool", AvgPool2d(3, 1, padding=1)), (name, basic_conv(in_channels, out_channels, 1)))
+    return Sequential(("avg_pool", functional(AvgPool2d(3, 1, padding=1))),
+                      (name, basic_conv(in_channels, out_channels, 1)))
 
 
 def inception_a(in_channels, pool_features) -> Parallel:
@@ -156,7 +157,7 @@ def inception_b(in_channels) -> Parallel:
         ("", Sequential(("branch3x3dbl_1", basic_conv(in_channels, 64, 1)),
                         ("branch3x3dbl_2", basic_conv(64, 96, 3, padding=1)),
                         ("branch3x3dbl_3", basic_conv(96, 96, 3, stride=2)))),
-        ("max_pool", MaxPool2d(3, 2)),
+        ("max_pool", functional(MaxPool2d(3, 2))),
     ], combine="cat")
 
 
@@ -185,7 +186,7 @@ def inception_d(in_channels) -> Parallel:
                         ("branch7x7x3_2", basic_conv(192, 192, (1, 7), padding=(0, 3))),
                         ("branch7x7x3_3", basic_conv(192, 192, (7, 1), padding=(3, 0))),
                         ("branch7x7x3_4", basic_conv(192, 192, 3, stride=2)))),
-        ("max_pool", MaxPool2d(3, 2)),
+        ("max_pool", functional(MaxPool2d(3, 2))),
     ], combine="cat")
 
 
@@ -212,10 +213,10 @@ def _inception_v3_aux_head() -> Sequential:
     """torchvision ``InceptionAux(768, 1000)``: avg-pool 5x5/3, 1x1 conv to 128, 5x5 conv to 768,
     adaptive avg-pool 1x1, fc 768 -> 1000."""
     return Sequential(
-        ("avg_pool", AvgPool2d(5, 3)),
+        ("avg_pool", functional(AvgPool2d(5, 3))),
         ("conv0", basic_conv(768, 128, 1)),
         ("conv1", basic_conv(128, 768, 5)),
-        ("adaptive_avg_pool", AdaptiveAvgPool2d((1, 1))),
+        ("adaptive_avg_pool", functional(AdaptiveAvgPool2d((1, 1)))),
         ("flatten", Flatten()),
         ("fc", Linear(768, 1000)),
     )

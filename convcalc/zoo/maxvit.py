@@ -13,7 +13,7 @@ from ..graph import Residual, Sequential
 from ..layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, GELU, Identity,
                       LayerNorm, LayerNorm2d, Linear, PartitionAttention, Permute, SiLU, Sigmoid,
                       StochasticDepth, Tanh)
-from . import Model
+from . import Model, channels_last
 from .mobilenet import squeeze_excitation
 
 _BN = 1e-3  # torchvision: norm_layer = partial(nn.BatchNorm2d, eps=1e-3, momentum=0.99)
@@ -48,7 +48,7 @@ def _mbconv(inp, out, stride, sd_prob):
 
 def _partition_attention(dim, head_dim, partition, kind, sd_prob):
     """torchvision PartitionAttentionLayer: ``x + sd(attn_layer(x))``, ``x + sd(mlp_layer(x))``."""
-    attn = Sequential(("attn_layer", Sequential(("0", LayerNorm2d(dim, eps=1e-5)),
+    attn = Sequential(("attn_layer", Sequential(("0", channels_last(LayerNorm2d(dim, eps=1e-5))),
                                                 ("1", PartitionAttention(dim, head_dim, partition, kind)),
                                                 ("2", Dropout(0.0)))),
                       ("stochastic_dropout", StochasticDepth(sd_prob, "row")))

@@ -8,7 +8,7 @@ from typing import Optional
 from ..graph import Parallel, Residual, Sequential
 from ..layers import (AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Hardsigmoid, Hardswish, Linear,
                       ReLU, ReLU6)
-from . import Model
+from . import Model, functional
 
 
 def make_divisible(v: float, divisor: int, min_value: Optional[int] = None) -> int:
@@ -123,7 +123,8 @@ def mobilenet_v2() -> Model:
             features.append((str(len(features)), _v2_inverted_residual(c_in, c, s if i == 0 else 1, t)))
             c_in = c
     features.append((str(len(features)), conv_norm_act(c_in, 1280, 1, act=ReLU6, label="head")))
-    net = Sequential(("features", Sequential(*features)), ("avgpool", AdaptiveAvgPool2d(1)),
+    net = Sequential(("features", Sequential(*features)),
+                     ("avgpool", functional(AdaptiveAvgPool2d(1))),  # F.adaptive_avg_pool2d in torchvision
                      ("flatten", Flatten()),
                      ("classifier", Sequential(Dropout(0.2), Linear(1280, 1000))))
     figures = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..graph import Residual, Sequential
 from ..layers import (AdaptiveAvgPool2d, Conv2d, Dropout, Flatten, GELU, LayerNorm2d, Linear,
                       PatchMerge, Permute, ShiftedWindowAttention, StochasticDepth)
-from . import Model
+from . import Model, channels_last
 
 _EPS = 1e-5  # torchvision: norm_layer = partial(nn.LayerNorm, eps=1e-5)
 
@@ -23,19 +23,19 @@ def _channels_last(*layers, label=None):
 
 def _swin_block(dim, heads, window, shift, sd_prob):
     """torchvision SwinTransformerBlock: ``x + sd(attn(norm1(x)))``, then ``x + sd(mlp(norm2(x)))``."""
-    attn = Sequential(("norm1", LayerNorm2d(dim, eps=_EPS)),
+    attn = Sequential(("norm1", channels_last(LayerNorm2d(dim, eps=_EPS))),
                       ("attn", ShiftedWindowAttention(dim, window, shift, heads)),
                       ("stochastic_depth", StochasticDepth(sd_prob, "row")))
     mlp = _channels_last(("0", Linear(dim, 4 * dim)), ("1", GELU()), ("2", Dropout(0.0)),
                          ("3", Linear(4 * dim, dim)), ("4", Dropout(0.0)))
-    body = Sequential(("norm2", LayerNorm2d(dim, eps=_EPS)), ("mlp", mlp),
+    body = Sequential(("norm2", channels_last(LayerNorm2d(dim, eps=_EPS))), ("mlp", mlp),
                       ("stochastic_depth", StochasticDepth(sd_prob, "row")))
     return Sequential(("", Residual(attn)), ("", Residual(body)), label=f"SwinBlock {dim}")
 
 
 def _patch_merging(dim):
     """torchvision PatchMerging: 2x2 neighbourhoods to 4C channels, LayerNorm(4C), Linear(4C, 2C, no bias)."""
-    return Sequential(("merge", PatchMerge()), ("norm", LayerNorm2d(4 * dim, eps=_EPS)),
+    return Sequential(("merge", PatchMerge()), ("norm", channels_last(LayerNorm2d(4 * dim, eps=_EPS))),
                       ("reduction", _channels_last(("0", Linear(4 * dim, 2 * dim, bias=False)))),
                       label="PatchMerging")
 
@@ -55,8 +55,8 @@ def swin_t() -> Model:
     (torchvision Swin_T_Weights.IMAGENET1K_V1 meta): num_params 28,288,354, _ops 4.491 GMACs at
     224 (its crop size; the weights resize to 232 first)."""
     depths, heads, embed, window = [2, 2, 6, 2], [3, 6, 12, 24], 96, (7, 7)
-    features = [("0", Sequential(("0", Conv2d(3, embed, 4, stride=4)), ("2", LayerNorm2d(embed, eps=_EPS)),
-                                 label="patch embedding"))]
+    features = [("0", Sequential(("0", Conv2d(3, embed, 4, stride=4)),
+                                 ("2", channels_last(LayerNorm2d(embed, eps=_EPS))), label="patch embedding"))]
     total, done = sum(depths), 0
     for i, (depth, h) in enumerate(zip(depths, heads)):
         dim = embed * 2 ** i
@@ -69,7 +69,7 @@ def swin_t() -> Model:
         if i + 1 < len(depths):
             features.append((str(len(features)), _patch_merging(dim)))
     last = embed * 2 ** (len(depths) - 1)
-    net = Sequential(("features", Sequential(*features)), ("norm", LayerNorm2d(last, eps=_EPS)),
+    net = Sequential(("features", Sequential(*features)), ("norm", channels_last(LayerNorm2d(last, eps=_EPS))),
                      ("avgpool", AdaptiveAvgPool2d(1)), ("flatten", Flatten(1)), ("head", Linear(last, 1000)))
     figures = {
         "params": (28288354, "torchvision Swin_T_Weights.IMAGENET1K_V1 num_params"),
