@@ -121,14 +121,23 @@ def test_every_module_imports_first_in_a_fresh_interpreter():
     """A module-level loop fails only when the loop is entered at the right module; import each
     one first, in its own interpreter (one process imports them in turn, each after a reset)."""
     names = sorted(n for n in _modules() if n not in ("convcalc", "convcalc.__main__"))  # __main__ runs the CLI
-    # One process imports the third-party libraries once, then forks a child per module: each
-    # child starts with no convcalc module loaded (a fresh interpreter's state for this check).
+    # One process imports the third-party libraries once, then forks a child per module (a few
+    # at a time): each child starts with no convcalc module loaded, as a fresh interpreter.
     probe = ("import os, sys, traceback\n"
              "import numpy, sympy, rich, click, yaml  # not convcalc: shared by every child\n"
              f"names = {names!r}\n"
              "assert not any(m.startswith('convcalc') for m in sys.modules)\n"
-             "bad = []\n"
+             "bad, running = [], {}\n"
+             "def reap():\n"
+             "    pid, status = os.wait()\n"
+             "    n, r = running.pop(pid)\n"
+             "    msg = os.read(r, 4096).decode()\n"
+             "    os.close(r)\n"
+             "    if status:\n"
+             "        bad.append((n, msg))\n"
              "for n in names:\n"
+             "    if len(running) >= 2 * (os.cpu_count() or 1):\n"
+             "        reap()\n"
              "    r, w = os.pipe()\n"
              "    pid = os.fork()\n"
              "    if pid == 0:\n"
@@ -137,15 +146,14 @@ def test_every_module_imports_first_in_a_fresh_interpreter():
              "            __import__(n)\n"
              "            code = 0\n"
              "        except BaseException:\n"
-             "            os.write(w, traceback.format_exc().strip().splitlines()[-1].encode())\n"
+             "            os.write(w, traceback.format_exc().strip().splitlines()[-1].encode()[:4000])\n"
              "            code = 1\n"
              "        os._exit(code)\n"
              "    os.close(w)\n"
-             "    msg = os.read(r, 4096).decode()\n"
-             "    os.close(r)\n"
-             "    if os.waitpid(pid, 0)[1]:\n"
-             "        bad.append((n, msg))\n"
-             "print(bad)\n")
+             "    running[pid] = (n, r)\n"
+             "while running:\n"
+             "    reap()\n"
+             "print(sorted(bad))\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
