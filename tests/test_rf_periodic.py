@@ -99,3 +99,14 @@ def test_the_rf_table_prints_the_whole_size(run, spec, size):
     out = run("rf", spec).output
     last = [line for line in out.splitlines() if line.strip().startswith("1 ")][-1].split()
     assert size in last and "1.5" not in last
+
+
+def test_effective_padding_after_two_transposed_convs_is_the_first_units_reach():
+    # DCGAN's stride-2 convT k4 p1 twice: output o reads i = (o + 1 - m)/2 for the taps m that
+    # divide evenly, so unit 0 reads -1..0 and unit -1 reads -1..0 too; unit 0 of the second
+    # reads units -1 and 0 of the first: pixels -1..0, one pixel left of the image. The sizes
+    # repeat every 4 units (2, 3, 3, 2 pixels), so the average size alone would say (5/2-1)/2 + 1/2
+    net = cc.Sequential(cc.ConvTranspose1d(1, 1, 4, stride=2, padding=1),
+                        cc.ConvTranspose1d(1, 1, 4, stride=2, padding=1))
+    a = _axis(net, (1, 8))
+    assert (a.effective_padding, a.size, a.period, a.start) == (1, Fraction(5, 2), 4, 0)
