@@ -108,68 +108,46 @@ def _our_op(K, spec, x, rng, np):
     return lambda: getattr(K, kind)(x)
 
 
-def _walk(module, x, leaf, np, Parallel, Sequential, join, L, prefix=""):
-    """Forward pass over the graph; ``leaf(layer, name, x)`` returns the layer's output."""
-    from convcalc import kernels as K
-
-    if isinstance(module, L.Layer):
-        return leaf(module, prefix, x)
-    if isinstance(module, Sequential):
-        for name, child in module.children:
-            x = _walk(child, x, leaf, np, Parallel, Sequential, join, L, join(prefix, name))
-        return x
-    outs = [x if child is None else _walk(child, x, leaf, np, Parallel, Sequential, join, L, join(prefix, name))
-            for name, child in module.branches]
-    if module.combine in ("add", "mul"):
-        fn = K.add if module.combine == "add" else K.mul
-        y = outs[0]
-        for a in outs[1:]:
-            y, _ = fn(y, a)
-    else:
-        y, _ = K.concat(outs, dim=module.dim + 1)
-    for name, child in module.post:
-        y = _walk(child, y, leaf, np, Parallel, Sequential, join, L, join(prefix, name))
-    return y
-
-
 def _our_net(name, np, rng, repeats):
+    """verify's own path without the checks: the graph walked once per call, each node run by
+    its registered kernel with weights drawn beforehand by verify's ``draw``.  Returns the
+    median time and the time per layer kind (one sample walk)."""
     from convcalc import zoo
-    from convcalc.graph import Parallel, Sequential, join
-    from convcalc import layers as L
+    from convcalc.graph import to_graph
+    from convcalc.verify import draw, kernel_for
 
     model = zoo.get(name)
-    net = model.net
+    graph = to_graph(model.net)
     x = rng.random((1, *model.input), dtype=np.float32)
-    params = {}
+    plan = {}
 
-    def draw(layer, lname, x):
-        shape = tuple(x.shape[1:])
-        from convcalc.verify import kernel_for
-        w = {k: rng.random(s, dtype=np.float32) * np.float32(0.1) for k, s in layer.weight_shapes(shape).items()}
-        b = {k: (np.zeros(s, np.int64) if k == "num_batches_tracked" else rng.random(s, dtype=np.float32) + 0.5)
-             for k, s in layer.buffer_shapes(shape).items()}
-        params[lname] = (kernel_for(layer), w, b)
-        return params[lname][0](layer, x, w, b)[0]
+    def first(node, xs):
+        k = kernel_for(node.layer)
+        shape, args = tuple(xs[0].shape[1:]), node.layer.args()
+        w, b = draw(k.weights(args, shape), k.buffers(args, shape), rng)
+        plan[node.key] = (k.run, node.layer, w, b, node.layer.arity is None)
+        return k.run(node.layer, xs if node.layer.arity is None else xs[0], w, b)[0]
 
-    _walk(net, x, draw, np, Parallel, Sequential, join, L)
+    graph.walk(x, first)
+
+    def run(node, xs):
+        fn, layer, w, b, many = plan[node.key]
+        return fn(layer, xs if many else xs[0], w, b)[0]
+
     per_kind = {}
 
-    def run(layer, lname, x):
-        fn, w, b = params[lname]
-        return fn(layer, x, w, b)[0]
-
-    def timed(layer, lname, x):
-        fn, w, b = params[lname]
+    def timed(node, xs):
+        fn, layer, w, b, many = plan[node.key]
         t = CLOCK()
-        y = fn(layer, x, w, b)[0]
+        y = fn(layer, xs if many else xs[0], w, b)[0]
         kind = layer.kind + ("(groups)" if getattr(layer, "groups", 1) > 1 else "")
         per_kind[kind] = per_kind.get(kind, 0.0) + CLOCK() - t
         return y
 
-    total = _time(lambda: _walk(net, x, run, np, Parallel, Sequential, join, L), repeats)
+    total = _time(lambda: graph.walk(x, run), repeats)
     runs = 3
     for _ in range(runs):
-        _walk(net, x, timed, np, Parallel, Sequential, join, L)
+        graph.walk(x, timed)
     return total, {k: v / runs for k, v in per_kind.items()}
 
 
@@ -222,7 +200,7 @@ def _torch_op(torch, F, spec, x):
 
 def _torch_net(name, torch, repeats):
     from convcalc import zoo
-    from convcalc.torchio import to_torch_source
+    from convcalc.io.export import to_torch_source
 
     model = zoo.get(name)
     ns = {}

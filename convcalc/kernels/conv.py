@@ -26,6 +26,10 @@ _TINY_PRODUCT = 4096   # (Co/g) * (C/g) * prod(k): MACs per output position and 
 # this many elements: the block is multiplied while it is still in cache, and
 # BLAS runs at its best on a few thousand columns rather than on all of them.
 _COL_BLOCK = 1 << 20
+# Stride-1 convs copy their im2col on the padded pitch (one contiguous run per
+# channel and tap) when a row of the padded grid is at most this many times
+# a row of the output (the extra columns are computed, then cropped).
+_FLAT_EXTRA = 1.1
 # Depthwise convolution works on blocks of about this many output elements
 # (per sample, whole channels) so that the running sum and the product of
 # one tap stay in the L2 cache while all taps are folded in.
@@ -47,6 +51,16 @@ def _check_conv_args(x, w, groups, name):
                          f"{w.shape}, got input of shape {x.shape}")
     if not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+
+
+def _flat_pays(stride, ksize, Lp, Lo):
+    """The pitch-flat im2col of :func:`_flat_gemm` applies to stride 1; it pays
+    when the extra columns (the pitch past L_out) cost less than the short-row
+    gather they replace, and not for a 1x1 unpadded conv (x itself is the
+    matrix there)."""
+    if any(s != 1 for s in stride) or (all(k == 1 for k in ksize) and tuple(Lp) == tuple(Lo)):
+        return False
+    return math.prod(Lp[1:]) <= _FLAT_EXTRA * math.prod(Lo[1:])
 
 
 def _im2col_gemm(win, wm, dtype):
@@ -77,6 +91,44 @@ def _im2col_gemm(win, wm, dtype):
                 cols = copy_into(workspace("conv_cols", src.shape, dtype), src).reshape(g, CgK, -1)
             np.matmul(wm, cols, out=y[n, :, :, r0 * rest:r1 * rest])
             macs += matmul_macs(wm.shape, cols.shape)
+    return y, macs
+
+
+def _flat_gemm(xp, wm, ksize, dilation, Lo):
+    """Stride-1 convolution on the padded input's own row pitch: per sample and
+    block of output rows, column m of the im2col matrix is flat position m of
+    the padded grid, so every (channel, tap) row of it is ONE contiguous run
+    of the input (a fast copy, never a short-row gather).  The product then
+    holds a few columns past L_out per row (the pitch), cropped when copied
+    into y.  xp: (N, C, *Lp) padded; wm: (g, Co/g, C/g*K).  MACs are tallied
+    from the product's shapes over the columns that are outputs.
+    Returns (y (N, Co, *Lo), macs)."""
+    xp = np.ascontiguousarray(xp)
+    N, C = xp.shape[:2]
+    Lp = xp.shape[2:]
+    nd = len(Lp)
+    dtype, item = xp.dtype, xp.itemsize
+    pitch = [math.prod(Lp[a + 1:]) for a in range(nd)]
+    g, Cog, CgK = wm.shape
+    y = np.empty((N, g * Cog) + tuple(Lo), dtype)
+    inner = sum((l - 1) * p for l, p in zip(Lo[1:], pitch[1:])) + 1     # flat extent of one output row
+    rows = max(1, min(Lo[0], _COL_BLOCK // max(1, C * math.prod(ksize) * pitch[0])))
+    tap_strides = tuple(d * p * item for d, p in zip(dilation, pitch))
+    macs = 0
+    for n in range(N):
+        xf = xp[n].reshape(C, -1)
+        for r0 in range(0, Lo[0], rows):
+            r1 = min(Lo[0], r0 + rows)
+            M = (r1 - r0 - 1) * pitch[0] + inner
+            src = as_strided(xf[:, r0 * pitch[0]:], shape=(C,) + tuple(ksize) + (M,),
+                             strides=(xf.strides[0],) + tap_strides + (item,), writeable=False)
+            cols = copy_into(workspace("conv_cols", src.shape, dtype), src).reshape(g, CgK, M)
+            out = workspace("conv_flat", (g, Cog, M), dtype)
+            np.matmul(wm, cols, out=out)
+            grid = as_strided(out, shape=(g * Cog, r1 - r0) + tuple(Lo[1:]),
+                              strides=(M * item,) + tuple(p * item for p in pitch), writeable=False)
+            y[n, :, r0:r1] = grid
+            macs += matmul_macs(wm.shape, (g, CgK, grid[0].size))
     return y, macs
 
 
@@ -272,6 +324,8 @@ def conv(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="
         macs = matmul_macs(wm.shape, cols.shape)
         y = np.empty((N, Co, P), x.dtype)
         copy_into(y, yb.reshape(Co, N, P).transpose(1, 0, 2))
+    elif _flat_pays(stride, ksize, xp.shape[2:], Lo):
+        y, macs = _flat_gemm(xp, wm, ksize, dilation, Lo)
     else:
         y, macs = _im2col_gemm(win, wm, x.dtype)
     y = y.reshape((N, Co) + Lo)
