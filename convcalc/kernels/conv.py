@@ -30,17 +30,17 @@ _COL_BLOCK = 1 << 20
 # channel and tap) when a row of the padded grid is at most this many times
 # a row of the output (the extra columns are computed, then cropped).
 _FLAT_EXTRA = 1.1
-# Depthwise convolution works on blocks of about this many output elements
-# (per sample, whole channels) so that the running sum and the product of
-# one tap stay in the L2 cache while all taps are folded in.
-_DW_BLOCK = 1 << 16
-# Depthwise convs with fewer output channels run channels-first (one
-# multiply-add per tap over long per-channel runs); with more, channels-last
-# (one einsum per stride phase, the channels as its vector loop).
+# Channels-first depthwise convolution copies its taps' columns for blocks of
+# channels of about this many elements (kept in the L2 cache until the
+# matrix-vector products have read them).
+_DW_BLOCK = 1 << 18
+# Depthwise convs with fewer output channels run channels-first (per channel,
+# the taps' columns times the taps' weights, one matrix-vector product); with
+# more, channels-last (one einsum per stride phase, channels as its vector loop).
 _DW_FEW_CHANNELS = 64
-# ... unless the per-channel grid is this long: numpy's transposing copies
-# into and out of channels-last would then cost more than the taps save.
-_DW_LONG_RUN = 2048
+# ... unless the per-channel grid is this long: the products' long columns
+# then cost less than numpy's transposing copies into and out of channels-last.
+_DW_LONG_RUN = 700
 
 
 def _check_conv_args(x, w, groups, name):
@@ -139,6 +139,9 @@ def _phases(xs, lo, Q, stride, m, last):
     position within it).  Flattened to (C*m, prod(s), prod(Q)), or with
     ``last`` channels-last to (prod(s), prod(Q) * C*m)."""
     C, L = xs.shape[0], xs.shape[1:]
+    if not last and m == 1 and all(s == 1 for s in stride):   # one phase: the padded input itself,
+        pairs = tuple((p, q - l - p) for p, q, l in zip(lo, Q, L))   # only its borders zeroed
+        return pad_spatial(xs, pairs, slot="dw_phases").reshape(C, 1, -1)
     shape = tuple(stride) + Q + (C, m) if last else (C, m) + tuple(stride) + Q
     P = workspace("dw_phases_last" if last else "dw_phases", shape, xs.dtype)
     P[...] = 0
@@ -180,13 +183,14 @@ def _depthwise(x, w, pads, ksize, stride, dilation):
     Lo = win.shape[2:2 + nd]
     Q = tuple(-(-L // s) for L, s in zip(Lp, stride))
     ops, macs = [], 0
+    per_tap = math.prod(win.shape[:2 + nd])       # the shape of win[..., t]: (N, C_out, *L_out)
     for t in taps(ksize):
         pos = [ti * di for ti, di in zip(t, dilation)]
         ph = off = 0
         for p_, s_, q_ in zip(pos, stride, Q):
             ph, off = ph * s_ + p_ % s_, off * q_ + p_ // s_
         ops.append((ph, off))
-        macs += math.prod(win[(Ellipsis,) + t].shape)
+        macs += per_tap
     M = 0
     for n_, q_ in zip(Lo, Q):
         M = M * q_ + n_ - 1
@@ -194,6 +198,9 @@ def _depthwise(x, w, pads, ksize, stride, dilation):
     y = np.empty((N, Co) + Lo, x.dtype)
     crop = tuple(slice(0, k) for k in Lo)
     last = Co >= _DW_FEW_CHANNELS and math.prod(Q) < _DW_LONG_RUN
+    tap_strides = None
+    if all(st == 1 for st in stride):
+        tap_strides = tuple(d * math.prod(Q[a + 1:]) for a, d in enumerate(dilation))
     lo = tuple(p for p, _ in pads)
     for n in range(N):
         P = _phases(x[n], lo, Q, stride, Co // C, last)
@@ -201,25 +208,35 @@ def _depthwise(x, w, pads, ksize, stride, dilation):
             grid = _dw_einsum(P, Q, w, ksize, stride, dilation, M)
             y[n] = np.moveaxis(grid.reshape(Q + (Co,))[crop], -1, 0)
         else:
-            grid = _dw_first(P, ops, w.reshape(Co, -1), M)
+            grid = _dw_first(P, ops, w.reshape(Co, -1), M, ksize, tap_strides)
             y[n] = grid.reshape((Co,) + Q)[(slice(None),) + crop]
     return y, macs
 
 
-def _dw_first(P, ops, wt, M):
-    """Channels-first taps: grid[c, :M] = sum_j P[c, ph_j, off_j:off_j+M] * wt[c, j]."""
-    Co = P.shape[0]
-    grid = workspace("dw_grid", (Co, P.shape[2]), P.dtype)
-    cb = max(1, _DW_BLOCK // M)
-    tmp = workspace("dw_tmp", (min(cb, Co), M), P.dtype)
+def _dw_first(P, ops, wt, M, ksize, tap_strides):
+    """Channels-first taps as one matrix-vector product per channel:
+    grid[c, :M] = wt[c] @ cols[c], cols[c, j] = P[c, ph_j, off_j:off_j+M], the
+    columns copied per block of channels (each tap one contiguous run per
+    channel) so that BLAS does the multiply-accumulate over the taps.  With
+    one phase the taps sit ``tap_strides`` (elements, per axis) apart."""
+    Co, T = wt.shape
+    grid = workspace("dw_grid", (Co, 1, P.shape[2]), P.dtype)
+    cb = max(1, min(Co, _DW_BLOCK // (T * M)))
+    cols = workspace("dw_cols", (cb, T, M), P.dtype)
+    wv = wt.reshape(Co, 1, T)
     for c0 in range(0, Co, cb):
         c1 = min(Co, c0 + cb)
-        yb, tb = grid[c0:c1, :M], tmp[:c1 - c0]
-        for j, (ph, off) in enumerate(ops):
-            np.multiply(P[c0:c1, ph, off:off + M], wt[c0:c1, j:j + 1], out=yb if j == 0 else tb)
-            if j:
-                yb += tb
-    return grid
+        cc = cols[:c1 - c0]
+        if tap_strides is not None:         # one phase: all taps' columns in one strided copy
+            src = as_strided(P[c0:c1, 0], shape=(c1 - c0,) + tuple(ksize) + (M,),
+                             strides=(P.strides[0],) + tuple(t * P.itemsize for t in tap_strides)
+                             + (P.itemsize,), writeable=False)
+            np.copyto(cc.reshape(src.shape), src)
+        else:
+            for j, (ph, off) in enumerate(ops):
+                np.copyto(cc[:, j], P[c0:c1, ph, off:off + M])
+        np.matmul(wv[c0:c1], cc, out=grid[c0:c1, :, :M])
+    return grid.reshape(Co, -1)
 
 
 def _phase_groups(ksize, stride, dilation):
