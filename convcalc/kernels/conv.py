@@ -154,7 +154,7 @@ def _phases(xs, lo, Q, stride, m, last):
             src.append(slice(q0 * s + ai - p, None, s))
         part = xs[(slice(None),) + tuple(src)][(slice(None),) + tuple(slice(0, d.stop - d.start) for d in dst)]
         if last:
-            P[a + tuple(dst)] = np.moveaxis(part, 0, -1)[..., None]
+            P[a + tuple(dst)] = part.transpose(tuple(range(1, part.ndim)) + (0,))[..., None]
         else:
             P[(slice(None), slice(None)) + a + tuple(dst)] = part[:, None]
     S, Co = math.prod(stride), C * m
@@ -206,7 +206,7 @@ def _depthwise(x, w, pads, ksize, stride, dilation):
         P = _phases(x[n], lo, Q, stride, Co // C, last)
         if last:
             grid = _dw_einsum(P, Q, w, ksize, stride, dilation, M)
-            y[n] = np.moveaxis(grid.reshape(Q + (Co,))[crop], -1, 0)
+            y[n] = grid.reshape(Q + (Co,))[crop].transpose((nd,) + tuple(range(nd)))
         else:
             grid = _dw_first(P, ops, w.reshape(Co, -1), M, ksize, tap_strides)
             y[n] = grid.reshape((Co,) + Q)[(slice(None),) + crop]
@@ -273,7 +273,8 @@ def _dw_einsum(P, Q, w, ksize, stride, dilation, M):
         V = as_strided(flat[base:], shape=tuple(len(ts) for ts in lists) + (M, Co),
                        strides=tuple(st * pq * Co * item for st, pq in zip(steps, pitch)) + (Co * item, item),
                        writeable=False)
-        W = np.ascontiguousarray(np.moveaxis(wk[(slice(None),) + np.ix_(*lists)], 0, -1))
+        W = wk[(slice(None),) + np.ix_(*lists)]
+        W = np.ascontiguousarray(W.transpose(tuple(range(1, W.ndim)) + (0,)))
         if n == 0:
             np.einsum(f"{letters}pz,{letters}z->pz", V, W, out=grid[:M])
         else:
