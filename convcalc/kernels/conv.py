@@ -1,6 +1,9 @@
 """Convolution and transposed convolution: im2col in cache-sized blocks + one
-matmul per block, depthwise convolution as per-tap multiply-accumulates (no
-im2col), col2im + one batched matmul for the transpose.  numpy + stdlib only."""
+matmul per block (stride 1: copied on the padded row pitch, one contiguous run
+per channel and tap), depthwise convolution on the padded stride phases
+(channels-first: per-channel matrix-vector products over the taps' columns,
+copied per block of channels; channels-last: one einsum per phase), col2im +
+one batched matmul for the transpose.  numpy + stdlib only."""
 
 from __future__ import annotations
 
@@ -162,8 +165,9 @@ def _phases(xs, lo, Q, stride, m, last):
 
 
 def _depthwise(x, w, pads, ksize, stride, dilation):
-    """Depthwise convolution (groups == C_in, C_out = m * C_in) without im2col:
-    one multiply-accumulate per kernel tap into the output.  x is unpadded
+    """Depthwise convolution (groups == C_in, C_out = m * C_in) without an
+    im2col of the whole input: each kernel tap multiplies a shifted run of the
+    padded input into the output.  x is unpadded
     (other padding modes are applied before); ``pads`` are zeros.
 
     The output size is the shape of the window view over the padded extent;
@@ -171,9 +175,10 @@ def _depthwise(x, w, pads, ksize, stride, dilation):
     into the output.  Per sample, the input is padded and split into stride
     phases in one copy, so that every tap reads one contiguous run of it;
     outputs are computed on the padded row pitch (a few columns past L_out
-    per row, cropped at the end).  Few channels run channels-first (one
-    multiply-add per tap over long per-channel runs), more channels on small
-    grids channels-last (one einsum per phase, channels as its vector loop).
+    per row, cropped at the end).  Few channels run channels-first (per
+    channel, the taps' columns times its weights in one matrix-vector
+    product), more channels on small grids channels-last (one einsum per
+    phase, channels as its vector loop).
     Returns (y (N, C_out, *L_out), macs)."""
     nd = len(ksize)
     N, C = x.shape[:2]

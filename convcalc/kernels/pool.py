@@ -3,7 +3,6 @@ numpy + stdlib only.  Pooling performs no MACs: every kernel returns 0."""
 
 from __future__ import annotations
 
-
 import math
 
 import numpy as np
