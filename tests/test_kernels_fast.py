@@ -85,14 +85,14 @@ def test_stride1_conv_both_im2col_layouts_vs_torch(c):
 
 
 def test_flat_layout_is_taken_for_resnet_sized_convs():
-    """The threshold picks the pitch-flat copy for a 3x3 stride-1 conv on a 28x28 grid (30/28 of
+    """The threshold picks the pitch-flat copy for a 3x3 stride-1 conv on a 56x56 grid (58/56 of
     the columns) and not on a 7x7 one (9/7); its result is torch's either way."""
-    assert _CONV._flat_pays((1, 1), (3, 3), (30, 30), (28, 28))
+    assert _CONV._flat_pays((1, 1), (3, 3), (58, 58), (56, 56))
     assert not _CONV._flat_pays((1, 1), (3, 3), (9, 9), (7, 7))
     assert not _CONV._flat_pays((2, 2), (3, 3), (30, 30), (14, 14))
     assert not _CONV._flat_pays((1, 1), (1, 1), (28, 28), (28, 28))      # x itself is the matrix
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((1, 16, 28, 28), dtype=np.float32)
+    x = rng.standard_normal((1, 16, 56, 56), dtype=np.float32)
     w = rng.standard_normal((24, 16, 3, 3), dtype=np.float32)
     y, _ = K.conv(x, w, None, 1, 1)
     _close32(y, F.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1).numpy())

@@ -32,7 +32,7 @@ _COL_BLOCK = 1 << 20
 # Stride-1 convs copy their im2col on the padded pitch (one contiguous run per
 # channel and tap) when a row of the padded grid is at most this many times
 # a row of the output (the extra columns are computed, then cropped).
-_FLAT_EXTRA = 1.1
+_FLAT_EXTRA = 1.05
 # Channels-first depthwise convolution copies its taps' columns for blocks of
 # channels of about this many elements (kept in the L2 cache until the
 # matrix-vector products have read them).
