@@ -133,7 +133,7 @@ def _exact_window(rf: AxisRF, w) -> Optional[AxisRF]:
     if phases is None or not _numbers(w.k, w.s, w.p):
         return None
     P, J = len(phases), Fraction(rf.jump)
-    if w.up != 1:
+    if w.up != 1 or w.taps is not None:  # (an interpolation to the same size has taps and up 1)
         if w.taps is None:
             return None
         A, B = w.lattice
@@ -155,7 +155,7 @@ def _exact_window(rf: AxisRF, w) -> Optional[AxisRF]:
 def through_window(rf: AxisRF, w) -> AxisRF:
     if rf.is_global:
         return rf
-    if rf.period > 1 or w.up != 1:
+    if rf.period > 1 or w.up != 1 or w.taps is not None:
         exact = _exact_window(rf, w)
         if exact is not None:
             return exact

@@ -99,3 +99,45 @@ def test_the_rf_table_prints_the_whole_size(run, spec, size):
     out = run("rf", spec).output
     last = [line for line in out.splitlines() if line.strip().startswith("1 ")][-1].split()
     assert size in last and "1.5" not in last
+
+
+# --- per-unit fields against torch's autograd: the input pixels an output unit's gradient reaches ---
+
+def _unit_field(a, u):
+    """The engine's field of output unit u: its phase shifted by whole periods, or the one size."""
+    if a.phases:
+        P = len(a.phases)
+        t, r = divmod(u, P)
+        return None if a.phases[r] is None else tuple(x + t * P * a.jump for x in a.phases[r])
+    c = a.start + u * a.jump
+    return (c - Fraction(a.size) / 2, c + Fraction(a.size) / 2)
+
+
+def _torch_fields(model, n, units):
+    """(first pixel, one past the last pixel) whose input gradient is non-zero, or None: positive
+    weights and zero biases, so no sum cancels."""
+    torch = pytest.importorskip("torch")
+    model = model.double()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(torch.zeros_like(p) if name.endswith("bias") else torch.rand_like(p) + 0.5)
+    x = torch.rand(1, 1, n, dtype=torch.float64, requires_grad=True)
+    y = model(x)
+    out = []
+    for u in units:
+        g, = torch.autograd.grad(y[0, 0, u], x, retain_graph=True)
+        nz = torch.nonzero(g[0, 0]).flatten().tolist()
+        out.append((nz[0], nz[-1] + 1) if nz else None)
+    return out
+
+
+@pytest.mark.parametrize("kw", [dict(size=16), dict(size=16, align_corners=True), dict(scale_factor=1.0)])
+def test_linear_interpolation_to_the_same_size_copies_one_pixel(kw):
+    # source x = (o + 1/2) * 16/16 - 1/2 = o (align_corners: o * 15/15 = o): every weight but
+    # one is 0, so output o reads pixel o alone: size 1, jump 1, centred on o + 1/2
+    torch = pytest.importorskip("torch")
+    a = _axis(cc.Sequential(cc.Upsample(mode="linear", **kw)), (1, 16))
+    assert (a.size, a.jump, a.start) == (1, 1, Fraction(1, 2))
+    seen = _torch_fields(torch.nn.Upsample(mode="linear", **kw), 16, range(4, 12))
+    assert seen == [_unit_field(a, u) for u in range(4, 12)] == [(u, u + 1) for u in range(4, 12)]
+
