@@ -141,3 +141,16 @@ def test_linear_interpolation_to_the_same_size_copies_one_pixel(kw):
     seen = _torch_fields(torch.nn.Upsample(mode="linear", **kw), 16, range(4, 12))
     assert seen == [_unit_field(a, u) for u in range(4, 12)] == [(u, u + 1) for u in range(4, 12)]
 
+
+def test_a_dilated_transposed_conv_skips_the_units_between_its_taps():
+    # convT k4 s3 d2: output o gathers i = (o - 2m)/3 for m = 0..3; for o = 3t that is m = 0, 3:
+    # units t and t-2, not t-1. After a convT k1 s2 (odd units see nothing), o = 3t with t odd
+    # reads two odd units: no input pixel at all; unit t-1 in between must not be counted
+    torch = pytest.importorskip("torch")
+    net = cc.Sequential(cc.ConvTranspose1d(1, 1, 1, stride=2), cc.ConvTranspose1d(1, 1, 4, stride=3, dilation=2))
+    a = _axis(net, (1, 12))
+    units = range(20, 50)
+    want = _torch_fields(torch.nn.Sequential(torch.nn.ConvTranspose1d(1, 1, 1, stride=2),
+                                             torch.nn.ConvTranspose1d(1, 1, 4, stride=3, dilation=2)), 12, units)
+    assert want[units.index(21)] is None  # t = 7: units 7 and 5, both odd
+    assert [_unit_field(a, u) for u in units] == want
