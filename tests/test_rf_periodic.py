@@ -154,3 +154,17 @@ def test_a_dilated_transposed_conv_skips_the_units_between_its_taps():
                                              torch.nn.ConvTranspose1d(1, 1, 4, stride=3, dilation=2)), 12, units)
     assert want[units.index(21)] is None  # t = 7: units 7 and 5, both odd
     assert [_unit_field(a, u) for u in units] == want
+
+
+@pytest.mark.parametrize("mode, shape", [("linear", (1, 13)), ("bilinear", (1, 13, 13))])
+def test_align_corners_jump_with_a_symbolic_input(mode, shape):
+    # align_corners=True: output o reads source x = o * (L-1)/(n-1), so consecutive outputs are
+    # (L-1)/(n-1) input pixels apart: L = 13, n = floor(13 * 2.5) = 32 gives 12/31 (not 13/32)
+    from convcalc.sym import dims
+
+    H = dims("H")
+    net = cc.Sequential(cc.Upsample(scale_factor=2.5, mode=mode, align_corners=True))
+    sym = cc.analyze(net, (1,) + (H,) * (len(shape) - 1)).rows[-1].rf[0]
+    assert sym.jump.subs({H: 13}) == Fraction(12, 31)
+    assert _axis(net, shape).jump == Fraction(12, 31)
+
