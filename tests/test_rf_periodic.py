@@ -168,3 +168,15 @@ def test_align_corners_jump_with_a_symbolic_input(mode, shape):
     assert sym.jump.subs({H: 13}) == Fraction(12, 31)
     assert _axis(net, shape).jump == Fraction(12, 31)
 
+
+def test_a_given_scale_factor_sets_the_jump_with_a_symbolic_input():
+    # torch's source index with a scale_factor is o / scale_factor, not o * L/n. After a x3
+    # align_corners upsample (outputs (L-1)/(3L-1) apart) a x1.5 nearest one puts consecutive
+    # outputs 2/3 of that apart: at L = 29, 28/86 * 2/3 = 28/129 (87/130, from floor(1.5 * 87)/87, gave 609/2795)
+    from convcalc.sym import dims
+
+    H = dims("H")
+    net = cc.Sequential(cc.Upsample(scale_factor=3, mode="linear", align_corners=True),
+                        cc.Upsample(scale_factor=1.5, mode="nearest-exact"))
+    assert cc.analyze(net, (1, H)).rows[-1].rf[0].jump.subs({H: 29}) == Fraction(28, 129)
+    assert _axis(net, (1, 29)).jump == Fraction(28, 129)

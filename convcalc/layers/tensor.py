@@ -127,6 +127,8 @@ class Upsample(Layer):
             corners = self.align_corners and self.mode not in ("nearest", "nearest-exact", "area")
             if corners and (is_sym(n) or is_sym(L) or (n > 1 and L > 1)):
                 up = simplify((n - 1) / (L - 1)) if is_sym(n) or is_sym(L) else simplify(Fraction(n - 1, L - 1))
+            elif f is not None and self.mode != "area":  # torch's source index is o / scale_factor
+                up = simplify(Fraction(repr(float(f))))
             else:  # (align_corners: source x = o * (L-1)/(n-1), so outputs are (L-1)/(n-1) inputs apart)
                 up = simplify(Fraction(n) / Fraction(L)) if not (is_sym(n) or is_sym(L)) else simplify(n / L)
             if isinstance(up, Fraction) and up.denominator == 1:
