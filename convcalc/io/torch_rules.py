@@ -37,6 +37,8 @@ def rule(conv, n, name, m, tensors, ps, out):
     spec = einops_module(m) if m is not None else einops_call(n, name)
     if spec is not None:
         return _einops(conv, n, spec, tensors, ps)
+    if name in _SHUFFLE and len(tensors) == 1 and len(tensors[0].ps) == 3:
+        return _pixel_shuffle(n, name, m, tensors[0]), [tensors[0].key], False
     if m is not None:
         return _module(conv, n, name, m, tensors, ps)
     keys = _unique(t.key for t in tensors)
@@ -66,6 +68,28 @@ def rule(conv, n, name, m, tensors, ps, out):
     if name in ELEMENTWISE or name in REDUCE or name in CREATE:
         return _elementwise(conv, n, name, tensors, ps, consts)
     return None, keys, False
+
+
+_SHUFFLE = {"pixel_shuffle": "up", "PixelShuffle": "up", "pixel_unshuffle": "down", "PixelUnshuffle": "down"}
+
+
+def _pixel_shuffle(n, name, m, t):
+    """Pixel (un)shuffle as torch defines it: a reshape that splits, a permute, a reshape that
+    merges (so the receptive field follows the reshape rules: a patch, or a nearest upsampling)."""
+    from ..graph import Sequential
+
+    r = getattr(m, "upscale_factor", None) or getattr(m, "downscale_factor", None) if m is not None else \
+        _arg(n, 1, "upscale_factor" if _SHUFFLE[name] == "up" else "downscale_factor")
+    c, h, w = t.ps
+    if _SHUFFLE[name] == "up":
+        steps = [("view", ops.View((c // (r * r), r, r, h, w), op="reshape")),
+                 ("permute", tensor.Permute((0, 1, 4, 2, 5, 3))),
+                 ("reshape", ops.View((c // (r * r), h * r, w * r), op="reshape"))]
+    else:
+        steps = [("view", ops.View((c, h // r, r, w // r, r), op="reshape")),
+                 ("permute", tensor.Permute((0, 1, 3, 5, 2, 4))),
+                 ("reshape", ops.View((c * r * r, h // r, w // r), op="reshape"))]
+    return Sequential(*steps)
 
 
 def _einops(conv, n, spec, tensors, ps):
