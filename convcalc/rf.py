@@ -293,6 +293,11 @@ def _reshape(axes: list, units: list, carry: tuple, split: tuple, regroup: tuple
         outs = [j for j, g in enumerate(regroup) if d in g]
         if len(axis) != 1 or len(outs) < 2 or any(regroup[j] != (d,) for j in outs):
             continue
+        ones = [j for j in outs if out_shape[j] == 1]  # a size-1 dim added next to it: no split
+        regroup = tuple(() if j in ones else g for j, g in enumerate(regroup))
+        outs = [j for j in outs if j not in ones]
+        if len(outs) < 2:
+            continue
         # unit u of the outer dim holds the axis' units u*k .. u*k+k-1 (k the inner dims'
         # product); the inner dims are offsets in that patch, positions of no unit (like
         # channels): the outer dim carries the axis through a window of k at stride k
@@ -326,7 +331,7 @@ def _merge(axes: list, units: list, carry: tuple, split: tuple, regroup: tuple, 
             axes[a], units[a] = back[0][3], back[0][4]
             continue
         r = out_shape[j] / units[a] if is_sym(out_shape[j]) or is_sym(units[a]) else Fraction(out_shape[j], units[a])
-        if not is_sym(r) and r.denominator == 1:
+        if not is_sym(r) and r.denominator == 1 and r != 1:
             r = r.numerator
             axes[a] = through_window(axes[a], Window(1, 1, 0, up=r, taps=lambda o, r=r: (o // r, o // r),
                                                      lattice=(r, 1)))
@@ -344,6 +349,11 @@ def _split(axes: list, units: list, carry: tuple, regroup: tuple, out_shape: tup
     for d, axis in enumerate(carry):
         outs = [j for j, g in enumerate(regroup) if d in g]
         if len(axis) != 1 or len(outs) < 2 or any(regroup[j] != (d,) for j in outs):
+            continue
+        ones = [j for j in outs if out_shape[j] == 1]  # a size-1 dim added next to it: no split
+        regroup = tuple(() if j in ones else g for j, g in enumerate(regroup))
+        outs = [j for j in outs if j not in ones]
+        if len(outs) < 2:
             continue
         k = prod(out_shape[j] for j in outs[1:])
         a = axis[0]

@@ -8,6 +8,8 @@ generic op of :mod:`convcalc.layers.ops`.
 """
 from __future__ import annotations
 
+import math
+
 from ..errors import ConvcalcError
 from ..layers import attention, linear, ops, tensor
 from ..layers.base import Layer
@@ -15,6 +17,7 @@ from ..layers.merge import COMBINE
 from .torch_attention import block_macs, mha_call_ok
 from .torch_einops import einops_block, einops_call, einops_module
 from .torch_export import scope as _scope, weight_layer
+from .torch_index import copy_steps
 from .torch_ops import CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY
 
 
@@ -34,7 +37,7 @@ def _arg(n, i, key, default=None):
 
 
 def rule(conv, n, name, m, tensors, ps, out):
-    spec = einops_module(m) if m is not None else einops_call(n, name)
+    spec = einops_module(m) if m is not None else einops_call(n, name, lambda v: _fixed_size(conv, v))
     if spec is not None:
         return _einops(conv, n, spec, tensors, ps)
     if name in _SHUFFLE and len(tensors) == 1 and len(tensors[0].ps) == 3:
@@ -90,6 +93,14 @@ def _pixel_shuffle(n, name, m, t):
                  ("permute", tensor.Permute((0, 1, 3, 5, 2, 4))),
                  ("reshape", ops.View((c * r * r, h // r, w // r), op="reshape"))]
     return Sequential(*steps)
+
+
+def _fixed_size(conv, v):
+    """A traced int (``x.shape[1]``) as its value where both traces agree (not the batch)."""
+    if not hasattr(v, "op"):
+        return v
+    a, b = conv.v2.get(v), conv.v3.get(v)
+    return a if isinstance(a, int) and a == b else v
 
 
 def _einops(conv, n, spec, tensors, ps):
@@ -165,7 +176,8 @@ def _shape_only(conv, n, name, tensors, ps, consts):
                 return layer, [t.key], False
     if consts:
         return ops.Pointwise(name, ps, conv._new_params(consts), conv._const_macs(n)), keys, False
-    return ops.View(ps, op=name), [t.key], False
+    index = copy_steps(n, name, t, ps) if math.prod(ps) != math.prod(t.ps) else None
+    return ops.View(ps, op=name, index=index), [t.key], False
 
 
 def _learned(conv, node, numel):

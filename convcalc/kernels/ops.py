@@ -16,9 +16,32 @@ _REDUCERS = {"mean": np.mean, "sum": np.sum, "amax": np.max, "amin": np.min, "ma
              "median": np.median}
 
 
-def view(x, shape):
-    """A batch of samples reshaped to per-sample ``shape`` (element order kept, as torch's view)."""
+def _pick(x, steps):
+    """The per-sample copy steps of a ``View(index=...)`` (layers/ops.py INDEX_STEPS)."""
+    for step in steps:
+        op, args = step[0], step[1:]
+        if op == "slice":
+            d, start, stop, by = args
+            x = x[(slice(None),) * (d + 1) + (slice(start, stop, by),)]
+        elif op == "take":
+            x = x[(slice(None),) * (args[0] + 1) + (args[1],)]
+        elif op == "new":
+            x = np.expand_dims(x, args[0] + 1)
+        elif op == "tile":
+            x = np.tile(x, (1, *args[0]))
+        elif op == "interleave":
+            x = np.repeat(x, args[1], axis=args[0] + 1)
+        else:
+            raise ValueError(f"view: no index step {op!r}")
+    return np.ascontiguousarray(x)
+
+
+def view(x, shape, index=None):
+    """A batch of samples reshaped to per-sample ``shape`` (element order kept, as torch's view),
+    after the ``index`` steps that pick and copy elements (indexing, expand, repeat, tile)."""
     x = as_float(x)
+    if index:
+        x = _pick(x, index)
     shape = tuple(int(d) for d in shape)
     if math.prod(x.shape[1:]) != math.prod(shape):
         raise ValueError(f"view: {x.shape[1:]} has {math.prod(x.shape[1:])} elements per sample, "

@@ -1,0 +1,89 @@
+"""Views that copy elements (indexing, expand, repeat, tile, repeat_interleave, einops.repeat) read
+from PyTorch: the NumPy core executes them, against torch's own output element by element, and
+verify passes on models that use them. Skipped without PyTorch."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import convcalc as cc  # noqa: E402
+from convcalc.io.torch_import import from_torch  # noqa: E402
+from convcalc.layers.ops import View  # noqa: E402
+from convcalc.verify import execute, verify  # noqa: E402
+
+
+class Fn(nn.Module):
+    def __init__(self, f, **mods):
+        super().__init__()
+        self.f = f
+        for k, v in mods.items():
+            setattr(self, k, v)
+
+    def forward(self, x):
+        return self.f(self, x)
+
+
+def _einops_repeat(s, x):
+    einops = pytest.importorskip("einops")
+    return einops.repeat(x, "b n d -> b n r d", r=3)
+
+
+OPS = {
+    "expand": lambda s, x: x[:, :, None].expand(-1, -1, 3, -1),
+    "expand_as": lambda s, x: x[:, :1].expand_as(x),
+    "repeat": lambda s, x: x.repeat(1, 2, 3),
+    "tile": lambda s, x: torch.tile(x, (2, 1)),
+    "repeat_interleave": lambda s, x: x.repeat_interleave(3, dim=1),
+    "strided_slice": lambda s, x: x[:, 1::2, 2:7:3],
+    "take_and_new": lambda s, x: x[:, 2, None, :, None],
+    "ellipsis": lambda s, x: x[..., None, -3:],
+    "einops_repeat": _einops_repeat,
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_copy_view_kernel_equals_torch(name):
+    net = Fn(OPS[name])
+    report = cc.summary(from_torch(net, (5, 8)))
+    x = torch.randn(2, 5, 8)
+    y = x.detach().numpy()
+    rows = [r.layer for r in report.rows]
+    assert any(isinstance(v, View) and v.index for v in rows)  # the copy is described, not shape-only
+    for v in rows:  # a chain: each row reads the previous one
+        y = execute(v, [y], np.random.default_rng(0))[0]
+    np.testing.assert_array_equal(y, net(x).numpy())
+
+
+def test_verify_runs_class_token_by_einops_repeat_and_expand():
+    einops = pytest.importorskip("einops")
+
+    class ViTHead(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cls = nn.Parameter(torch.randn(1, 1, 8))
+            self.fc = nn.Linear(8, 8)
+
+        def forward(self, x):
+            c = einops.repeat(self.cls, "1 n d -> b n d", b=x.shape[0])  # a class token over the batch
+            t = self.fc(torch.cat([c, x], dim=1))
+            return t + einops.repeat(t[:, 0], "b d -> b n d", n=t.shape[1]) + t[:, :1].expand(-1, t.shape[1], -1)
+
+    net = ViTHead()
+    report = cc.summary(from_torch(net, (6, 8)))
+    assert report.totals["params"] == sum(p.numel() for p in net.parameters())
+    res = verify(from_torch(net, (6, 8)))
+    assert res.ok, [(r.name, r.checks) for r in res.layers if not r.ok]
+
+
+def test_verify_runs_copying_views_in_a_model():
+    def f(s, x):
+        y = s.fc(_einops_repeat(s, x) + x[:, :, None].expand(-1, -1, 3, -1)).sum(2)
+        return y + x.repeat(1, 2, 1)[:, :5] + torch.tile(x, (2, 1))[:, 3:8] + x.repeat_interleave(2, dim=1)[:, ::2]
+
+    net = Fn(f, fc=nn.Linear(8, 8))
+    report = cc.summary(from_torch(net, (5, 8)))
+    with torch.no_grad():
+        assert tuple(report.rows[-1].output) == tuple(net(torch.zeros(2, 5, 8)).shape[1:])
+    res = verify(from_torch(net, (5, 8)))
+    assert res.ok, [(r.name, r.checks) for r in res.layers if not r.ok]
