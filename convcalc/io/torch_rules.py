@@ -285,7 +285,8 @@ def _elementwise(conv, n, name, tensors, ps, consts):
         return pos, keys, False
     t = tensors[0]
     plain = t.bdim == 0 and t.drop and not consts
-    if plain and len(keys) == 1 and n.op == "call_function" and n.target in conv.unary:
+    if t.drop and not consts and len(keys) == 1 and n.op == "call_function" and n.target in conv.unary and \
+            (t.bdim == 0 or "dim" not in conv.unary[n.target][1]):  # elementwise: where the batch is does not matter
         build, names = conv.unary[n.target]
         try:
             layer = build({k: v for k, v in zip(names, n.args[1:])} | dict(n.kwargs))
@@ -293,8 +294,9 @@ def _elementwise(conv, n, name, tensors, ps, consts):
             layer = None
         if layer is not None and _fits(layer, [t.ps], ps):
             return layer, keys, False
-    if plain and name in ("add", "mul") and len(keys) == 2 and len(tensors) == 2 and \
-            all(x.bdim == 0 and x.drop for x in tensors) and _fits(COMBINE[name](n=2), [x.ps for x in tensors], ps):
+    # (the batch may sit at another dim, as in a batch_first=False transformer: the same one in both)
+    if name in ("add", "mul") and not consts and len(keys) == 2 and len(tensors) == 2 and \
+            all(x.bdim == t.bdim and x.drop for x in tensors) and _fits(COMBINE[name](n=2), [x.ps for x in tensors], ps):
         return COMBINE[name](n=2), keys, True
     if plain and len(keys) == 1 and name in ("interpolate", "upsample", "upsample_nearest", "upsample_bilinear"):
         layer = tensor.Upsample(size=tuple(ps[1:]), mode=n.kwargs.get("mode", "nearest"),
