@@ -69,6 +69,7 @@ def _trace(module, shape):
     class Tracer(fx.Tracer):
         def __init__(self):
             super().__init__(autowrap_functions=tuple(wrap))
+            self.record_stack_traces = True  # a refusal names the user's line
             self._autowrap_search.extend(search)  # only the functions above are patched there
 
         def call_module(self, m, forward, args, kwargs):
