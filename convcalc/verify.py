@@ -252,6 +252,7 @@ kernel(L.ZeroPad2d, narrow=_same)(lambda l, x, w, b: K.zero_pad2d(x, l.padding))
 kernel(L.View)(lambda l, x, w, b: K.view(x, l.shape, l.index))
 kernel(L.Reduce)(lambda l, x, w, b: K.reduce(x, l.op, l.dims, l.keepdim))
 kernel(L.MatMul)(lambda l, xs, w, b: K.matmul(xs[0], xs[1]))
+kernel(L.Pointwise)(lambda l, xs, w, b: K.pointwise(xs, l.op, l.call, l.shape))
 
 
 def _fold(fn):

@@ -87,3 +87,50 @@ def test_verify_runs_copying_views_in_a_model():
         assert tuple(report.rows[-1].output) == tuple(net(torch.zeros(2, 5, 8)).shape[1:])
     res = verify(from_torch(net, (5, 8)))
     assert res.ok, [(r.name, r.checks) for r in res.layers if not r.ok]
+
+
+POINTWISE = {
+    "pow": lambda s, x: x.pow(2),
+    "add_scalar": lambda s, x: x + 1e-3,
+    "rsub": lambda s, x: 1 - x,
+    "rsqrt": lambda s, x: torch.rsqrt(x.abs() + 1),
+    "truediv": lambda s, x: x / (x.abs() + 1),
+    "sub_self": lambda s, x: x - x * 2,
+    "clamp_kw": lambda s, x: torch.clamp(x, min=-0.5, max=0.5),
+    "exp": lambda s, x: x.exp(),
+    "maximum": lambda s, x: torch.maximum(x, -x),
+}
+
+
+@pytest.mark.parametrize("name", sorted(POINTWISE))
+def test_pointwise_kernel_equals_torch(name):
+    """Elementwise calls with numbers recorded in the row: each row run in order (a chain)."""
+    net = Fn(POINTWISE[name])
+    y = run_numpy(from_torch(net, (5, 8)), x := torch.randn(2, 5, 8))
+    np.testing.assert_allclose(y, net(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def run_numpy(model, x):
+    """The model's graph run by the NumPy core, node by node; the last node's output."""
+    from convcalc.graph import to_graph
+
+    g = to_graph(model.net)
+    assert any(getattr(n.layer, "call", None) for n in g)
+    rng = np.random.default_rng(0)
+    env = g.walk(x.numpy(), lambda node, ins: execute(node.layer, ins, rng)[0])
+    return env[list(g.nodes)[-1]]
+
+
+def test_pointwise_without_recorded_arguments_is_refused_in_one_line():
+    """A constant tensor in the call (a buffer): the row cannot say its values; verify names the op."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("scale", torch.rand(8))
+
+        def forward(self, x):
+            return torch.atan2(x, x)
+
+    with pytest.raises(Exception) as e:
+        verify(from_torch(Net(), (5, 8)))
+    assert "atan2" in str(e.value) and "\n" not in str(e.value)

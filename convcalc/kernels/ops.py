@@ -9,7 +9,7 @@ import numpy as np
 
 from ._util import as_float, as_float_common
 
-__all__ = ["view", "reduce", "matmul"]
+__all__ = ["view", "reduce", "matmul", "pointwise"]
 
 _REDUCERS = {"mean": np.mean, "sum": np.sum, "amax": np.max, "amin": np.min, "max": np.max, "min": np.min,
              "prod": np.prod, "std": np.std, "var": np.var, "nanmean": np.nanmean, "nansum": np.nansum,
@@ -71,3 +71,38 @@ def matmul(a, b):
     if b.ndim == 2:
         y = y[..., 0]
     return y, int(math.prod(y.shape)) * int(k)
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+#: torch's elementwise ops by op name -> NumPy (positional arguments as torch's)
+_POINTWISE = {"add": np.add, "sub": np.subtract, "rsub": lambda a, b: np.subtract(b, a), "mul": np.multiply,
+              "truediv": np.divide, "div": np.divide, "rtruediv": lambda a, b: np.divide(b, a),
+              "floordiv": np.floor_divide, "mod": np.mod, "neg": np.negative, "pos": np.positive,
+              "pow": np.power, "rpow": lambda a, b: np.power(b, a), "exp": np.exp, "exp2": np.exp2,
+              "expm1": np.expm1, "log": np.log, "log2": np.log2, "log10": np.log10, "log1p": np.log1p,
+              "sqrt": np.sqrt, "rsqrt": lambda x: 1 / np.sqrt(x), "abs": np.abs, "sin": np.sin, "cos": np.cos,
+              "tanh": np.tanh, "sigmoid": _sigmoid, "reciprocal": np.reciprocal, "square": np.square,
+              "maximum": np.maximum, "minimum": np.minimum, "sign": np.sign, "floor": np.floor, "ceil": np.ceil,
+              "trunc": np.trunc, "round": np.round,
+              "clamp": lambda x, min=None, max=None: np.clip(x, min, max),
+              "clip": lambda x, min=None, max=None: np.clip(x, min, max)}
+
+
+def pointwise(xs, op, call, shape):
+    """An elementwise op of per-sample tensors ``xs`` (batch first) and constants, as recorded
+    in ``call`` (layers/ops.py Pointwise); its result must have per-sample ``shape``."""
+    fn = _POINTWISE.get(op)
+    if fn is None or call is None:
+        raise ValueError(f"pointwise {op}: no NumPy kernel" + ("" if fn else " for this op") +
+                         ("" if call is not None or fn is None else " (its arguments were not recorded)"))
+    xs = [as_float(x) for x in xs]
+    args = [xs[a[1]] if a[0] == "x" else a[1] for a in call if a[0] != "k"]
+    kwargs = {a[1]: a[2] for a in call if a[0] == "k"}
+    with np.errstate(all="ignore"):  # (1/sqrt(0) on the receptive-field probe's zeros: as torch, inf)
+        y = np.asarray(fn(*args, **kwargs), dtype=np.float32)
+    if y.shape[1:] != tuple(int(d) for d in shape):
+        raise ValueError(f"pointwise {op}: gives {y.shape[1:]}, the row says {tuple(shape)}")
+    return y, 0

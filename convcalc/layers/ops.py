@@ -183,8 +183,11 @@ class Pointwise(Layer):
     kind = "pointwise"
     arity = None
 
-    def __init__(self, op="add", shape=None, params=0, macs=0):
+    def __init__(self, op="add", shape=None, params=0, macs=0, call=None):
         self.op, self.shape, self.params, self.macs = op, _shape(shape, "pointwise"), params, macs
+        # where the importer could say it, the call's arguments in order: ("x", i) input i,
+        # ("c", number) a constant; and ("k", name, number) keyword constants: enough to run it
+        self.call = tuple(tuple(a) for a in call) if call is not None else None
 
     def infer(self, shape):
         return self.infer_all([shape])
