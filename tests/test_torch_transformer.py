@@ -116,3 +116,10 @@ def test_masked_call_still_counted_exactly():
     report = cc.summary(from_torch(net, (L, E)))
     assert report.totals["params"] == sum(p.numel() for p in net.parameters())
     assert report.totals["macs"] == flop_counter_macs(net, (L, E)) + attention_products(L, L)
+
+
+def test_tensors_by_keyword_and_a_gelu_module():
+    dec = nn.TransformerDecoderLayer(E, H, F, activation=nn.GELU(), batch_first=True)
+    net = Wrap(lambda s, x: s.dec(tgt=x, memory=s.mem(x), tgt_mask=None), True, dec=dec, mem=nn.Linear(E, E))
+    report = read(net, (L, E))
+    assert report.totals["macs"] == flop_counter_macs(net, (L, E)) + 2 * attention_products(L, L)

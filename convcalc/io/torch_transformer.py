@@ -14,17 +14,12 @@ the activation, dropouts and the residual adds, ``norm_first`` either way. With 
 """
 from __future__ import annotations
 
-#: the forward's arguments after the tensors (masks, causal flags): all must be unset
-_TENSORS = {"TransformerEncoderLayer": 1, "TransformerDecoderLayer": 2, "TransformerEncoder": 1,
-            "TransformerDecoder": 2, "Transformer": 2}
-
-
-def _classes():
+def _classes() -> dict:
+    """torch.nn's transformer classes -> (how many tensors their forward takes first, its plain forward)."""
     from torch import nn
 
-    return {nn.TransformerEncoderLayer: "TransformerEncoderLayer", nn.TransformerDecoderLayer: "TransformerDecoderLayer",
-            nn.TransformerEncoder: "TransformerEncoder", nn.TransformerDecoder: "TransformerDecoder",
-            nn.Transformer: "Transformer"}
+    return {nn.TransformerEncoderLayer: (1, _encoder_layer), nn.TransformerDecoderLayer: (2, _decoder_layer),
+            nn.TransformerEncoder: (1, _stack), nn.TransformerDecoder: (2, _stack), nn.Transformer: (2, _transformer)}
 
 
 def is_transformer(m) -> bool:
@@ -60,15 +55,11 @@ def _transformer(m, src, tgt):
     return m.decoder(tgt, m.encoder(src))
 
 
-_PLAIN = {"TransformerEncoderLayer": _encoder_layer, "TransformerDecoderLayer": _decoder_layer,
-          "TransformerEncoder": _stack, "TransformerDecoder": _stack, "Transformer": _transformer}
-
-
 def plain_forward(m, args, kwargs):
     """The mask-free forward of a torch.nn transformer module for fx (a function of the call's
     tensors), or None: not such a module, or called with a mask or a causal flag."""
-    name = _classes().get(type(m))
-    if name is None:
+    known = _classes().get(type(m))
+    if known is None:
         return None
     import inspect
 
@@ -76,10 +67,8 @@ def plain_forward(m, args, kwargs):
         bound = inspect.signature(type(m).forward).bind(m, *args, **kwargs)
     except TypeError:
         return None
+    n, fn = known
     values = list(bound.arguments.values())[1:]
-    n = _TENSORS[name]
     if len(values) < n or any(v is not None and v is not False for v in values[n:]):
         return None
-    fn, names = _PLAIN[name], list(bound.arguments)[1:n + 1]
-    return lambda *a, **k: fn(m, *inspect.signature(type(m).forward).bind(m, *a, **k).args[1:n + 1]) \
-        if names else None
+    return lambda *a, **k: fn(m, *inspect.signature(type(m).forward).bind(m, *a, **k).args[1:n + 1])
