@@ -134,3 +134,20 @@ def test_pointwise_without_recorded_arguments_is_refused_in_one_line():
     with pytest.raises(Exception) as e:
         verify(from_torch(Net(), (5, 8)))
     assert "atan2" in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_copy_view_gradient_equals_autograd(name):
+    """The backward of a copying view (verify --training): dx against torch's autograd."""
+    from convcalc import kernels as K
+
+    net = Fn(OPS[name])
+    views = [r.layer for r in cc.summary(from_torch(net, (5, 8))).rows]
+    if len(views) != 1:
+        pytest.skip("a chain of rows: covered row by row by the cases of one row")
+    x = torch.randn(2, 5, 8, requires_grad=True)
+    y = net(x)
+    dy = torch.randn_like(y)
+    y.backward(dy)
+    dx, _, _ = K.view_copy_backward(dy.numpy(), tuple(x.shape), views[0].index)
+    np.testing.assert_allclose(dx, x.grad.numpy(), rtol=1e-5, atol=1e-6)

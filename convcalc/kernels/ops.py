@@ -9,7 +9,7 @@ import numpy as np
 
 from ._util import as_float, as_float_common
 
-__all__ = ["view", "reduce", "matmul", "pointwise"]
+__all__ = ["view", "view_copy_backward", "reduce", "matmul", "pointwise"]
 
 _REDUCERS = {"mean": np.mean, "sum": np.sum, "amax": np.max, "amin": np.min, "max": np.max, "min": np.min,
              "prod": np.prod, "std": np.std, "var": np.var, "nanmean": np.nanmean, "nansum": np.nansum,
@@ -47,6 +47,19 @@ def view(x, shape, index=None):
         raise ValueError(f"view: {x.shape[1:]} has {math.prod(x.shape[1:])} elements per sample, "
                          f"{shape} needs {math.prod(shape)}")
     return x.reshape((x.shape[0],) + shape), 0
+
+
+def view_copy_backward(dy, x_shape, index):
+    """Gradient of :func:`view` with ``index`` steps: each output element copies one input
+    element, so dx gathers (adds up) the gradients of its copies. Which element each output
+    copies comes from running the steps on the input's element numbers."""
+    dy = as_float(dy)
+    n = math.prod(x_shape[1:])
+    src = _pick(np.arange(n).reshape((1, *x_shape[1:])), index).reshape(-1)
+    dx = np.zeros((dy.shape[0], n), np.float32)
+    for b in range(dy.shape[0]):
+        dx[b] = np.bincount(src, weights=dy[b].reshape(-1), minlength=n)
+    return dx.reshape(x_shape), {}, (0, 0)
 
 
 def reduce(x, op="mean", dims=(), keepdim=False):
