@@ -151,3 +151,34 @@ def test_copy_view_gradient_equals_autograd(name):
     y.backward(dy)
     dx, _, _ = K.view_copy_backward(dy.numpy(), tuple(x.shape), views[0].index)
     np.testing.assert_allclose(dx, x.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_pointwise_with_a_parameter_runs_as_a_weight():
+    """ConvNeXt's layer scale as torchvision writes it (a (C, 1, 1) parameter times the block's
+    channels-first output): the parameter is the row's weight, counted once."""
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 3, padding=1)
+            self.layer_scale = nn.Parameter(torch.ones(4, 1, 1))
+
+        def forward(self, x):
+            return x + self.layer_scale * self.conv(x).permute(0, 2, 3, 1).permute(0, 3, 1, 2)
+
+    net = Block()
+    model = from_torch(net, (4, 8, 8))
+    rows = [r for r in cc.summary(model).rows if r.kind == "pointwise"]
+    assert rows and rows[0].layer.call == (("p", "c0", (4, 1, 1)), ("x", 0))
+    assert cc.summary(model).totals["params"] == sum(p.numel() for p in net.parameters())
+    res = verify(model)
+    assert res.ok, [(r.name, r.checks) for r in res.layers if not r.ok]
+
+
+def test_torchvision_convnext_verifies_from_torch():
+    tv = pytest.importorskip("tv")
+    if tv.load() is None:
+        pytest.skip("torchvision")
+    import torchvision
+
+    res = verify(from_torch(torchvision.models.convnext_tiny(), (3, 32, 32)))
+    assert res.ok, [(r.name, r.checks) for r in res.layers if not r.ok][:3]

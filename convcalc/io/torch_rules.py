@@ -303,20 +303,27 @@ def _elementwise(conv, n, name, tensors, ps, consts):
                                 align_corners=n.kwargs.get("align_corners"))
         if _fits(layer, [t.ps], ps):
             return layer, keys, False
-    return ops.Pointwise(name, ps, conv._new_params(consts), conv._const_macs(n),
-                         call=None if consts else _call(conv, n, keys, t)), keys, False
+    params, macs = conv._new_params(consts), conv._const_macs(n)
+    return ops.Pointwise(name, ps, params, macs, call=_call(conv, n, keys, t, params) if not macs else None), \
+        keys, False
 
 
-def _call(conv, n, keys, t):
+def _call(conv, n, keys, t, params):
     """The arguments of an elementwise call, for ``Pointwise(call=...)``: inputs by their index in
-    ``keys`` and numbers; None where another kind of argument (or a batch elsewhere) appears."""
-    out = []
+    ``keys``, numbers, and constants that are views of parameters counted here (``params`` in
+    all) as weights of their shape; None where another kind of argument appears (a buffer, a
+    parameter counted before, a batch elsewhere)."""
+    out, sizes = [], 0
     for k, a in [*((None, a) for a in n.args), *n.kwargs.items()]:
         v = conv.values.get(a) if hasattr(a, "op") else None
         if v is not None and getattr(v, "key", None) in keys and v.bdim == t.bdim and v.drop and k is None:
             out.append(("x", keys.index(v.key)))
+        elif v is not None and hasattr(v, "params") and k is None and t.bdim == 0 and hasattr(conv.v2.get(a), "shape"):
+            shape = tuple(conv.v2[a].shape)
+            sizes += math.prod(shape)
+            out.append(("p", f"c{len(out)}", shape))
         elif isinstance(a, (int, float)) and not hasattr(a, "op"):
             out.append(("c", a) if k is None else ("k", k, a))
         elif not (k is not None and a is None):  # an unset keyword is no argument
             return None
-    return tuple(out)
+    return tuple(out) if sizes == params else None

@@ -104,15 +104,16 @@ _POINTWISE = {"add": np.add, "sub": np.subtract, "rsub": lambda a, b: np.subtrac
               "clip": lambda x, min=None, max=None: np.clip(x, min, max)}
 
 
-def pointwise(xs, op, call, shape):
-    """An elementwise op of per-sample tensors ``xs`` (batch first) and constants, as recorded
-    in ``call`` (layers/ops.py Pointwise); its result must have per-sample ``shape``."""
+def pointwise(xs, op, call, shape, weights=None):
+    """An elementwise op of per-sample tensors ``xs`` (batch first), numbers and ``weights``
+    (by name), as recorded in ``call`` (layers/ops.py Pointwise); its result must have
+    per-sample ``shape``."""
     fn = _POINTWISE.get(op)
     if fn is None or call is None:
         raise ValueError(f"pointwise {op}: no NumPy kernel" + ("" if fn else " for this op") +
                          ("" if call is not None or fn is None else " (its arguments were not recorded)"))
     xs = [as_float(x) for x in xs]
-    args = [xs[a[1]] if a[0] == "x" else a[1] for a in call if a[0] != "k"]
+    args = [xs[a[1]] if a[0] == "x" else weights[a[1]] if a[0] == "p" else a[1] for a in call if a[0] != "k"]
     kwargs = {a[1]: a[2] for a in call if a[0] == "k"}
     with np.errstate(all="ignore"):  # (1/sqrt(0) on the receptive-field probe's zeros: as torch, inf)
         y = np.asarray(fn(*args, **kwargs), dtype=np.float32)

@@ -186,7 +186,8 @@ class Pointwise(Layer):
     def __init__(self, op="add", shape=None, params=0, macs=0, call=None):
         self.op, self.shape, self.params, self.macs = op, _shape(shape, "pointwise"), params, macs
         # where the importer could say it, the call's arguments in order: ("x", i) input i,
-        # ("c", number) a constant; and ("k", name, number) keyword constants: enough to run it
+        # ("c", number) a constant, ("p", name, shape) a parameter (its weight), and
+        # ("k", name, number) keyword constants: enough to run it
         self.call = tuple(tuple(a) for a in call) if call is not None else None
 
     def infer(self, shape):
