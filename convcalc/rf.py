@@ -271,7 +271,7 @@ def propagate(field: Field, inf, out_shape: tuple) -> Field:
     mixed = range(len(carry)) if inf.rf == "global" else inf.mixed
     for d in mixed:
         _globalize_axes(axes, tuple(units), carry[d] if d < len(carry) else ())
-    split = field.split if inf.rf != "window" and not tuple(mixed) else ()
+    split = _still_split(field.split, inf, mixed, len(carry))
     if inf.regroup is not None:
         carry, regroup, split = _reshape(axes, units, carry, split, inf.regroup, out_shape)
         carry = tuple(tuple(sorted({a for d in group for a in carry[d]})) for group in regroup)
@@ -282,6 +282,14 @@ def propagate(field: Field, inf, out_shape: tuple) -> Field:
         _globalize_axes(axes, tuple(units), [a for c in carry for a in c])
         carry, split = ((),) * len(out_shape), ()
     return Field(tuple(axes), tuple(units), carry, split)
+
+
+def _still_split(split: tuple, inf, mixed, nd: int) -> tuple:
+    """The splits a layer leaves alone: those whose dims it neither windows nor mixes."""
+    touched = set(range(nd)) if inf.rf == "global" else set(mixed)
+    if inf.rf == "window":
+        touched |= {d for d, w in enumerate(inf.windows, start=1) if (w.k, w.s, w.p, w.up) != (1, 1, 0, 1)}
+    return tuple(s for s in split if not {s[1], *s[2]} & touched)
 
 
 def _reshape(axes: list, units: list, carry: tuple, split: tuple, regroup: tuple, out_shape: tuple) -> tuple:

@@ -97,6 +97,9 @@ CASES = {
     # dim an offset inside it (like a channel)
     "inner_kept": (lambda s, x: x.view(x.shape[0], 4, 8, 2, 16).permute(0, 1, 3, 2, 4), (3, 11),
                    lambda y: y[0, :, :, 3, 11]),
+    # split, a mean over the channels (it mixes no position), merged back: one unit again
+    "identity_mean": (lambda s, x: x.view(x.shape[0], 4, 8, 2, 16).mean(1, keepdim=True).reshape(x.shape[0], 1, 16, 16),
+                      (9, 4), lambda y: y[0, :, 9, 4]),
     # space-to-depth, then a 3x3 conv on the 8x8 map
     "s2d_conv": (lambda s, x: s.d(s2d_view(s, x)), (4, 3), lambda y: y[0, :, 4, 3],
                  {"d": nn.Conv2d(16, 8, 3, padding=1)}),
