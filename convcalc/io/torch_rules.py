@@ -296,7 +296,8 @@ def _elementwise(conv, n, name, tensors, ps, consts):
             return layer, keys, False
     # (the batch may sit at another dim, as in a batch_first=False transformer: the same one in both)
     if name in ("add", "mul") and not consts and len(keys) == 2 and len(tensors) == 2 and \
-            all(x.bdim == t.bdim and x.drop for x in tensors) and _fits(COMBINE[name](n=2), [x.ps for x in tensors], ps):
+            all(x.bdim == t.bdim and x.drop for x in tensors) and \
+            _fits(COMBINE[name](n=2), [x.ps for x in tensors], ps):
         return COMBINE[name](n=2), keys, True
     if plain and len(keys) == 1 and name in ("interpolate", "upsample", "upsample_nearest", "upsample_bilinear"):
         layer = tensor.Upsample(size=tuple(ps[1:]), mode=n.kwargs.get("mode", "nearest"),
