@@ -15,9 +15,12 @@ Three parts, each printed with medians and ratios:
 Ours and torch run in SEPARATE subprocesses, one after the other, with the same thread count
 (OMP/OPENBLAS/MKL_NUM_THREADS): in one process the other library's idle worker threads spin and
 steal a core.  Each case: one warm-up, then the median of --repeats timed calls; with --rounds R
-the two subprocesses alternate R times and each case keeps its best median (the machine is shared).
-The load average is printed next to the figures.  OPENBLAS_CORETYPE is reported and never changed
-here; with --coretype an extra GEMM line is measured in a child whose environment lacks it.
+the two subprocesses alternate R times and each case keeps its best median (the machine is shared);
+with R > 1 the ratios measured within each round (ours/torch, conv/GEMM) are also printed with
+their median over the rounds.  The load average is printed next to the figures.
+OPENBLAS_CORETYPE is reported and never changed here; with --coretype an extra GEMM line is
+measured in a child whose environment lacks it and OPENBLAS_L2_SIZE.  --cpu times with the
+process's CPU clock, which at one thread leaves out the waits for a core on a loaded machine.
 
     python benchmarks/kernels.py [--threads 1,2] [--repeats 7] [--rounds 2] [--nets resnet50,...]
 
@@ -108,68 +111,59 @@ def _our_op(K, spec, x, rng, np):
     return lambda: getattr(K, kind)(x)
 
 
-def _walk(module, x, leaf, np, Parallel, Sequential, join, L, prefix=""):
-    """Forward pass over the graph; ``leaf(layer, name, x)`` returns the layer's output."""
-    from convcalc import kernels as K
-
-    if isinstance(module, L.Layer):
-        return leaf(module, prefix, x)
-    if isinstance(module, Sequential):
-        for name, child in module.children:
-            x = _walk(child, x, leaf, np, Parallel, Sequential, join, L, join(prefix, name))
-        return x
-    outs = [x if child is None else _walk(child, x, leaf, np, Parallel, Sequential, join, L, join(prefix, name))
-            for name, child in module.branches]
-    if module.combine in ("add", "mul"):
-        fn = K.add if module.combine == "add" else K.mul
-        y = outs[0]
-        for a in outs[1:]:
-            y, _ = fn(y, a)
-    else:
-        y, _ = K.concat(outs, dim=module.dim + 1)
-    for name, child in module.post:
-        y = _walk(child, y, leaf, np, Parallel, Sequential, join, L, join(prefix, name))
-    return y
-
-
 def _our_net(name, np, rng, repeats):
+    """verify's own path without the checks: the graph walked once per call, each node run by
+    its registered kernel with weights drawn beforehand by verify's ``draw``, each tensor freed
+    after its last consumer as verify does.  Returns the median time and the time per layer
+    kind (averaged over three walks)."""
     from convcalc import zoo
-    from convcalc.graph import Parallel, Sequential, join
-    from convcalc import layers as L
+    from convcalc.graph import to_graph
+    from convcalc.verify import draw, kernel_for
 
     model = zoo.get(name)
-    net = model.net
+    graph = to_graph(model.net)
     x = rng.random((1, *model.input), dtype=np.float32)
-    params = {}
+    plan = {}
 
-    def draw(layer, lname, x):
-        shape = tuple(x.shape[1:])
-        from convcalc.verify import kernel_for
-        w = {k: rng.random(s, dtype=np.float32) * np.float32(0.1) for k, s in layer.weight_shapes(shape).items()}
-        b = {k: (np.zeros(s, np.int64) if k == "num_batches_tracked" else rng.random(s, dtype=np.float32) + 0.5)
-             for k, s in layer.buffer_shapes(shape).items()}
-        params[lname] = (kernel_for(layer), w, b)
-        return params[lname][0](layer, x, w, b)[0]
+    def first(node, xs):
+        k = kernel_for(node.layer)
+        shape, args = tuple(xs[0].shape[1:]), node.layer.args()
+        w, b = draw(k.weights(args, shape), k.buffers(args, shape), rng)
+        plan[node.key] = (k.run, node.layer, w, b, node.layer.arity is None)
+        return k.run(node.layer, xs if node.layer.arity is None else xs[0], w, b)[0]
 
-    _walk(net, x, draw, np, Parallel, Sequential, join, L)
+    graph.walk(x, first)
+    uses = {k: len(v) for k, v in graph.consumers().items()}
+
+    def walk(visit):
+        env, left = {graph.inputs[0]: x}, dict(uses)
+        for node in graph:
+            y = visit(node, [env[i] for i in node.inputs])
+            for i in node.inputs:
+                left[i] = left.get(i, 1) - 1
+                if left[i] <= 0:
+                    env.pop(i, None)
+            env[node.key] = y
+        return y
+
+    def run(node, xs):
+        fn, layer, w, b, many = plan[node.key]
+        return fn(layer, xs if many else xs[0], w, b)[0]
+
     per_kind = {}
 
-    def run(layer, lname, x):
-        fn, w, b = params[lname]
-        return fn(layer, x, w, b)[0]
-
-    def timed(layer, lname, x):
-        fn, w, b = params[lname]
+    def timed(node, xs):
+        fn, layer, w, b, many = plan[node.key]
         t = CLOCK()
-        y = fn(layer, x, w, b)[0]
+        y = fn(layer, xs if many else xs[0], w, b)[0]
         kind = layer.kind + ("(groups)" if getattr(layer, "groups", 1) > 1 else "")
         per_kind[kind] = per_kind.get(kind, 0.0) + CLOCK() - t
         return y
 
-    total = _time(lambda: _walk(net, x, run, np, Parallel, Sequential, join, L), repeats)
+    total = _time(lambda: walk(run), repeats)
     runs = 3
     for _ in range(runs):
-        _walk(net, x, timed, np, Parallel, Sequential, join, L)
+        walk(timed)
     return total, {k: v / runs for k, v in per_kind.items()}
 
 
@@ -222,7 +216,7 @@ def _torch_op(torch, F, spec, x):
 
 def _torch_net(name, torch, repeats):
     from convcalc import zoo
-    from convcalc.torchio import to_torch_source
+    from convcalc.io.export import to_torch_source
 
     model = zoo.get(name)
     ns = {}
@@ -291,8 +285,9 @@ def _env(threads, drop_coretype=False):
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
-    if drop_coretype:
+    if drop_coretype:       # in this child only: OpenBLAS picks its kernels by itself
         env.pop("OPENBLAS_CORETYPE", None)
+        env.pop("OPENBLAS_L2_SIZE", None)
     return env
 
 
@@ -300,19 +295,38 @@ def _load():
     return "load average %.2f %.2f %.2f" % os.getloadavg()
 
 
-def _report(threads, ours, ref, nets):
+def _round_ratios(rounds, ours, ref):
+    """Ratios within one round (both children ran back to back): ours/torch per case, and each
+    big convolution's rate as a share of the same child's GEMM rate."""
+    for key, to in ours["times"].items():
+        t = ref["times"].get(key) if ref else None
+        if t:
+            rounds.setdefault(key, []).append(to / t)
+    for name, macs in ours["macs"].items():
+        gf = 2 * macs / ours["times"]["conv|" + name] / 1e9
+        rounds.setdefault("share|" + name, []).append(gf / ours["gemm_gflops"])
+
+
+def _spread(ratios):
+    if not ratios or len(ratios) < 2:
+        return ""
+    return f"   [{_median(ratios):.2f}: " + " ".join(f"{r:.2f}" for r in ratios) + "]"
+
+
+def _report(threads, ours, ref, nets, rounds):
     gemm = ours["gemm_gflops"]
     tt = ref["times"] if ref else {}
     print(f"\n=== {threads} thread{'s' if threads > 1 else ''}  ({_load()}) ===")
     print(f"numpy float32 GEMM 2048^3: {gemm:.1f} GFLOP/s")
     if threads == 1:
-        print(f"\nwhole networks, batch 1, one thread: {'ours ms':>9} {'torch ms':>9} {'ratio':>6}  goal")
+        print(f"\nwhole networks, batch 1, one thread: {'ours ms':>9} {'torch ms':>9} {'ratio':>6}  goal"
+              f"{'   [median ratio of rounds: each]' if len(rounds.get('net|' + nets[0], ())) > 1 else ''}")
         for name in nets:
             to, t = ours["times"]["net|" + name], tt.get("net|" + name)
             r = to / t if t else float("nan")
             verdict = "ok" if r <= NETS.get(name, 1.5) else "MISSED"
             print(f"  {name:<33} {to * 1e3:9.1f} {t * 1e3 if t else float('nan'):9.1f} {r:6.2f}  "
-                  f"<= {NETS.get(name, 1.5)} {verdict}")
+                  f"<= {NETS.get(name, 1.5)} {verdict}{_spread(rounds.get('net|' + name))}")
             kinds = sorted(ours["kinds"][name].items(), key=lambda kv: -kv[1])[:6]
             print("    ours by kind: " + ", ".join(f"{k} {v * 1e3:.1f}" for k, v in kinds))
     print(f"\nsingle ops:{'':<24} {'ours ms':>9} {'torch ms':>9} {'ratio':>6}")
@@ -325,8 +339,10 @@ def _report(threads, ours, ref, nets):
     for name, *_ in CONVS:
         to, t, macs = ours["times"]["conv|" + name], tt.get("conv|" + name), ours["macs"][name]
         gf = 2 * macs / to / 1e9
+        shares = rounds.get("share|" + name, [])
         print(f"  {name:<33} {macs / 1e6:7.1f} {to * 1e3:9.2f} {t * 1e3 if t else float('nan'):9.2f} "
-              f"{to / t if t else float('nan'):6.2f} {gf:8.1f} {100 * gf / gemm:5.0f}%")
+              f"{to / t if t else float('nan'):6.2f} {gf:8.1f} {100 * gf / gemm:5.0f}%"
+              + (f"  [median of rounds {100 * _median(shares):.0f}%]" if len(shares) > 1 else ""))
 
 
 def main():
@@ -337,7 +353,8 @@ def main():
     ap.add_argument("--nets", default=",".join(NETS))
     ap.add_argument("--cpu", action="store_true", help="time with the process CPU clock (robust to a loaded "
                     "machine at one thread; at more threads it sums the threads' work)")
-    ap.add_argument("--coretype", action="store_true", help="also measure GEMM with OPENBLAS_CORETYPE unset")
+    ap.add_argument("--coretype", action="store_true", help="also measure GEMM with OPENBLAS_CORETYPE "
+                    "and OPENBLAS_L2_SIZE unset")
     ap.add_argument("--worker", choices=["ours", "torch", "gemm"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.repeats = max(args.repeats, 5)
@@ -355,22 +372,25 @@ def main():
     print(f"OPENBLAS_CORETYPE: {'set to ' + repr(ct) if ct is not None else 'not set'}")
     for threads in [int(t) for t in args.threads.split(",")]:
         ours = ref = None
+        rounds = {}         # per round, measured within that round: ours/torch, and conv/GEMM rates
         for _ in range(max(args.rounds, 1)):
             r = _child("ours", threads, args, _env(threads))
             if r is None:
                 raise SystemExit("our worker failed")
             ours = _merge(ours, r)
-            r = _child("torch", threads, args, _env(threads))
-            if r is not None:
-                ref = _merge(ref, r)
+            rt = _child("torch", threads, args, _env(threads))
+            if rt is not None:
+                ref = _merge(ref, rt)
+            _round_ratios(rounds, r, rt)
         if ref is None:
             print("torch worker failed (is torch installed?); only our timings are shown")
         else:
             print(f"torch {ref['torch']}")
-        _report(threads, ours, ref, nets)
+        _report(threads, ours, ref, nets, rounds)
         if args.coretype and ct is not None:
             r = _child("gemm", threads, args, _env(threads, drop_coretype=True))
-            print(f"numpy GEMM without OPENBLAS_CORETYPE: {r['gemm_gflops']:.1f} GFLOP/s" if r else "gemm child failed")
+            print(f"numpy GEMM without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE: {r['gemm_gflops']:.1f} GFLOP/s"
+                  if r else "gemm child failed")
 
 
 if __name__ == "__main__":

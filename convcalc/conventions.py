@@ -34,6 +34,9 @@ Counts are per batch (the rows' MACs already include ``--batch``; ptflops itself
 """
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 from . import layers as L
 from .registry import Registry
 from .sym import ceildiv, floordiv, is_sym, prod, simplify
@@ -112,8 +115,18 @@ def _pt_bn(r, b):
 
 def _pt_upsample(r, b):
     """upsample_flops_counter_hook (output elements) + the patched F.interpolate inside nn.Upsample
-    (_interpolate_functional_flops_hook: output elements again)."""
-    return simplify(_n_out(r, b) * (1 if _functional(r) else 2))
+    (_interpolate_functional_flops_hook: output elements for a ``size``, but for a ``scale_factor``
+    the input elements times the product of a tuple's truncated factors, or ``scale ** spatial dims`` of
+    one number, not floored: 1.5x of 37 counts 55.5 where torch makes 55)."""
+    lay, module = r.layer, 0 if _functional(r) else _n_out(r, b)
+    f = lay.scale_factor
+    if f is None:
+        fn = _n_out(r, b)
+    elif isinstance(f, (list, tuple)):
+        fn = _n_in(r, b) * prod([int(x) for x in f])  # np.prod(f, dtype=np.int64): each factor truncated
+    else:
+        fn = _n_in(r, b) * Fraction(float(f)) ** (len(r.input) - 1)
+    return simplify(module + fn)
 
 
 def _pt_lrn(r, b):
@@ -344,4 +357,7 @@ def count(report, convention: str):
         from .errors import ConvcalcError
 
         raise ConvcalcError(f"unknown convention {convention!r}: expected one of {', '.join(CONVENTIONS)}")
-    return simplify(sum((row_ops(r, convention, report.batch) for r in report.rows), 0))
+    total = simplify(sum((row_ops(r, convention, report.batch) for r in report.rows), 0))
+    if convention == "ptflops" and isinstance(total, Fraction):
+        return math.floor(total)  # ptflops sums floats (an upsample's scale) and returns int(total)
+    return total

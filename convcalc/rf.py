@@ -56,7 +56,10 @@ class AxisRF:
     @property
     def effective_padding(self):
         """google-research/receptive_field's effective padding: how far the first unit's
-        field reaches left of pixel 0 (``(size-1)/2 - centre`` in 0-based pixel indices)."""
+        field reaches left of pixel 0 (``(size-1)/2 - centre`` in 0-based pixel indices); where
+        fields repeat with a period, the first unit's own left edge says it exactly."""
+        if self.phases is not None and self.phases[0] is not None:
+            return simplify(-self.phases[0][0])
         return simplify(_div(self.size - 1, 2) - (self.start - Fraction(1, 2)))
 
     @property
@@ -134,7 +137,7 @@ def _exact_window(rf: AxisRF, w) -> Optional[AxisRF]:
     if phases is None or not _numbers(w.k, w.s, w.p):
         return None
     P, J = len(phases), Fraction(rf.jump)
-    if w.up != 1:
+    if w.up != 1 or w.taps is not None:  # (an interpolation to the same size has taps and up 1)
         if w.taps is None:
             return None
         A, B = w.lattice
@@ -143,7 +146,9 @@ def _exact_window(rf: AxisRF, w) -> Optional[AxisRF]:
         taps = [w.taps(r + K * A) for r in range(n)] if n <= MAX_PERIOD else None
         if taps is None:
             return None
-        out = [None if t is None else _hull(phases, J, _span(t[0] - K * B, t[1] - K * B, P)) for t in taps]
+        step = w.dilation  # a dilated transposed conv's taps skip the units between them
+        out = [None if t is None else _hull(phases, J, range(t[0] - K * B, t[1] - K * B + 1, step) if step > 1
+                                            else _span(t[0] - K * B, t[1] - K * B, P)) for t in taps]
         return _from_phases(out, J * B / A, rf.exact and w.exact)
     if not all(isinstance(v, int) for v in (w.k, w.s, w.p, w.dilation)):
         return None
@@ -156,7 +161,7 @@ def _exact_window(rf: AxisRF, w) -> Optional[AxisRF]:
 def through_window(rf: AxisRF, w) -> AxisRF:
     if rf.is_global:
         return rf
-    if rf.period > 1 or w.up != 1:
+    if rf.period > 1 or w.up != 1 or w.taps is not None:
         exact = _exact_window(rf, w)
         if exact is not None:
             return exact

@@ -377,6 +377,29 @@ def _cached(cache, k, d, make):
     return cache[k, d]
 
 
+def _constant(f) -> bool:
+    return f is not None and f.dim is not None and f.sub is None and \
+        bool((f.lo == f.lo[0]).all() and (f.hi == f.hi[0]).all())
+
+
+def _relocate(out, fields, in_shape, out_shape) -> list:
+    """A one-position dim (a pooled axis) gives the probe no clue where a permute puts it, so
+    ``_through`` keeps it on its dim index; where another axis's positions land there, or the
+    sizes were only reordered and that index now holds more than one position, it moves to the
+    one output dim of length 1 that no field claims (or becomes positionless)."""
+    varying = {g.dim for g in out if g is not None and g.dim is not None and not _constant(g)}
+    taken = {g.dim for g in out if g is not None and g.dim is not None}
+    reordered = sorted(in_shape) == sorted(out_shape)
+    for i, (g, f) in enumerate(zip(out, fields)):
+        if not (_constant(g) and f is not None and f.lo.size == 1 and
+                (g.dim in varying or (reordered and out_shape[g.dim] != 1))):
+            continue
+        free = [j for j, n in enumerate(out_shape) if n == 1 and j not in taken]
+        out[i] = Field(free[0], g.lo[:1], g.hi[:1]) if len(free) == 1 else g.spread()
+        taken.add(out[i].dim)
+    return out
+
+
 def propagate(layer, kern, ins, xs, y, weights, buffers) -> tuple:
     """The fields of the node's output, from the fields of each input (``ins``)."""
     shapes = [tuple(x.shape[1:]) for x in xs]
@@ -409,7 +432,7 @@ def propagate(layer, kern, ins, xs, y, weights, buffers) -> tuple:
                 cache[k, f.dim] = _reach(layer, kern, weights, buffers, shapes, k, f.dim, out_shape)
             r = cache[k, f.dim]
             out.append(None if r is None else _through(r, f, f.dim))
-        per_input.append(out)
+        per_input.append(_relocate(out, fields, shapes[k], out_shape))
     return tuple(_union([p[a] for p in per_input]) for a in range(len(ins[0])))
 
 

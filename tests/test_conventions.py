@@ -269,3 +269,17 @@ def test_symbolic_input_gives_the_numeric_count_at_any_size():
         num = cc.analyze(net, (3, size, size))
         for c in ("fvcore", "ptflops", "torchinfo", "thop"):
             assert count(sym, c).subs({H: size, W: size}) == count(num, c), c
+
+
+@pytest.mark.parametrize("shape, kw, want", [
+    # ptflops: the module hook counts output elements; the patched F.interpolate inside counts
+    # input.numel() * scale_factor ** spatial dims (not floored), or, for a tuple, * its product
+    # taken by np.prod(..., dtype=np.int64), which truncates each factor first (1.5 -> 1)
+    ((4, 37), dict(scale_factor=1.5, mode="linear"), 4 * 55 + 4 * 37 * 1.5),              # 220 + 222
+    ((2, 5, 5), dict(scale_factor=1.5), 2 * 7 * 7 + 2 * 25 * 1.5 ** 2),                     # 98 + 112.5
+    ((2, 5, 5), dict(scale_factor=(1.5, 2.0)), 2 * 7 * 10 + 2 * 25 * (1 * 2)),              # 140 + 100
+    ((2, 5, 5), dict(size=(9, 11)), 2 * 9 * 11 * 2),                                        # output twice
+])
+def test_ptflops_upsample_counts_the_scale_not_the_output_size(shape, kw, want):
+    r = cc.analyze(cc.Sequential(L.Upsample(**kw)), shape)
+    assert count(r, "ptflops") == math.floor(want)  # ptflops returns int() of its float sum

@@ -143,6 +143,36 @@ def test_conv_transpose(kw, n, kind):
     assert r.totals["macs"] == 4 * 5 * 5 * 2 * 3 * 3
 
 
+def _fixed_batch_8(reshape_to):
+    # conv 3->2 k3 on 8x8 (2x6x6 = 72 per sample), reshape, Gemm 72 -> 4; the file's batch is 8
+    shape = numpy_helper.from_array(np.array(reshape_to, np.int64), "shape")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3]),
+             helper.make_node("Reshape", ["c", "shape"], ["f"]),
+             helper.make_node("Gemm", ["f", "g"], ["y"], transB=1)]
+    return model_of(nodes, [vi("x", [8, 3, 8, 8])], [vi("y", None)],
+                    [weight("w", [2, 3, 3, 3]), weight("g", [4, 72]), shape])
+
+
+def test_a_fixed_batch_of_8_reads_per_sample():
+    # Reshape to [-1, 72] keeps the batch: read per sample, the same figures as a batch-1 file
+    m = _fixed_batch_8([-1, 72])
+    assert ref_shape(m, "x", (8, 3, 8, 8)) == (8, 4)
+    r = cc.analyze(from_onnx(m))
+    assert r.rows[-1].output == (4,)
+    assert r.totals["params"] == 2 * 3 * 9 + 4 * 72
+    assert r.totals["macs"] == 2 * 6 * 6 * 3 * 9 + 72 * 4
+
+
+def test_a_batch_hard_coded_in_a_reshape_is_refused(tmp_path, run):
+    # Reshape to [8, -1] only keeps the batch at 8: read at batch 1 it would give a 1-row matrix of
+    # 8 x 9 "features" and a Gemm that does not fit, so the figures would be wrong; refused instead
+    m = _fixed_batch_8([8, -1])
+    assert ref_shape(m, "x", (8, 3, 8, 8)) == (8, 4)
+    res = run(save(tmp_path, m))
+    assert res.exit_code == 2 and res.stdout == ""
+    assert "fixes the batch at 8" in res.stderr and res.stderr.count("\n") == 1
+
+
 def test_batch_folded_into_a_conv():
     # a sample of 6 channels run as two images of 3 (window partitions fold like this): two convs' MACs
     to2 = numpy_helper.from_array(np.array([2, 3, 8, 8], dtype=np.int64), "to2")

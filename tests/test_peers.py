@@ -70,3 +70,20 @@ def test_every_tool_on_the_other_kinds():
     exec(compile(to_torch_source(_kinds(), input=(3, 13, 13)), "kinds", "exec"), ns)
     got = peers.totals(ns["Net"]().eval(), (3, 13, 13))
     assert got == {tool: count(model, tool) for tool in got}
+
+
+@pytest.mark.parametrize("shape, kw", [((4, 37), dict(scale_factor=1.5, mode="linear")),
+                                       ((2, 5, 5), dict(scale_factor=1.5)),
+                                       ((2, 5, 5), dict(scale_factor=(1.5, 2.0), mode="bilinear")),
+                                       ((2, 5, 5), dict(size=(9, 11)))])
+def test_ptflops_on_fractional_upsampling(shape, kw):
+    import torch
+
+    import convcalc as cc
+    from convcalc import layers as L
+    from convcalc.conventions import count
+
+    got = peers.run("ptflops", torch.nn.Sequential(torch.nn.Upsample(**kw)), shape)
+    if got is None:
+        pytest.skip("ptflops is not installed")
+    assert got == count(cc.analyze(cc.Sequential(L.Upsample(**kw)), shape), "ptflops")

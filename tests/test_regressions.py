@@ -236,3 +236,38 @@ def test_verify_of_a_long_1d_input_is_linear():
     assert estimate_bytes(cc.analyze(net, (1, 100000)))[0] < 256 * 2**20
     result = verify(net, (1, 100000))
     assert result.ok and result.layers[0].checks["rf"].measured == f"[{49999 - 1 + 1}, {49999 + 2}]"
+
+
+def test_verify_follows_a_pooled_axis_through_a_permute():
+    # CRNN-style: pool H to one row, permute to (1, W, C), a Linear over C, permute back. Every
+    # unit sees all 8 input rows and, along W, the 3 columns of its conv window (torch's gradient
+    # below). The probe kept the one-row H axis on dim 1, where W lands after the permute, so verify
+    # compared W as global and H at a unit the tensor does not have, and failed a correct engine.
+    torch = pytest.importorskip("torch")
+    from convcalc.verify import verify
+
+    def build(lib, L):
+        return lib.Sequential(lib.Conv2d(3, 4, 3), L.AdaptiveAvgPool2d((1, 6)), L.Permute((0, 2, 3, 1)),
+                              L.Linear(4, 5), L.Permute((0, 3, 1, 2)))
+
+    class TorchPermute(torch.nn.Module):
+        def __init__(self, dims):
+            super().__init__()
+            self.dims = dims
+
+        def forward(self, x):
+            return x.permute(*self.dims)
+
+    tl = torch.nn
+    tl.Permute = TorchPermute  # (a local stand-in: torch has no Permute module)
+    try:
+        tnet = build(tl, tl)
+    finally:
+        del tl.Permute
+    x = torch.rand(1, 3, 8, 8, requires_grad=True)
+    g, = torch.autograd.grad(tnet(x)[0, :, 0, 3].sum(), x)
+    rows, cols = g[0].abs().sum(0).sum(1).nonzero().flatten(), g[0].abs().sum(0).sum(0).nonzero().flatten()
+    assert (rows.min().item(), rows.max().item(), cols.min().item(), cols.max().item()) == (0, 7, 3, 5)
+    result = verify(build(cc, cc), (3, 8, 8))
+    assert result.ok, [(r.name, r.checks["rf"]) for r in result.layers if not r.ok]
+    assert [r.checks["rf"].measured for r in result.layers][2:] == ["[0, 7] x [3, 5]"] * 3

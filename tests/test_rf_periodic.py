@@ -99,3 +99,94 @@ def test_the_rf_table_prints_the_whole_size(run, spec, size):
     out = run("rf", spec).output
     last = [line for line in out.splitlines() if line.strip().startswith("1 ")][-1].split()
     assert size in last and "1.5" not in last
+
+
+def test_effective_padding_after_two_transposed_convs_is_the_first_units_reach():
+    # DCGAN's stride-2 convT k4 p1 twice: output o reads i = (o + 1 - m)/2 for the taps m that
+    # divide evenly, so unit 0 reads -1..0 and unit -1 reads -1..0 too; unit 0 of the second
+    # reads units -1 and 0 of the first: pixels -1..0, one pixel left of the image. The sizes
+    # repeat every 4 units (2, 3, 3, 2 pixels), so the average size alone would say (5/2-1)/2 + 1/2
+    net = cc.Sequential(cc.ConvTranspose1d(1, 1, 4, stride=2, padding=1),
+                        cc.ConvTranspose1d(1, 1, 4, stride=2, padding=1))
+    a = _axis(net, (1, 8))
+    assert (a.effective_padding, a.size, a.period, a.start) == (1, Fraction(5, 2), 4, 0)
+
+# --- per-unit fields against torch's autograd: the input pixels an output unit's gradient reaches ---
+
+def _unit_field(a, u):
+    """The engine's field of output unit u: its phase shifted by whole periods, or the one size."""
+    if a.phases:
+        P = len(a.phases)
+        t, r = divmod(u, P)
+        return None if a.phases[r] is None else tuple(x + t * P * a.jump for x in a.phases[r])
+    c = a.start + u * a.jump
+    return (c - Fraction(a.size) / 2, c + Fraction(a.size) / 2)
+
+
+def _torch_fields(model, n, units):
+    """(first pixel, one past the last pixel) whose input gradient is non-zero, or None: positive
+    weights and zero biases, so no sum cancels."""
+    torch = pytest.importorskip("torch")
+    model = model.double()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(torch.zeros_like(p) if name.endswith("bias") else torch.rand_like(p) + 0.5)
+    x = torch.rand(1, 1, n, dtype=torch.float64, requires_grad=True)
+    y = model(x)
+    out = []
+    for u in units:
+        g, = torch.autograd.grad(y[0, 0, u], x, retain_graph=True)
+        nz = torch.nonzero(g[0, 0]).flatten().tolist()
+        out.append((nz[0], nz[-1] + 1) if nz else None)
+    return out
+
+
+@pytest.mark.parametrize("kw", [dict(size=16), dict(size=16, align_corners=True), dict(scale_factor=1.0)])
+def test_linear_interpolation_to_the_same_size_copies_one_pixel(kw):
+    # source x = (o + 1/2) * 16/16 - 1/2 = o (align_corners: o * 15/15 = o): every weight but
+    # one is 0, so output o reads pixel o alone: size 1, jump 1, centred on o + 1/2
+    torch = pytest.importorskip("torch")
+    a = _axis(cc.Sequential(cc.Upsample(mode="linear", **kw)), (1, 16))
+    assert (a.size, a.jump, a.start) == (1, 1, Fraction(1, 2))
+    seen = _torch_fields(torch.nn.Upsample(mode="linear", **kw), 16, range(4, 12))
+    assert seen == [_unit_field(a, u) for u in range(4, 12)] == [(u, u + 1) for u in range(4, 12)]
+
+
+def test_a_dilated_transposed_conv_skips_the_units_between_its_taps():
+    # convT k4 s3 d2: output o gathers i = (o - 2m)/3 for m = 0..3; for o = 3t that is m = 0, 3:
+    # units t and t-2, not t-1. After a convT k1 s2 (odd units see nothing), o = 3t with t odd
+    # reads two odd units: no input pixel at all; unit t-1 in between must not be counted
+    torch = pytest.importorskip("torch")
+    net = cc.Sequential(cc.ConvTranspose1d(1, 1, 1, stride=2), cc.ConvTranspose1d(1, 1, 4, stride=3, dilation=2))
+    a = _axis(net, (1, 12))
+    units = range(20, 50)
+    want = _torch_fields(torch.nn.Sequential(torch.nn.ConvTranspose1d(1, 1, 1, stride=2),
+                                             torch.nn.ConvTranspose1d(1, 1, 4, stride=3, dilation=2)), 12, units)
+    assert want[units.index(21)] is None  # t = 7: units 7 and 5, both odd
+    assert [_unit_field(a, u) for u in units] == want
+
+
+@pytest.mark.parametrize("mode, shape", [("linear", (1, 13)), ("bilinear", (1, 13, 13))])
+def test_align_corners_jump_with_a_symbolic_input(mode, shape):
+    # align_corners=True: output o reads source x = o * (L-1)/(n-1), so consecutive outputs are
+    # (L-1)/(n-1) input pixels apart: L = 13, n = floor(13 * 2.5) = 32 gives 12/31 (not 13/32)
+    from convcalc.sym import dims
+
+    H = dims("H")
+    net = cc.Sequential(cc.Upsample(scale_factor=2.5, mode=mode, align_corners=True))
+    sym = cc.analyze(net, (1,) + (H,) * (len(shape) - 1)).rows[-1].rf[0]
+    assert sym.jump.subs({H: 13}) == Fraction(12, 31)
+    assert _axis(net, shape).jump == Fraction(12, 31)
+
+
+def test_a_given_scale_factor_sets_the_jump_with_a_symbolic_input():
+    # torch's source index with a scale_factor is o / scale_factor, not o * L/n. After a x3
+    # align_corners upsample (outputs (L-1)/(3L-1) apart) a x1.5 nearest one puts consecutive
+    # outputs 2/3 of that apart: at L = 29, 28/86 * 2/3 = 28/129 (87/130, from floor(1.5 * 87)/87, gave 609/2795)
+    from convcalc.sym import dims
+
+    H = dims("H")
+    net = cc.Sequential(cc.Upsample(scale_factor=3, mode="linear", align_corners=True),
+                        cc.Upsample(scale_factor=1.5, mode="nearest-exact"))
+    assert cc.analyze(net, (1, H)).rows[-1].rf[0].jump.subs({H: 29}) == Fraction(28, 129)
+    assert _axis(net, (1, 29)).jump == Fraction(28, 129)

@@ -174,3 +174,31 @@ def test_frozen_torch_attention_is_frozen():
     layers = dict(from_torch(m, (3, 64, 64)).net.layers())
     assert layers["features.1.0.attn"].trainable is False and layers["features.1.0.attn.chw"].trainable is False
     assert layers["features.3.0.attn"].trainable is True
+
+
+@pytest.mark.parametrize("batch_first, transpose", [(False, False), (True, True)])
+def test_attention_along_the_batch_dim_is_refused(batch_first, transpose):
+    # nn.MultiheadAttention reads (L, N, E) unless batch_first: fed the (N, L, E) tensor from_torch
+    # builds (or, batch_first, a transposed one), it attends across the batch, so no per-sample count
+    # exists: torch's MACs are not linear in the batch (FlopCounterMode at batch 1 and 2)
+    from torch.utils.flop_counter import FlopCounterMode
+
+    class AcrossBatch(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = nn.MultiheadAttention(8, 2, batch_first=batch_first)
+
+        def forward(self, x):
+            t = x.transpose(0, 1) if transpose else x
+            return self.mha(t, t, t)[0]
+
+    net = AcrossBatch().eval()
+    macs = []
+    for n in (1, 2):
+        with FlopCounterMode(display=False) as fc:  # (no no_grad: it would take the uncounted fast path)
+            net(torch.zeros(n, 5, 8))
+        macs.append(fc.get_total_flops() // 2)
+    assert macs[1] != 2 * macs[0]
+    with pytest.raises(cc.ConvcalcError, match="batch_first") as e:
+        from_torch(net, (5, 8))
+    assert "\n" not in str(e.value)

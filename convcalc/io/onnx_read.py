@@ -186,7 +186,32 @@ def prepare(model, given, source: str):
         if not _assume_unknown(inferred, set(inits)):
             break
         inferred = infer(onnx, inferred, source)
+    if old and isinstance(old[0], int) and old[0] > 1:
+        _same_per_sample(onnx, model, inp.name, (old[0], *full[1:]), shapes(inferred), source)
     return inferred, inp.name, full, inits
+
+
+def _same_per_sample(onnx, model, name: str, dims: tuple, at_one: dict, source: str) -> None:
+    """The file fixes the batch at N > 1 and convcalc reads it at 1: every tensor must then be
+    the same per sample at N (a Reshape to a hard-coded [8, -1], or a Gemm over the batch dim,
+    would make the batch-1 figures wrong). Refused in one line where it is not."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    _set_dims(next(i for i in m.graph.input if i.name == name), dims)
+    del m.graph.value_info[:]
+    for out in m.graph.output:
+        out.type.tensor_type.ClearField("shape")
+    at_n = shapes(infer(onnx, m, source))
+    for node in m.graph.node:
+        for out in node.output:
+            a, b = at_one.get(out), at_n.get(out)
+            if a is None or b is None:
+                continue
+            if b != ((dims[0], *a[1:]) if a and a[0] == 1 else a):
+                raise OnnxError(f"{source}: the file fixes the batch at {dims[0]} and its shapes depend on it "
+                                f"({node.op_type} {node.name or out!r}: {_text(b)} at batch {dims[0]}, {_text(a)} "
+                                f"at batch 1): convcalc reads a model per sample; export it with batch 1 or a "
+                                f"dynamic batch")
 
 
 def _unsized(model, known) -> bool:

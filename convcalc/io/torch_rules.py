@@ -18,7 +18,7 @@ from .torch_attention import block_macs, mha_call_ok
 from .torch_einops import einops_block, einops_call, einops_module
 from .torch_export import scope as _scope, weight_layer
 from .torch_index import copy_steps
-from .torch_ops import CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY
+from .torch_ops import CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY, TorchError
 
 
 def _unique(keys):
@@ -122,6 +122,13 @@ def _module(conv, n, name, m, tensors, ps):
     keys = _unique(t.key for t in tensors)
     layer = conv.layers.get(n.target)
     params = {id(p): p.numel() for p in m.parameters()}
+    if isinstance(m, conv.torch.nn.MultiheadAttention) and tensors and len(tensors[0].ps) == 2 \
+            and tensors[0].bdim == (1 if m.batch_first else 0):
+        # torch reads (L, N, E) (batch_first: (N, L, E)); here the sequence dim is the batch: it would
+        # attend across samples, which has no per-sample count (torch's MACs are not linear in the batch)
+        want = "(N, L, E)" if m.batch_first else "(L, N, E)"
+        raise TorchError(f"{conv.row(n)}: nn.MultiheadAttention(batch_first={m.batch_first}) attends along dim "
+                         f"{int(m.batch_first)}, which is the batch here (it expects {want}): it would mix samples")
     if isinstance(layer, attention.MultiheadAttention) and not mha_call_ok(n):
         layer = None  # cross-attention or a mask: a generic op with exact MACs (below)
     if layer is not None and len(keys) == 1:

@@ -13,7 +13,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 __all__ = [
     "as_float",
@@ -148,8 +148,10 @@ def windows(xp, kernel, stride, dilation, what="kernel"):
                 f"{what} (size {tuple(kernel)}, dilation {tuple(dilation)}) is larger than the "
                 f"padded input {tuple(spatial)}")
         extent.append(e)
-    axes = tuple(range(xp.ndim - nd, xp.ndim))
-    v = sliding_window_view(xp, tuple(extent), axis=axes)
+    # sliding_window_view's own view, built directly (its argument checks cost more than a
+    # small convolution): every start position along each axis, then the window's extent
+    v = as_strided(xp, shape=xp.shape[:xp.ndim - nd] + tuple(L - e + 1 for L, e in zip(spatial, extent))
+                   + tuple(extent), strides=xp.strides + xp.strides[xp.ndim - nd:], writeable=False)
     lead = (slice(None),) * (xp.ndim - nd)
     v = v[lead + tuple(slice(None, None, s) for s in stride) + tuple(slice(None, None, d) for d in dilation)]
     return v
@@ -218,8 +220,11 @@ def release_workspace():
 def copy_into(dst, src):
     """``dst[...] = src`` split over threads for large copies (numpy releases
     the GIL while copying)."""
+    if dst.nbytes < _PAR_BYTES:
+        np.copyto(dst, src)
+        return dst
     n = _nthreads()
-    if n < 2 or dst.nbytes < _PAR_BYTES:
+    if n < 2:
         np.copyto(dst, src)
         return dst
     src = np.broadcast_to(src, dst.shape)

@@ -1,6 +1,9 @@
 """Convolution and transposed convolution: im2col in cache-sized blocks + one
-matmul per block, depthwise convolution as per-tap multiply-accumulates (no
-im2col), col2im + one batched matmul for the transpose.  numpy + stdlib only."""
+matmul per block (stride 1: copied on the padded row pitch, one contiguous run
+per channel and tap), depthwise convolution on the padded stride phases
+(channels-first: per-channel matrix-vector products over the taps' columns,
+copied per block of channels; channels-last: one einsum per phase), col2im +
+one batched matmul for the transpose.  numpy + stdlib only."""
 
 from __future__ import annotations
 
@@ -26,17 +29,21 @@ _TINY_PRODUCT = 4096   # (Co/g) * (C/g) * prod(k): MACs per output position and 
 # this many elements: the block is multiplied while it is still in cache, and
 # BLAS runs at its best on a few thousand columns rather than on all of them.
 _COL_BLOCK = 1 << 20
-# Depthwise convolution works on blocks of about this many output elements
-# (per sample, whole channels) so that the running sum and the product of
-# one tap stay in the L2 cache while all taps are folded in.
-_DW_BLOCK = 1 << 16
-# Depthwise convs with fewer output channels run channels-first (one
-# multiply-add per tap over long per-channel runs); with more, channels-last
-# (one einsum per stride phase, the channels as its vector loop).
+# Stride-1 convs copy their im2col on the padded pitch (one contiguous run per
+# channel and tap) when a row of the padded grid is at most this many times
+# a row of the output (the extra columns are computed, then cropped).
+_FLAT_EXTRA = 1.05
+# Channels-first depthwise convolution copies its taps' columns for blocks of
+# channels of about this many elements (kept in the L2 cache until the
+# matrix-vector products have read them).
+_DW_BLOCK = 1 << 18
+# Depthwise convs with fewer output channels run channels-first (per channel,
+# the taps' columns times the taps' weights, one matrix-vector product); with
+# more, channels-last (one einsum per stride phase, channels as its vector loop).
 _DW_FEW_CHANNELS = 64
-# ... unless the per-channel grid is this long: numpy's transposing copies
-# into and out of channels-last would then cost more than the taps save.
-_DW_LONG_RUN = 2048
+# ... unless the per-channel grid is this long: the products' long columns
+# then cost less than numpy's transposing copies into and out of channels-last.
+_DW_LONG_RUN = 700
 
 
 def _check_conv_args(x, w, groups, name):
@@ -47,6 +54,16 @@ def _check_conv_args(x, w, groups, name):
                          f"{w.shape}, got input of shape {x.shape}")
     if not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+
+
+def _flat_pays(stride, ksize, Lp, Lo):
+    """The pitch-flat im2col of :func:`_flat_gemm` applies to stride 1; it pays
+    when the extra columns (the pitch past L_out) cost less than the short-row
+    gather they replace, and not for a 1x1 unpadded conv (x itself is the
+    matrix there)."""
+    if any(s != 1 for s in stride) or (all(k == 1 for k in ksize) and tuple(Lp) == tuple(Lo)):
+        return False
+    return math.prod(Lp[1:]) <= _FLAT_EXTRA * math.prod(Lo[1:])
 
 
 def _im2col_gemm(win, wm, dtype):
@@ -80,6 +97,44 @@ def _im2col_gemm(win, wm, dtype):
     return y, macs
 
 
+def _flat_gemm(xp, wm, ksize, dilation, Lo):
+    """Stride-1 convolution on the padded input's own row pitch: per sample and
+    block of output rows, column m of the im2col matrix is flat position m of
+    the padded grid, so every (channel, tap) row of it is ONE contiguous run
+    of the input (a fast copy, never a short-row gather).  The product then
+    holds a few columns past L_out per row (the pitch), cropped when copied
+    into y.  xp: (N, C, *Lp) padded; wm: (g, Co/g, C/g*K).  MACs are tallied
+    from the product's shapes over the columns that are outputs.
+    Returns (y (N, Co, *Lo), macs)."""
+    xp = np.ascontiguousarray(xp)
+    N, C = xp.shape[:2]
+    Lp = xp.shape[2:]
+    nd = len(Lp)
+    dtype, item = xp.dtype, xp.itemsize
+    pitch = [math.prod(Lp[a + 1:]) for a in range(nd)]
+    g, Cog, CgK = wm.shape
+    y = np.empty((N, g * Cog) + tuple(Lo), dtype)
+    inner = sum((l - 1) * p for l, p in zip(Lo[1:], pitch[1:])) + 1     # flat extent of one output row
+    rows = max(1, min(Lo[0], _COL_BLOCK // max(1, C * math.prod(ksize) * pitch[0])))
+    tap_strides = tuple(d * p * item for d, p in zip(dilation, pitch))
+    macs = 0
+    for n in range(N):
+        xf = xp[n].reshape(C, -1)
+        for r0 in range(0, Lo[0], rows):
+            r1 = min(Lo[0], r0 + rows)
+            M = (r1 - r0 - 1) * pitch[0] + inner
+            src = as_strided(xf[:, r0 * pitch[0]:], shape=(C,) + tuple(ksize) + (M,),
+                             strides=(xf.strides[0],) + tap_strides + (item,), writeable=False)
+            cols = copy_into(workspace("conv_cols", src.shape, dtype), src).reshape(g, CgK, M)
+            out = workspace("conv_flat", (g, Cog, M), dtype)
+            np.matmul(wm, cols, out=out)
+            grid = as_strided(out, shape=(g * Cog, r1 - r0) + tuple(Lo[1:]),
+                              strides=(M * item,) + tuple(p * item for p in pitch), writeable=False)
+            y[n, :, r0:r1] = grid
+            macs += matmul_macs(wm.shape, (g, CgK, grid[0].size))
+    return y, macs
+
+
 def _phases(xs, lo, Q, stride, m, last):
     """One sample xs (C, *L) zero-padded (``lo`` before each axis, zeros up to
     the grid), split into stride phases and each channel repeated m times, in
@@ -87,6 +142,9 @@ def _phases(xs, lo, Q, stride, m, last):
     position within it).  Flattened to (C*m, prod(s), prod(Q)), or with
     ``last`` channels-last to (prod(s), prod(Q) * C*m)."""
     C, L = xs.shape[0], xs.shape[1:]
+    if not last and m == 1 and all(s == 1 for s in stride):   # one phase: the padded input itself,
+        pairs = tuple((p, q - l - p) for p, q, l in zip(lo, Q, L))   # only its borders zeroed
+        return pad_spatial(xs, pairs, slot="dw_phases").reshape(C, 1, -1)
     shape = tuple(stride) + Q + (C, m) if last else (C, m) + tuple(stride) + Q
     P = workspace("dw_phases_last" if last else "dw_phases", shape, xs.dtype)
     P[...] = 0
@@ -99,7 +157,7 @@ def _phases(xs, lo, Q, stride, m, last):
             src.append(slice(q0 * s + ai - p, None, s))
         part = xs[(slice(None),) + tuple(src)][(slice(None),) + tuple(slice(0, d.stop - d.start) for d in dst)]
         if last:
-            P[a + tuple(dst)] = np.moveaxis(part, 0, -1)[..., None]
+            P[a + tuple(dst)] = part.transpose(tuple(range(1, part.ndim)) + (0,))[..., None]
         else:
             P[(slice(None), slice(None)) + a + tuple(dst)] = part[:, None]
     S, Co = math.prod(stride), C * m
@@ -107,8 +165,9 @@ def _phases(xs, lo, Q, stride, m, last):
 
 
 def _depthwise(x, w, pads, ksize, stride, dilation):
-    """Depthwise convolution (groups == C_in, C_out = m * C_in) without im2col:
-    one multiply-accumulate per kernel tap into the output.  x is unpadded
+    """Depthwise convolution (groups == C_in, C_out = m * C_in) without an
+    im2col of the whole input: each kernel tap multiplies a shifted run of the
+    padded input into the output.  x is unpadded
     (other padding modes are applied before); ``pads`` are zeros.
 
     The output size is the shape of the window view over the padded extent;
@@ -116,9 +175,10 @@ def _depthwise(x, w, pads, ksize, stride, dilation):
     into the output.  Per sample, the input is padded and split into stride
     phases in one copy, so that every tap reads one contiguous run of it;
     outputs are computed on the padded row pitch (a few columns past L_out
-    per row, cropped at the end).  Few channels run channels-first (one
-    multiply-add per tap over long per-channel runs), more channels on small
-    grids channels-last (one einsum per phase, channels as its vector loop).
+    per row, cropped at the end).  Few channels run channels-first (per
+    channel, the taps' columns times its weights in one matrix-vector
+    product), more channels on small grids channels-last (one einsum per
+    phase, channels as its vector loop).
     Returns (y (N, C_out, *L_out), macs)."""
     nd = len(ksize)
     N, C = x.shape[:2]
@@ -128,13 +188,14 @@ def _depthwise(x, w, pads, ksize, stride, dilation):
     Lo = win.shape[2:2 + nd]
     Q = tuple(-(-L // s) for L, s in zip(Lp, stride))
     ops, macs = [], 0
+    per_tap = math.prod(win.shape[:2 + nd])       # the shape of win[..., t]: (N, C_out, *L_out)
     for t in taps(ksize):
         pos = [ti * di for ti, di in zip(t, dilation)]
         ph = off = 0
         for p_, s_, q_ in zip(pos, stride, Q):
             ph, off = ph * s_ + p_ % s_, off * q_ + p_ // s_
         ops.append((ph, off))
-        macs += math.prod(win[(Ellipsis,) + t].shape)
+        macs += per_tap
     M = 0
     for n_, q_ in zip(Lo, Q):
         M = M * q_ + n_ - 1
@@ -142,32 +203,45 @@ def _depthwise(x, w, pads, ksize, stride, dilation):
     y = np.empty((N, Co) + Lo, x.dtype)
     crop = tuple(slice(0, k) for k in Lo)
     last = Co >= _DW_FEW_CHANNELS and math.prod(Q) < _DW_LONG_RUN
+    tap_strides = None
+    if all(st == 1 for st in stride):
+        tap_strides = tuple(d * math.prod(Q[a + 1:]) for a, d in enumerate(dilation))
     lo = tuple(p for p, _ in pads)
     for n in range(N):
         P = _phases(x[n], lo, Q, stride, Co // C, last)
         if last:
             grid = _dw_einsum(P, Q, w, ksize, stride, dilation, M)
-            y[n] = np.moveaxis(grid.reshape(Q + (Co,))[crop], -1, 0)
+            y[n] = grid.reshape(Q + (Co,))[crop].transpose((nd,) + tuple(range(nd)))
         else:
-            grid = _dw_first(P, ops, w.reshape(Co, -1), M)
+            grid = _dw_first(P, ops, w.reshape(Co, -1), M, ksize, tap_strides)
             y[n] = grid.reshape((Co,) + Q)[(slice(None),) + crop]
     return y, macs
 
 
-def _dw_first(P, ops, wt, M):
-    """Channels-first taps: grid[c, :M] = sum_j P[c, ph_j, off_j:off_j+M] * wt[c, j]."""
-    Co = P.shape[0]
-    grid = workspace("dw_grid", (Co, P.shape[2]), P.dtype)
-    cb = max(1, _DW_BLOCK // M)
-    tmp = workspace("dw_tmp", (min(cb, Co), M), P.dtype)
+def _dw_first(P, ops, wt, M, ksize, tap_strides):
+    """Channels-first taps as one matrix-vector product per channel:
+    grid[c, :M] = wt[c] @ cols[c], cols[c, j] = P[c, ph_j, off_j:off_j+M], the
+    columns copied per block of channels (each tap one contiguous run per
+    channel) so that BLAS does the multiply-accumulate over the taps.  With
+    one phase the taps sit ``tap_strides`` (elements, per axis) apart."""
+    Co, T = wt.shape
+    grid = workspace("dw_grid", (Co, 1, P.shape[2]), P.dtype)
+    cb = max(1, min(Co, _DW_BLOCK // (T * M)))
+    cols = workspace("dw_cols", (cb, T, M), P.dtype)
+    wv = wt.reshape(Co, 1, T)
     for c0 in range(0, Co, cb):
         c1 = min(Co, c0 + cb)
-        yb, tb = grid[c0:c1, :M], tmp[:c1 - c0]
-        for j, (ph, off) in enumerate(ops):
-            np.multiply(P[c0:c1, ph, off:off + M], wt[c0:c1, j:j + 1], out=yb if j == 0 else tb)
-            if j:
-                yb += tb
-    return grid
+        cc = cols[:c1 - c0]
+        if tap_strides is not None:         # one phase: all taps' columns in one strided copy
+            src = as_strided(P[c0:c1, 0], shape=(c1 - c0,) + tuple(ksize) + (M,),
+                             strides=(P.strides[0],) + tuple(t * P.itemsize for t in tap_strides)
+                             + (P.itemsize,), writeable=False)
+            np.copyto(cc.reshape(src.shape), src)
+        else:
+            for j, (ph, off) in enumerate(ops):
+                np.copyto(cc[:, j], P[c0:c1, ph, off:off + M])
+        np.matmul(wv[c0:c1], cc, out=grid[c0:c1, :, :M])
+    return grid.reshape(Co, -1)
 
 
 def _phase_groups(ksize, stride, dilation):
@@ -204,7 +278,8 @@ def _dw_einsum(P, Q, w, ksize, stride, dilation, M):
         V = as_strided(flat[base:], shape=tuple(len(ts) for ts in lists) + (M, Co),
                        strides=tuple(st * pq * Co * item for st, pq in zip(steps, pitch)) + (Co * item, item),
                        writeable=False)
-        W = np.ascontiguousarray(np.moveaxis(wk[(slice(None),) + np.ix_(*lists)], 0, -1))
+        W = wk[(slice(None),) + np.ix_(*lists)]
+        W = np.ascontiguousarray(W.transpose(tuple(range(1, W.ndim)) + (0,)))
         if n == 0:
             np.einsum(f"{letters}pz,{letters}z->pz", V, W, out=grid[:M])
         else:
@@ -272,6 +347,8 @@ def conv(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="
         macs = matmul_macs(wm.shape, cols.shape)
         y = np.empty((N, Co, P), x.dtype)
         copy_into(y, yb.reshape(Co, N, P).transpose(1, 0, 2))
+    elif _flat_pays(stride, ksize, xp.shape[2:], Lo):
+        y, macs = _flat_gemm(xp, wm, ksize, dilation, Lo)
     else:
         y, macs = _im2col_gemm(win, wm, x.dtype)
     y = y.reshape((N, Co) + Lo)

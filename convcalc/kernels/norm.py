@@ -17,14 +17,6 @@ from ._util import as_float, windows
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm"]
 
 
-def _scale_shift(x, scale, shift):
-    """x * scale + shift in x's dtype; scale and shift (float64, broadcastable
-    to x) are cast first.  Two passes over x, one output array."""
-    y = np.multiply(x, scale.astype(x.dtype, copy=False))
-    y += shift.astype(x.dtype, copy=False)
-    return y
-
-
 def _stats(x, axes):
     """float64 mean and biased variance over ``axes`` (keepdims).  The centred
     squares are formed in x's dtype and summed in float64."""
@@ -32,17 +24,6 @@ def _stats(x, axes):
     d = x - mean.astype(x.dtype)
     np.square(d, out=d)
     return mean, d.mean(axis=axes, dtype=np.float64, keepdims=True)
-
-
-def _fold(mean, var, eps, weight=None, bias=None, shape=None):
-    """scale = weight / sqrt(var + eps), shift = bias - mean * scale (float64)."""
-    scale = 1.0 / np.sqrt(var + eps)
-    if weight is not None:
-        scale = scale * weight.astype(np.float64).reshape(shape)
-    shift = -mean * scale
-    if bias is not None:
-        shift = shift + bias.astype(np.float64).reshape(shape)
-    return scale, shift
 
 
 def _centred(x, mean, var, eps, weight, bias, shape):
@@ -84,9 +65,16 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, eps=1e-5, t
         return _centred(x, mean, var, eps, weight, bias, shape), 0
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: running_mean and running_var are required when training=False")
-    scale, shift = _fold(running_mean.astype(np.float64).reshape(shape),
-                         running_var.astype(np.float64).reshape(shape), eps, weight, bias, shape)
-    return _scale_shift(x, scale, shift), 0
+    # folded on the (C,) vectors in float64, cast once, then two passes over x in its dtype
+    scale = 1.0 / np.sqrt(running_var.astype(np.float64).reshape(-1) + eps)
+    if weight is not None:
+        scale *= weight.reshape(-1)
+    shift = -running_mean.reshape(-1) * scale
+    if bias is not None:
+        shift += bias.reshape(-1)
+    y = np.multiply(x, scale.astype(x.dtype).reshape(shape))
+    y += shift.astype(x.dtype).reshape(shape)
+    return y, 0
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):

@@ -3,6 +3,7 @@ numpy + stdlib only.  Pooling performs no MACs: every kernel returns 0."""
 
 from __future__ import annotations
 
+import math
 
 import numpy as np
 
@@ -180,7 +181,10 @@ def _adaptive(x, output_size, name, reduce):
         return np.zeros(x.shape[:2] + tuple(sizes), x.dtype), 0
     y = x
     if reduce == "avg" and all(o == 1 for o in sizes):  # global pooling
-        y = x.reshape(x.shape[:2] + (-1,)).mean(axis=-1, dtype=x.dtype).reshape(x.shape[:2] + (1,) * nd)
+        # the sums as one matrix-vector product (BLAS), then divided by the count: torch's mean
+        flat = x.reshape(math.prod(x.shape[:2]), -1)
+        y = (flat @ np.ones(flat.shape[1], x.dtype)).reshape(x.shape[:2] + (1,) * nd)
+        y /= x.dtype.type(flat.shape[1])
     else:
         for ax, o in enumerate(sizes):
             if o != y.shape[2 + ax]:  # o == L: windows of one element each

@@ -34,7 +34,7 @@ class Window:
     # ``lattice = (A, B)`` says taps(o + A) = taps(o) + B. Fields then stay exact per unit.
     taps: Optional[object] = field(default=None, compare=False)
     lattice: Optional[tuple] = None
-    dilation: Dim = 1  # a dilated window reads every d-th unit of its extent k
+    dilation: Dim = 1  # a dilated window reads every d-th unit of its extent k (with taps: of first..last)
 
 
 @dataclass

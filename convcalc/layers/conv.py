@@ -9,6 +9,7 @@ Counting (DESIGN §2), one place for each formula:
 from __future__ import annotations
 
 import functools
+import math
 
 from fractions import Fraction
 
@@ -290,7 +291,8 @@ class _ConvTransposeNd(_ConvNd):
             else:
                 reach = simplify(keff / s)
             exact = {} if any(is_sym(v) for v in (kk, s, d, lo)) else \
-                {"taps": functools.partial(_transposed_taps, kk, s, d, lo), "lattice": (s, 1)}
+                {"taps": functools.partial(_transposed_taps, kk, s, d, lo), "lattice": (s, 1),
+                 "dilation": d // math.gcd(s, d)}  # consecutive taps are d/gcd(s, d) input units apart
             windows.append(Window(k=reach, s=1, p=simplify(lo - Fraction(keff - 1, 2)) if not is_sym(keff)
                                   else simplify(lo - (keff - 1) / 2), up=s, **exact))
             out.append(n)

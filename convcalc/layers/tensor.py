@@ -124,7 +124,13 @@ class Upsample(Layer):
             n = simplify(n)
             if not is_sym(n) and n < 1:
                 raise ShapeError(f"upsample output would be {n} < 1 ({fmt(L)} x {f})")
-            up = simplify(Fraction(n) / Fraction(L)) if not (is_sym(n) or is_sym(L)) else simplify(n / L)
+            corners = self.align_corners and self.mode not in ("nearest", "nearest-exact", "area")
+            if corners and (is_sym(n) or is_sym(L) or (n > 1 and L > 1)):
+                up = simplify((n - 1) / (L - 1)) if is_sym(n) or is_sym(L) else simplify(Fraction(n - 1, L - 1))
+            elif f is not None and self.mode != "area":  # torch's source index is o / scale_factor
+                up = simplify(Fraction(repr(float(f))))
+            else:  # (align_corners: source x = o * (L-1)/(n-1), so outputs are (L-1)/(n-1) inputs apart)
+                up = simplify(Fraction(n) / Fraction(L)) if not (is_sym(n) or is_sym(L)) else simplify(n / L)
             if isinstance(up, Fraction) and up.denominator == 1:
                 up = up.numerator
             # nearest: each output copies one input unit; linear modes blend two neighbours
