@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Optional
 
-from .sym import Dim, is_sym, smax, smin
+from .layers.base import Window
+from .sym import Dim, is_sym, prod, smax, smin
 from .sym import simplify as _simplify
 
 
@@ -236,11 +237,15 @@ class Field:
     """The receptive-field state flowing along an edge: ``axes`` (an :class:`AxisRF` per spatial
     axis of the model input), ``units`` (how many units the tensor has along each of those
     axes) and ``carry`` (for each per-sample dim of the tensor, the input axes it carries:
-    ``(C, H, W)`` starts as ``((), (0,), (1,))``; a permute reorders, a flatten merges)."""
+    ``(C, H, W)`` starts as ``((), (0,), (1,))``; a permute reorders, a flatten merges).
+    ``split`` remembers each axis that a reshape split into (outer, inner...) dims since the
+    last layer that computes: ``(axis, outer dim, inner dims, field and units before)``, so
+    that merging the same dims back restores the field exactly."""
 
     axes: tuple
     units: tuple
     carry: tuple
+    split: tuple = ()
 
     @classmethod
     def start(cls, shape: tuple) -> "Field":
@@ -271,12 +276,105 @@ def propagate(field: Field, inf, out_shape: tuple) -> Field:
     mixed = range(len(carry)) if inf.rf == "global" else inf.mixed
     for d in mixed:
         _globalize_axes(axes, tuple(units), carry[d] if d < len(carry) else ())
+    split = _still_split(field.split, inf, mixed, len(carry))
     if inf.regroup is not None:
-        carry = tuple(tuple(sorted({a for d in group for a in carry[d]})) for group in inf.regroup)
+        carry, regroup, split = _reshape(axes, units, carry, split, inf.regroup, out_shape)
+        carry = tuple(tuple(sorted({a for d in group for a in carry[d]})) for group in regroup)
         # a dim that now holds several axes (a map flattened into tokens) has no position along
         # them: its units together see the union of every unit's field, as for a full flatten
         _globalize_axes(axes, tuple(units), [a for c in carry if len(c) > 1 for a in c])
     elif len(out_shape) != len(carry):  # a reshape that does not say how: nothing stays local
         _globalize_axes(axes, tuple(units), [a for c in carry for a in c])
-        carry = ((),) * len(out_shape)
-    return Field(tuple(axes), tuple(units), carry)
+        carry, split = ((),) * len(out_shape), ()
+    return Field(tuple(axes), tuple(units), carry, split)
+
+
+def _still_split(split: tuple, inf, mixed, nd: int) -> tuple:
+    """The splits a layer leaves alone: those whose dims it neither windows nor mixes."""
+    touched = set(range(nd)) if inf.rf == "global" else set(mixed)
+    if inf.rf == "window":
+        touched |= {d for d, w in enumerate(inf.windows, start=1) if (w.k, w.s, w.p, w.up) != (1, 1, 0, 1)}
+    return tuple(s for s in split if not {s[1], *s[2]} & touched)
+
+
+def _reshape(axes: list, units: list, carry: tuple, split: tuple, regroup: tuple, out_shape: tuple) -> tuple:
+    """Merges and splits of an axis' dim by a reshape (``axes``/``units`` updated in place);
+    returns the carry and regroup to apply (split dims moved to pseudo-dims) and the splits."""
+    split = _merge(axes, units, carry, split, regroup, out_shape)
+    carry = list(carry)
+    for d, axis in enumerate(carry):
+        outs = [j for j, g in enumerate(regroup) if d in g]
+        if len(axis) != 1 or len(outs) < 2 or any(regroup[j] != (d,) for j in outs):
+            continue
+        ones = [j for j in outs if out_shape[j] == 1]  # a size-1 dim added next to it: no split
+        regroup = tuple(() if j in ones else g for j, g in enumerate(regroup))
+        outs = [j for j in outs if j not in ones]
+        if len(outs) < 2:
+            continue
+        # unit u of the outer dim holds the axis' units u*k .. u*k+k-1 (k the inner dims'
+        # product); the inner dims are offsets in that patch, positions of no unit (like
+        # channels): the outer dim carries the axis through a window of k at stride k
+        a, k = axis[0], prod(out_shape[j] for j in outs[1:])
+        split = (*split, (a, outs[0], tuple(outs[1:]), axes[a], units[a]))
+        axes[a], units[a] = through_window(axes[a], Window(k, k, 0)), out_shape[outs[0]]
+        carry[d] = ()
+        carry.append(axis)
+        regroup = tuple(() if j in outs[1:] else (len(carry) - 1,) if j == outs[0] else g
+                        for j, g in enumerate(regroup))
+    return tuple(carry), regroup, split
+
+
+def _merge(axes: list, units: list, carry: tuple, split: tuple, regroup: tuple, out_shape: tuple) -> tuple:
+    """An output dim that merges the dim carrying an axis (outer) with dims that carry none
+    (inner): the dims a split made, merged back, restore the field before the split; other
+    inner dims (channels moved in, as pixel shuffle does) make r units from each one, r their
+    product: unit o sees unit o // r, a nearest upsampling. Splits whose dims a permute only
+    moves are renumbered; the others are forgotten (their dims have become features)."""
+    where = {g[0]: j for j, g in enumerate(regroup) if len(g) == 1}
+    kept = []
+    for a, outer, inner, rf, n in split:
+        if all(d in where for d in (outer, *inner)):
+            kept.append((a, where[outer], tuple(where[d] for d in inner), rf, n))
+    for j, g in enumerate(regroup):
+        if len(g) < 2 or len(carry[g[0]]) != 1 or any(carry[d] for d in g[1:]):
+            continue
+        a = carry[g[0]][0]
+        back = [s for s in split if s[:3] == (a, g[0], g[1:])]
+        if back:
+            axes[a], units[a] = back[0][3], back[0][4]
+            continue
+        r = out_shape[j] / units[a] if is_sym(out_shape[j]) or is_sym(units[a]) else Fraction(out_shape[j], units[a])
+        if not is_sym(r) and r.denominator == 1 and r != 1:
+            r = r.numerator
+            axes[a] = through_window(axes[a], Window(1, 1, 0, up=r, taps=lambda o, r=r: (o // r, o // r),
+                                                     lattice=(r, 1)))
+            units[a] = out_shape[j]
+    return tuple(kept)
+
+
+def _split(axes: list, units: list, carry: tuple, regroup: tuple, out_shape: tuple) -> tuple:
+    """A reshape that splits a dim carrying one axis into (outer, inner...) dims: unit u of the
+    outer dim holds the axis' units u*k .. u*k+k-1 (k the inner dims' product), and the inner
+    dims are offsets inside that patch, positions of no unit (like channels). So the outer dim
+    carries the axis through a window of k, stride k (updating ``axes``/``units`` in place),
+    and the input dim's carry moves to a pseudo-dim that only the outer output dim reads."""
+    carry = list(carry)
+    for d, axis in enumerate(carry):
+        outs = [j for j, g in enumerate(regroup) if d in g]
+        if len(axis) != 1 or len(outs) < 2 or any(regroup[j] != (d,) for j in outs):
+            continue
+        ones = [j for j in outs if out_shape[j] == 1]  # a size-1 dim added next to it: no split
+        regroup = tuple(() if j in ones else g for j, g in enumerate(regroup))
+        outs = [j for j in outs if j not in ones]
+        if len(outs) < 2:
+            continue
+        k = prod(out_shape[j] for j in outs[1:])
+        a = axis[0]
+        axes[a] = through_window(axes[a], Window(k, k, 0))
+        units[a] = out_shape[outs[0]]
+        carry[d] = ()
+        carry.append(axis)
+        for j in outs[1:]:
+            regroup = (*regroup[:j], (), *regroup[j + 1:])
+        regroup = (*regroup[:outs[0]], (len(carry) - 1,), *regroup[outs[0] + 1:])
+    return tuple(carry), regroup

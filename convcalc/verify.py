@@ -249,9 +249,11 @@ kernel(L.PatchMerge)(lambda l, x, w, b: K.patch_merge(x))
 kernel(L.PartitionAttention, **_declared(L.PartitionAttention))(_partition_attention)
 kernel(L.ZeroPad2d, narrow=_same)(lambda l, x, w, b: K.zero_pad2d(x, l.padding))
 # generic ops of traced models (layers/ops.py)
-kernel(L.View)(lambda l, x, w, b: K.view(x, l.shape))
+kernel(L.View)(lambda l, x, w, b: K.view(x, l.shape, l.index))
 kernel(L.Reduce)(lambda l, x, w, b: K.reduce(x, l.op, l.dims, l.keepdim))
 kernel(L.MatMul)(lambda l, xs, w, b: K.matmul(xs[0], xs[1]))
+kernel(L.Pointwise, weights=lambda a, s: {c[1]: c[2] for c in a["call"] or () if c[0] == "p"})(
+    lambda l, xs, w, b: K.pointwise(xs, l.op, l.call, l.shape, w))
 
 
 def _fold(fn):

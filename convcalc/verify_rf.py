@@ -31,6 +31,7 @@ PROBE_BYTES = 48 * 2**20         # working set of one probing kernel call
 BLOCKS = (8, 32)                 # impulses per measured block (two edges and the middle), tried in turn
 MAX_SPACING = 64                 # most runs that confirm an extrapolation
 SHRINK = (8, 32, 128, None)      # sizes tried for the dims that are not probed (None: as they are)
+JOINT_CELLS = 2**22              # most cells (input x output positions) of a two-dim field's update
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,21 @@ class Check:
 @dataclass
 class Field:
     """One input axis as seen by a tensor: ``lo``/``hi`` per position along per-sample dim
-    ``dim`` (``lo > hi``: no input pixel); ``dim`` None: one span for every element."""
+    ``dim`` (``lo > hi``: no input pixel); ``dim`` None: one span for every element. After a
+    reshape that splits the axis into two dims, ``sub`` is the second (inner) dim and ``lo``/``hi``
+    are per (dim, sub) position pair: merged back, the axis' positions are exact again."""
 
     dim: Optional[int]
     lo: np.ndarray
     hi: np.ndarray
     was: Optional[int] = None  # the dim a span that was the same at every position came from
+    sub: Optional[int] = None
+
+    def flat(self) -> "Field":
+        """The field of each position along ``dim``: the hull over the ``sub`` dim's positions."""
+        if self.sub is None:
+            return self
+        return Field(self.dim, self.lo.min(axis=1), self.hi.max(axis=1), self.was)
 
     def spread(self) -> "Field":
         ok = self.lo <= self.hi
@@ -281,7 +291,14 @@ def _through(reach: _Reach, f: Field, dim_hint) -> Field:
             n = reach.lit[dim_hint].shape[1]
             return Field(dim_hint, np.repeat(span.lo, n), np.repeat(span.hi, n))
         return span
-    j = min(carriers, key=lambda j: (int(reach.lit[j].sum()), j != dim_hint))
+    j = min(carriers, key=lambda j: (int(reach.lit[j].sum()), _spread(reach, j), j != dim_hint))
+    if len(carriers) == 2:  # the axis split into two dims (a reshape): keep positions along both
+        j2 = carriers[carriers[0] == j]
+        A1, A2 = _matrix(reach, j, len(f.lo)), _matrix(reach, j2, len(f.lo))
+        if A1.size * A2.shape[1] <= JOINT_CELLS:
+            both = A1[:, :, None] & A2[:, None, :]
+            return Field(j, np.where(both, f.lo[:, None, None], EMPTY).min(axis=0),
+                         np.where(both, f.hi[:, None, None], -1).max(axis=0), sub=j2)
     p, q = reach.pairs(j)
     M = reach.lit[j].shape[1]
     lo, hi = np.full(M, EMPTY), np.full(M, -1)
@@ -290,10 +307,59 @@ def _through(reach: _Reach, f: Field, dim_hint) -> Field:
     return Field(j, lo, hi)
 
 
+def _matrix(reach: _Reach, j, n) -> np.ndarray:
+    """(n, M_j): input position p reaches position q of output dim j."""
+    out = np.zeros((n, reach.lit[j].shape[1]), bool)
+    p, q = reach.pairs(j)
+    out[p, q] = True
+    return out
+
+
+def _through_joint(r1: _Reach, r2: _Reach, f: Field) -> Optional[Field]:
+    """A two-dim field through a node: a position pair (p, r) reaches what both p along ``dim``
+    and r along ``sub`` reach (exact for reshapes and permutes, a bound otherwise). Where both
+    land on one output dim the axis is one dim again; None where the rule does not apply."""
+    c1 = [j for j in range(len(r1.lit)) if r1.varies(j)]
+    c2 = [j for j in range(len(r2.lit)) if r2.varies(j)]
+    if len(c1) != 1 or len(c2) != 1:
+        return None
+    (j1,), (j2,) = c1, c2
+    n1, n2 = f.lo.shape
+    A1, A2 = _matrix(r1, j1, n1), _matrix(r2, j2, n2)
+    if j1 == j2:
+        if n1 * n2 * A1.shape[1] > JOINT_CELLS:
+            return None
+        both = A1[:, None, :] & A2[None, :, :]
+        return Field(j1, np.where(both, f.lo[:, :, None], EMPTY).min(axis=(0, 1)),
+                     np.where(both, f.hi[:, :, None], -1).max(axis=(0, 1)))
+    if max(n1 * A1.shape[1] * n2, A1.shape[1] * n2 * A2.shape[1]) > JOINT_CELLS:
+        return None
+    lo = np.where(A1[:, :, None], f.lo[:, None, :], EMPTY).min(axis=0)  # (M1, n2)
+    hi = np.where(A1[:, :, None], f.hi[:, None, :], -1).max(axis=0)
+    return Field(j1, np.where(A2[None, :, :], lo[:, :, None], EMPTY).min(axis=1),
+                 np.where(A2[None, :, :], hi[:, :, None], -1).max(axis=1), sub=j2)
+
+
+def _spread(reach: _Reach, j) -> float:
+    """How far apart, on average, the input positions that meet at one position of dim j lie.
+    An axis split into (outer, inner) dims reaches both alike; the outer dim's positions hold
+    neighbouring pixels (a patch), the inner's pixels a stride apart: a unit is the former."""
+    p, q = reach.pairs(j)
+    M = reach.lit[j].shape[1]
+    lo, hi = np.full(M, EMPTY), np.full(M, -1)
+    np.minimum.at(lo, q, p)
+    np.maximum.at(hi, q, p)
+    ok = lo <= hi
+    return float((hi[ok] - lo[ok]).mean()) if ok.any() else 0.0
+
+
 def _union(fields) -> Optional[Field]:
     """Where paths merge, a position sees what any path brings it."""
     if any(f is None for f in fields):
         return None
+    if len(fields) == 1:
+        return fields[0]
+    fields = [f.flat() for f in fields]
     dims = {f.dim for f in fields if f.dim is not None}
     if len(dims) > 1:
         fields = [f.spread() for f in fields]
@@ -305,8 +371,15 @@ def _union(fields) -> Optional[Field]:
     return Field(dims.pop() if dims else None, lo, hi, was=was.pop() if len(was) == 1 else None)
 
 
+def _cached(cache, k, d, make):
+    if (k, d) not in cache:
+        cache[k, d] = make()
+    return cache[k, d]
+
+
 def _constant(f) -> bool:
-    return f is not None and f.dim is not None and bool((f.lo == f.lo[0]).all() and (f.hi == f.hi[0]).all())
+    return f is not None and f.dim is not None and f.sub is None and \
+        bool((f.lo == f.lo[0]).all() and (f.hi == f.hi[0]).all())
 
 
 def _relocate(out, fields, in_shape, out_shape) -> list:
@@ -339,9 +412,19 @@ def propagate(layer, kern, ins, xs, y, weights, buffers) -> tuple:
             if f is None or f.dim is None:
                 out.append(f)
                 continue
-            if f.lo.size > 1 and f.lo[0] <= f.hi[0] and (f.lo == f.lo[0]).all() and (f.hi == f.hi[0]).all():
-                out.append(Field(None, f.lo[:1], f.hi[:1], was=f.dim))  # no layer can change that
+            lo0, hi0 = f.lo.flat[0], f.hi.flat[0]
+            if f.lo.size > 1 and lo0 <= hi0 and (f.lo == lo0).all() and (f.hi == hi0).all():
+                out.append(Field(None, f.lo.ravel()[:1], f.hi.ravel()[:1], was=f.dim))  # no layer can change that
                 continue
+            if f.sub is not None and f.sub < len(shapes[k]) and f.dim < len(shapes[k]) and \
+                    f.lo.shape == (shapes[k][f.dim], shapes[k][f.sub]):
+                r1, r2 = (_cached(cache, k, d, lambda d=d: _reach(layer, kern, weights, buffers, shapes, k, d,
+                                                                       out_shape)) for d in (f.dim, f.sub))
+                g = None if r1 is None or r2 is None else _through_joint(r1, r2, f)
+                if g is not None or r1 is None or r2 is None:
+                    out.append(g)
+                    continue
+            f = f.flat()
             if f.dim >= len(shapes[k]) or np.shape(f.lo)[-1:] != (shapes[k][f.dim],):
                 out.append(f.spread())  # the axis no longer runs along that dim: positionless
                 continue
@@ -362,6 +445,7 @@ def rf_check(row_rf, fields, in_sizes, out_shape) -> Check:
     unit: a unit is a position, and features are not positions."""
     if fields is None or any(f is None for f in fields):
         return Check(None, "", "not measurable", "unmeasured")
+    fields = [f.flat() for f in fields]
     axes = []
     for k, f in enumerate(fields[:len(row_rf)]):
         shared = sum(g.dim is not None and g.dim == f.dim for g in fields)

@@ -288,7 +288,8 @@ _reg(L.ClassToken)(lambda c, dy: K.class_token_backward(dy, c.w["class_token"].s
 _reg(L.PosEmbedding)(lambda c, dy: K.pos_embedding_backward(dy, c.w["pos_embedding"].shape))
 _reg(L.SelectToken)(lambda c, dy: K.select_token_backward(dy, c.x.shape, c.layer.index))
 _reg(L.PatchMerge)(lambda c, dy: K.patch_merge_backward(dy, c.x.shape))
-_reg(L.View)(lambda c, dy: K.view_backward(dy, c.x.shape))
+_reg(L.View)(lambda c, dy: K.view_copy_backward(dy, c.x.shape, c.layer.index) if c.layer.index else
+        K.view_backward(dy, c.x.shape))
 _reg(L.Reduce)(lambda c, dy: K.reduce_backward(dy, c.x, c.y, c.layer.op, c.layer.dims, c.layer.keepdim))
 BACKWARD.register(L.MatMul)(lambda c, dy: K.matmul_backward(dy, c.xs[0], c.xs[1], c.need_inputs))
 BACKWARD.register(_merge.Add)(lambda c, dy: K.add_backward(dy, [x.shape for x in c.xs]))

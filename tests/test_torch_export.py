@@ -97,6 +97,18 @@ def test_value_branch_is_refused_naming_the_line(tmp_path, run):
     assert "torch.fx.wrap" in lines[0] and "Traceback" not in r.stderr
 
 
+def test_torch_cond_is_refused_naming_the_line(tmp_path, run):
+    """torch.cond picks a branch by a tensor value: one line naming the user's call (line 12 of
+    the written file: the class header is line 5, forward's body starts at line 11)."""
+    path = _write(tmp_path, ["y = self.conv(x)",
+                             "return torch.cond(y.sum() > 0, lambda t: t.sum(1), lambda t: t.amax(1), (y,))"])
+    r = run("from-torch", f"{path}:Net", "--input", "3x8x8")
+    assert r.exit_code == 2 and r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{path}:12" in lines[0] and "torch.cond(y.sum() > 0" in lines[0]
+    assert "branches on a tensor value" in lines[0] and "Traceback" not in r.stderr
+
+
 @pytest.mark.parametrize("target, message", [
     ("nosuchmodule:Thing", "nosuchmodule: cannot import"),
     ("os:getcwd", "is not an nn.Module"),

@@ -99,9 +99,14 @@ def _run(gm, conv, batch, shape):
             except Exception as e:
                 cause = e.__cause__ or e
                 text = str(cause).splitlines()[0] if str(cause) else ""
-                scope = _scope(n)
-                raise TorchError(f"{scope + ': ' if scope else ''}{op_name(n, None) if n.op != 'call_module' else n.target}"
-                                 f" fails on input {batch}x{_text(shape)}: {type(cause).__name__}: {text}") from None
+                scope, where = _scope(n), user_line(n)
+                what = op_name(n, None) if n.op != 'call_module' else n.target
+                if what == "cond":
+                    raise TorchError(f"{scope + ': ' if scope else ''}torch.cond{where} branches on a tensor value: "
+                                     "convcalc counts one fixed graph; count each branch as its own model "
+                                     "(or choose the branch from sizes or constructor arguments)") from None
+                raise TorchError(f"{scope + ': ' if scope else ''}{what}{where} fails on input {batch}x{_text(shape)}: "
+                                 f"{type(cause).__name__}: {text}") from None
 
     values = {}
 
@@ -116,6 +121,22 @@ def _run(gm, conv, batch, shape):
         except TorchError as e:  # fx appends its own IR to the message: one line only
             raise TorchError(str(e).splitlines()[0]) from None
     return values
+
+
+def user_line(n) -> str:
+    """`` at file:line ('code')`` of the user's code that made fx node ``n`` (its last frame
+    outside torch and convcalc, as fx recorded it), or "" where fx recorded none."""
+    import os
+    import re
+
+    torch_dir = os.path.dirname(_torch().__file__)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frames = re.findall(r'File "([^"]+)", line (\d+), in \S+\n\s*(.*)', getattr(n, "stack_trace", None) or "")
+    frames = [f for f in frames if not f[0].startswith((torch_dir, here, "<"))]
+    if not frames:
+        return ""
+    file, line, code = frames[-1]
+    return f" at {file}:{line} ({code.strip()!r})"
 
 
 class Converter:

@@ -4,7 +4,7 @@
 ``einops.layers.torch`` modules ``Rearrange`` / ``Reduce`` are decomposed as einops itself runs them
 (its recipe for the traced shape): a reshape to the elementary axes (``view``), the reduction
 (``reduce``, no MACs: DESIGN §2), a transposition of the axes kept (``permute``), the repeated axes
-(a ``view`` that broadcasts: shapes and counts only, the NumPy core does not execute it) and the
+(a ``view`` that inserts and tiles them) and the
 final reshape (``view``). Only steps that change something become rows. Where the
 batch is not the leading axis throughout (``(b n) d -> b n d``) or einops' private recipe API is not
 there, :func:`einops_block` returns None and the call stays one generic row, as before.
@@ -32,11 +32,12 @@ def einops_module(m):
     return None
 
 
-def einops_call(n, name):
-    """(operation, pattern, axes lengths) of a recorded einops function call, else None."""
+def einops_call(n, name, size=lambda v: v):
+    """(operation, pattern, axes lengths) of a recorded einops function call, else None.
+    ``size`` turns a traced size (``n=x.shape[1]``) into its int where it does not vary with the batch."""
     if name not in CALLS or len(n.args) < 2 or not isinstance(n.args[1], str):
         return None
-    kwargs = dict(n.kwargs)
+    kwargs = {k: size(v) for k, v in n.kwargs.items()}
     op = CALLS[name]
     if op is None:
         op = n.args[2] if len(n.args) > 2 else kwargs.pop("reduction", None)
@@ -84,7 +85,9 @@ def einops_block(op, pattern, lengths, full2, full3):
     if added:
         it = iter(cur)
         cur = tuple(added[i] if i in added else next(it) for i in range(1, n_axes))
-        rows.append(("expand", ops.View(cur, op="repeat")))
+        new = [i - 1 for i in sorted(added)]
+        reps = tuple(added[i + 1] if i in new else 1 for i in range(n_axes - 1))
+        rows.append(("expand", ops.View(cur, op="repeat", index=(*(("new", i) for i in new), ("tile", reps)))))
     if final is not None and tuple(final[1:]) != cur:
         cur = tuple(final[1:])
         rows.append(("view" if not rows or rows[-1][0] != "view" else "reshape", ops.View(cur, op="reshape")))

@@ -31,6 +31,7 @@ from .torch_attention import register_attention
 from .torch_convert import Converter
 from .torch_einops import einops_module
 from .torch_export import export_graph
+from .torch_transformer import is_transformer, plain_forward
 
 __all__ = ["from_torch", "TorchError", "TORCH_MODULES", "to_torch_source"]
 
@@ -68,9 +69,15 @@ def _trace(module, shape):
     class Tracer(fx.Tracer):
         def __init__(self):
             super().__init__(autowrap_functions=tuple(wrap))
+            self.record_stack_traces = True  # a refusal names the user's line
             self._autowrap_search.extend(search)  # only the functions above are patched there
 
+        def call_module(self, m, forward, args, kwargs):
+            return super().call_module(m, plain_forward(m, args, kwargs) or forward, args, kwargs)
+
         def is_leaf_module(self, m, qualname):
+            if is_transformer(m):  # torch.nn's, traced into (their fast-path checks set aside)
+                return False
             if hasattr(m, "convcalc_kind") or einops_module(m) is not None:
                 return True
             if registered(m):  # a leaf when convcalc maps it (its builder may decline: then traced into)

@@ -8,6 +8,8 @@ generic op of :mod:`convcalc.layers.ops`.
 """
 from __future__ import annotations
 
+import math
+
 from ..errors import ConvcalcError
 from ..layers import attention, linear, ops, tensor
 from ..layers.base import Layer
@@ -15,6 +17,7 @@ from ..layers.merge import COMBINE
 from .torch_attention import block_macs, mha_call_ok
 from .torch_einops import einops_block, einops_call, einops_module
 from .torch_export import scope as _scope, weight_layer
+from .torch_index import copy_steps
 from .torch_ops import CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY, TorchError
 
 
@@ -34,9 +37,11 @@ def _arg(n, i, key, default=None):
 
 
 def rule(conv, n, name, m, tensors, ps, out):
-    spec = einops_module(m) if m is not None else einops_call(n, name)
+    spec = einops_module(m) if m is not None else einops_call(n, name, lambda v: _fixed_size(conv, v))
     if spec is not None:
         return _einops(conv, n, spec, tensors, ps)
+    if name in _SHUFFLE and len(tensors) == 1 and len(tensors[0].ps) == 3:
+        return _pixel_shuffle(n, name, m, tensors[0]), [tensors[0].key], False
     if m is not None:
         return _module(conv, n, name, m, tensors, ps)
     keys = _unique(t.key for t in tensors)
@@ -66,6 +71,36 @@ def rule(conv, n, name, m, tensors, ps, out):
     if name in ELEMENTWISE or name in REDUCE or name in CREATE:
         return _elementwise(conv, n, name, tensors, ps, consts)
     return None, keys, False
+
+
+_SHUFFLE = {"pixel_shuffle": "up", "PixelShuffle": "up", "pixel_unshuffle": "down", "PixelUnshuffle": "down"}
+
+
+def _pixel_shuffle(n, name, m, t):
+    """Pixel (un)shuffle as torch defines it: a reshape that splits, a permute, a reshape that
+    merges (so the receptive field follows the reshape rules: a patch, or a nearest upsampling)."""
+    from ..graph import Sequential
+
+    r = getattr(m, "upscale_factor", None) or getattr(m, "downscale_factor", None) if m is not None else \
+        _arg(n, 1, "upscale_factor" if _SHUFFLE[name] == "up" else "downscale_factor")
+    c, h, w = t.ps
+    if _SHUFFLE[name] == "up":
+        steps = [("view", ops.View((c // (r * r), r, r, h, w), op="reshape")),
+                 ("permute", tensor.Permute((0, 1, 4, 2, 5, 3))),
+                 ("reshape", ops.View((c // (r * r), h * r, w * r), op="reshape"))]
+    else:
+        steps = [("view", ops.View((c, h // r, r, w // r, r), op="reshape")),
+                 ("permute", tensor.Permute((0, 1, 3, 5, 2, 4))),
+                 ("reshape", ops.View((c * r * r, h // r, w // r), op="reshape"))]
+    return Sequential(*steps)
+
+
+def _fixed_size(conv, v):
+    """A traced int (``x.shape[1]``) as its value where both traces agree (not the batch)."""
+    if not hasattr(v, "op"):
+        return v
+    a, b = conv.v2.get(v), conv.v3.get(v)
+    return a if isinstance(a, int) and a == b else v
 
 
 def _einops(conv, n, spec, tensors, ps):
@@ -148,7 +183,8 @@ def _shape_only(conv, n, name, tensors, ps, consts):
                 return layer, [t.key], False
     if consts:
         return ops.Pointwise(name, ps, conv._new_params(consts), conv._const_macs(n)), keys, False
-    return ops.View(ps, op=name), [t.key], False
+    index = copy_steps(n, name, t, ps) if math.prod(ps) != math.prod(t.ps) else None
+    return ops.View(ps, op=name, index=index), [t.key], False
 
 
 def _learned(conv, node, numel):
@@ -256,7 +292,8 @@ def _elementwise(conv, n, name, tensors, ps, consts):
         return pos, keys, False
     t = tensors[0]
     plain = t.bdim == 0 and t.drop and not consts
-    if plain and len(keys) == 1 and n.op == "call_function" and n.target in conv.unary:
+    if t.drop and not consts and len(keys) == 1 and n.op == "call_function" and n.target in conv.unary and \
+            (t.bdim == 0 or "dim" not in conv.unary[n.target][1]):  # elementwise: where the batch is does not matter
         build, names = conv.unary[n.target]
         try:
             layer = build({k: v for k, v in zip(names, n.args[1:])} | dict(n.kwargs))
@@ -264,12 +301,37 @@ def _elementwise(conv, n, name, tensors, ps, consts):
             layer = None
         if layer is not None and _fits(layer, [t.ps], ps):
             return layer, keys, False
-    if plain and name in ("add", "mul") and len(keys) == 2 and len(tensors) == 2 and \
-            all(x.bdim == 0 and x.drop for x in tensors) and _fits(COMBINE[name](n=2), [x.ps for x in tensors], ps):
+    # (the batch may sit at another dim, as in a batch_first=False transformer: the same one in both)
+    if name in ("add", "mul") and not consts and len(keys) == 2 and len(tensors) == 2 and \
+            all(x.bdim == t.bdim and x.drop for x in tensors) and \
+            _fits(COMBINE[name](n=2), [x.ps for x in tensors], ps):
         return COMBINE[name](n=2), keys, True
     if plain and len(keys) == 1 and name in ("interpolate", "upsample", "upsample_nearest", "upsample_bilinear"):
         layer = tensor.Upsample(size=tuple(ps[1:]), mode=n.kwargs.get("mode", "nearest"),
                                 align_corners=n.kwargs.get("align_corners"))
         if _fits(layer, [t.ps], ps):
             return layer, keys, False
-    return ops.Pointwise(name, ps, conv._new_params(consts), conv._const_macs(n)), keys, False
+    params, macs = conv._new_params(consts), conv._const_macs(n)
+    return ops.Pointwise(name, ps, params, macs, call=_call(conv, n, keys, t, params) if not macs else None), \
+        keys, False
+
+
+def _call(conv, n, keys, t, params):
+    """The arguments of an elementwise call, for ``Pointwise(call=...)``: inputs by their index in
+    ``keys``, numbers, and constants that are views of parameters counted here (``params`` in
+    all) as weights of their shape; None where another kind of argument appears (a buffer, a
+    parameter counted before, a batch elsewhere)."""
+    out, sizes = [], 0
+    for k, a in [*((None, a) for a in n.args), *n.kwargs.items()]:
+        v = conv.values.get(a) if hasattr(a, "op") else None
+        if v is not None and getattr(v, "key", None) in keys and v.bdim == t.bdim and v.drop and k is None:
+            out.append(("x", keys.index(v.key)))
+        elif v is not None and hasattr(v, "params") and k is None and t.bdim == 0 and hasattr(conv.v2.get(a), "shape"):
+            shape = tuple(conv.v2[a].shape)
+            sizes += math.prod(shape)
+            out.append(("p", f"c{len(out)}", shape))
+        elif isinstance(a, (int, float)) and not hasattr(a, "op"):
+            out.append(("c", a) if k is None else ("k", k, a))
+        elif not (k is not None and a is None):  # an unset keyword is no argument
+            return None
+    return tuple(out) if sizes == params else None

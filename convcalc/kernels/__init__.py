@@ -21,7 +21,7 @@ from .act import (dropout, elu, gelu, hardsigmoid, hardswish, identity, leaky_re
                   relu, relu6, sigmoid, silu, softmax, tanh)
 from .conv import conv, conv_transpose, linear
 from .misc import add, channel_shuffle, concat, flatten, mul, permute, upsample, zero_pad2d
-from .ops import matmul, reduce, view
+from .ops import matmul, pointwise, reduce, view, view_copy_backward
 from .norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm
 from .pool import adaptive_avg_pool, adaptive_max_pool, avg_pool, max_pool
 from .backward import conv_backward, conv_transpose_backward, linear_backward, pad_backward
@@ -43,7 +43,7 @@ from .backward_pool import (adaptive_avg_pool_backward, adaptive_max_pool_backwa
                             max_pool_with_indices)
 
 __all__ = [
-    "conv", "conv_transpose", "linear", "view", "reduce", "matmul",
+    "conv", "conv_transpose", "linear", "view", "view_copy_backward", "reduce", "matmul", "pointwise",
     "max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool",
     "batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm",
     "relu", "relu6", "leaky_relu", "elu", "prelu", "sigmoid", "tanh", "softmax", "log_softmax",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError, ShapeError
 from ..sym import is_sym, prod, simplify
-from .base import Inference, Layer
+from .base import Inference, Layer, Window
 from .merge import _broadcast
 
 
@@ -59,24 +59,78 @@ def regroup_of(src: tuple, dst: tuple):
     return tuple(groups) if len(groups) == len(dst) else None
 
 
+#: the steps of a view that copies elements (``View(index=...)``), on per-sample dims:
+#: ``("slice", dim, start, stop, step)``, ``("take", dim, i)`` (drops the dim), ``("new", dim)``
+#: (a size-1 dim), ``("tile", reps)`` (``np.tile``, one count per dim), ``("interleave", dim, r)``
+INDEX_STEPS = {"slice": 4, "take": 2, "new": 1, "tile": 1, "interleave": 2}
+
+
 class View(Layer):
-    """A shape-only op: its output shape, per sample (reshape, transpose, indexing, expand)."""
+    """A shape-only op: its output shape, per sample (reshape, transpose, indexing, expand).
+    ``index``, where the importer could say it, is how the elements are picked and copied
+    (indexing, expand, repeat, tile: the steps of ``INDEX_STEPS``), then reshaped to ``shape``:
+    enough for the NumPy core to execute it."""
 
     kind = "view"
 
-    def __init__(self, shape=None, op="view"):
+    def __init__(self, shape=None, op="view", index=None):
         self.shape, self.op = _shape(shape, "view"), op
+        if index is not None:
+            index = tuple(tuple(s) for s in index)
+            bad = [s for s in index if not s or INDEX_STEPS.get(s[0]) != len(s) - 1]
+            if bad:
+                raise ConfigError(f"view: index steps must be one of {', '.join(INDEX_STEPS)}, got {bad[0]!r}")
+        self.index = index
 
     def aliases_input(self):
         return True
 
     def infer(self, shape):
+        if self.index:
+            return _index_inference(tuple(shape), self.index, self.shape)
         regroup = regroup_of(tuple(shape), self.shape)
         return Inference(shape=self.shape, regroup=regroup,
                          rf="same" if regroup is not None or len(shape) == len(self.shape) else "global")
 
     def describe(self):
         return f"{self.op} {_text(self.shape)}"
+
+
+def _index_inference(shape: tuple, index: tuple, out: tuple) -> Inference:
+    """Where each output dim of a copying view comes from: a new dim from none, the others from
+    one input dim. A slice of a dim is a window of 1 at its step (offset by its start) and an
+    interleave a nearest upsampling, where the dims stay in place; an index taken, a tile, two
+    steps on one dim, or a step where dims moved: any position of that dim may reach every
+    output unit (a bound)."""
+    src, mixed, win = list(range(len(shape))), set(), {}
+    for step in index:
+        op, args = step[0], step[1:]
+        if op == "new":
+            src.insert(args[0], None)
+        elif op == "take":
+            d = src.pop(args[0])
+            if d is not None:
+                mixed.add(d)
+        elif op == "tile":
+            mixed.update(d for d, r in zip(src, args[0]) if d is not None and r != 1)
+        elif src[args[0]] is not None:
+            d = src[args[0]]
+            if d in win:
+                mixed.add(d)
+            elif op == "slice":
+                win[d] = Window(1, args[3], -args[1])
+            else:
+                r = args[1]
+                win[d] = Window(1, 1, 0, up=r, taps=lambda o, r=r: (o // r, o // r), lattice=(r, 1))
+    if len(out) != len(src):  # a final reshape that changes the dims: as a reshape that does not say how
+        return Inference(shape=out, rf="global")
+    if any(d is not None and d != i for i, d in enumerate(src)):
+        mixed.update(win)  # windows act on dims in place: where the dims moved, bound them instead
+        win = {}
+    windows = tuple(win.get(d, Window(1, 1, 0)) for d in range(1, len(out))) if win else ()
+    return Inference(shape=out, rf="window" if win else "same", windows=windows,
+                     mixed=tuple(sorted(d for d in mixed if d not in win)),
+                     regroup=tuple(() if d is None else (d,) for d in src))
 
 
 REDUCTIONS = ("mean", "sum", "amax", "amin", "max", "min", "prod", "std", "var", "norm", "logsumexp", "all", "any",
@@ -129,8 +183,12 @@ class Pointwise(Layer):
     kind = "pointwise"
     arity = None
 
-    def __init__(self, op="add", shape=None, params=0, macs=0):
+    def __init__(self, op="add", shape=None, params=0, macs=0, call=None):
         self.op, self.shape, self.params, self.macs = op, _shape(shape, "pointwise"), params, macs
+        # where the importer could say it, the call's arguments in order: ("x", i) input i,
+        # ("c", number) a constant, ("p", name, shape) a parameter (its weight), and
+        # ("k", name, number) keyword constants: enough to run it
+        self.call = tuple(tuple(a) for a in call) if call is not None else None
 
     def infer(self, shape):
         return self.infer_all([shape])
