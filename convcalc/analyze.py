@@ -90,7 +90,8 @@ class _Walker:
         if fields[0] is None:
             return None
         if len(fields) > 1:
-            return rfmath.Field(rfmath.union([f.axes for f in fields]), fields[0].units, fields[0].carry)
+            split = fields[0].split if all(f.split == fields[0].split for f in fields) else ()
+            return rfmath.Field(rfmath.union([f.axes for f in fields]), fields[0].units, fields[0].carry, split)
         return rfmath.propagate(fields[0], inf, tuple(inf.shape))
 
 

@@ -359,6 +359,11 @@ def _union(fields) -> Optional[Field]:
         return None
     if len(fields) == 1:
         return fields[0]
+    first = fields[0]
+    if first.sub is not None and all((f.dim, f.sub, f.lo.shape) == (first.dim, first.sub, first.lo.shape)
+                                     for f in fields):  # a split axis on both paths: stays joint
+        lo, hi = np.minimum.reduce([f.lo for f in fields]), np.maximum.reduce([f.hi for f in fields])
+        return Field(first.dim, lo, hi, first.was, first.sub)
     fields = [f.flat() for f in fields]
     dims = {f.dim for f in fields if f.dim is not None}
     if len(dims) > 1:

@@ -100,6 +100,9 @@ CASES = {
     # split, a mean over the channels (it mixes no position), merged back: one unit again
     "identity_mean": (lambda s, x: x.view(x.shape[0], 4, 8, 2, 16).mean(1, keepdim=True).reshape(x.shape[0], 1, 16, 16),
                       (9, 4), lambda y: y[0, :, 9, 4]),
+    # split, two paths meeting in an add (y + 2y), merged back: still one pixel a unit
+    "identity_add": (lambda s, x: (lambda y: (y + y * 2).reshape(x.shape[0], 4, 16, 16))(
+        x.view(x.shape[0], 4, 8, 2, 8, 2)), (6, 3), lambda y: y[0, :, 6, 3]),
     # space-to-depth, then a 3x3 conv on the 8x8 map
     "s2d_conv": (lambda s, x: s.d(s2d_view(s, x)), (4, 3), lambda y: y[0, :, 4, 3],
                  {"d": nn.Conv2d(16, 8, 3, padding=1)}),
