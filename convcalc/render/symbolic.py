@@ -1,9 +1,6 @@
 """Symbolic reports: the same columns, with formulas that wrap instead of numbers."""
 from __future__ import annotations
 
-from rich import box
-from rich.table import Table
-
 from ..shapes import from_chw
 from ..sym import fmt, is_sym
 from ..units import exact, rf_text
@@ -32,7 +29,11 @@ def _cells(report, layout: str) -> list:
     return cells
 
 
-def symbolic_table(report, layout: str = "chw", cells=None) -> Table:
+def symbolic_table(report, layout: str = "chw", cells=None):
+    """The rich ``Table`` (rich is imported here: piped output builds the text without it)."""
+    from rich import box
+    from rich.table import Table
+
     t = Table(title=_title(report, layout), box=box.SIMPLE_HEAD, title_justify="left")
     for header, options in COLUMNS:
         t.add_column(header, **options)
@@ -71,8 +72,8 @@ def fitted_symbolic_table(report, layout: str, width: int):
     """(a rich Table no wider than ``width`` when possible, the notes below it): formulas longer
     than a limit become references ``[1]``, ``[2]`` ... written out under the table, so no layer
     name, kind or formula is cut. The limit is the largest that lets the table fit."""
-    from .fit import table_width
-    from .grid import Grid
+    from rich import box
+    from rich.table import Table
 
     headers = [h for h, _ in COLUMNS]
     cells = _cells(report, layout)
