@@ -51,9 +51,11 @@ def print_symbolic_table(console, report, layout: str = "chw") -> None:
     from .grid import Unsupported
 
     cells = _cells(report, layout)
-    if console.color_system is None and not console.record:
-        columns = [Column(h, o.get("justify", "left"), o.get("no_wrap", False), o.get("min_width"))
-                   for h, o in COLUMNS]
+    columns = [Column(h, o.get("justify", "left"), o.get("no_wrap", False), o.get("min_width")) for h, o in COLUMNS]
+    # flow folds wrapping columns and cuts no_wrap ones with "…": the overflows these columns ask for
+    plain = all(o.get("overflow", "ellipsis") == ("ellipsis" if c.no_wrap else "fold")
+                for c, (_, o) in zip(columns, COLUMNS))
+    if plain and console.color_system is None and not console.record:
         try:
             out = list(lines(_title(report, layout), columns, cells, console.width))
         except Unsupported:
