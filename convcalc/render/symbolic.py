@@ -7,8 +7,8 @@ from ..units import exact, rf_text
 
 
 def shape_text(shape, layout: str = "chw") -> str:
-    dims = from_chw(shape, layout)
-    return " x ".join(f"({fmt(d)})" if is_sym(d) and len(fmt(d)) > 1 and " " in fmt(d) else fmt(d) for d in dims)
+    texts = [(fmt(d), d) for d in from_chw(shape, layout)]
+    return " x ".join(f"({t})" if is_sym(d) and len(t) > 1 and " " in t else t for t, d in texts)
 
 
 COLUMNS = (("Layer", dict(no_wrap=True)), ("Kind", dict(no_wrap=True)), ("Output", dict(no_wrap=True)),
