@@ -153,3 +153,7 @@ def test_flow_refuses_markup_and_wide_characters():
             list(flow.lines("t", cols, [[cell]], 80))
     with pytest.raises(Unsupported):  # a title wider than the table wraps in rich
         list(flow.lines("a long title " * 5, cols, [["x"]], 80))
+    with pytest.raises(Unsupported):  # two cells a character: rich's cell arithmetic
+        list(flow.lines("日本", cols, [["x"]], 80))
+    with pytest.raises(Unsupported):
+        list(flow.lines("t", [], [], 80))

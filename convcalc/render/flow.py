@@ -6,7 +6,7 @@ wrapping columns, shrink evenly as a last resort, wrap each cell, pad) with plai
 
 Only ASCII cells without markup are handled (where a character's width is 1 and rich emits no
 styles); anything else raises :class:`grid.Unsupported` and the caller prints the rich table.
-``tests/test_formats.py`` compares this with rich itself on every zoo model and on random tables.
+``tests/test_grid.py`` compares this with rich itself on zoo models and on random tables.
 """
 from __future__ import annotations
 
@@ -103,14 +103,15 @@ def lines(title: str, columns, rows, max_width: int):
     headers = [_visible(c.header) for c in columns]
     body = [[_visible(c) for c in row] for row in rows]
     cells = [headers, *body]
-    if any(len(row) != len(columns) for row in body) or not all(c.isascii() for row in cells for c in row):
-        raise Unsupported("ragged rows or wide characters")
+    if not columns or any(len(row) != len(columns) for row in body) \
+            or not all(c.isascii() for row in cells for c in row):
+        raise Unsupported("no columns, ragged rows or wide characters")
     extra = 2 + len(columns) - 1
     widths = _column_widths(columns, cells, max_width - extra)
     table_width = sum(widths) + extra
     title = _visible(title) if title else ""
-    if _width(title) > table_width or not title.isprintable():
-        raise Unsupported("title wraps")
+    if _width(title) > table_width or not title.isprintable() or _width(title) != len(title):
+        raise Unsupported("title wraps or holds wide characters")
     # a minimum width can leave the table wider than the page: the console cuts its lines there
     return (line[:max_width] for line in _lines(title, columns, cells, widths, table_width))
 
