@@ -45,14 +45,17 @@ print(t2 - t0, c2 - c0, t2 - t1, c2 - c1)
 """
 
 
+# The checkout this file is in is measured, whatever the current directory or an installed copy.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ENV["PYTHONPATH"] = os.pathsep.join([ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p])
 
 
 def run(cmd):
     """(wall seconds, CPU seconds of the child) of one run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=ENV)
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=ENV, cwd=ROOT)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -75,7 +78,7 @@ def script():
     return path if os.path.exists(path) else shutil.which("convcalc")
 
 
-def cold_cli(runs, base):
+def cold_cli(runs, base, sympy_import):
     targets = {"densenet121": 0.8, "googlenet": 1.0, "inception_v3": 1.0}
     entries = [("python -m convcalc", [sys.executable, "-m", "convcalc"])]
     if script():
@@ -85,10 +88,10 @@ def cold_cli(runs, base):
             t, cpu = median_of([*argv, name, "--input", "3xHxW"], runs)
             verdict = "ok" if t <= target else "MISSED"
             print(f"cold {label} {name:<13} --input 3xHxW {t:6.3f} s  x{t / base:5.1f} of python -c pass"
-                  f"  (cpu {cpu:.3f} s)  target <= {target} s: {verdict}")
+                  f"  x{t / sympy_import:4.2f} of import sympy  (cpu {cpu:.3f} s)  target <= {target} s: {verdict}")
         t, cpu = median_of([*argv, "resnet50"], runs)
         print(f"cold {label} resnet50 (numeric)            {t:6.3f} s  x{t / base:5.1f} of python -c pass"
-              f"  (cpu {cpu:.3f} s)")
+              f"  x{t / sympy_import:4.2f} of import sympy  (cpu {cpu:.3f} s)")
 
 
 def chain(runs, base):
@@ -96,7 +99,8 @@ def chain(runs, base):
     for n in (250, 500, 1000):
         samples = []
         for _ in range(runs):
-            out = subprocess.run([sys.executable, "-c", CHAIN, str(n)], capture_output=True, text=True, check=True)
+            out = subprocess.run([sys.executable, "-c", CHAIN, str(n)], capture_output=True, text=True, check=True,
+                                 env=ENV, cwd=ROOT)
             samples.append([float(v) for v in out.stdout.split()])
         wall, cpu, awall, acpu = (statistics.median(s[i] for s in samples) for i in range(4))
         rows.append((n, wall))
@@ -110,6 +114,7 @@ def chain(runs, base):
 
 def warm(runs):
     """In one process, sympy imported: the analysis and printing alone."""
+    sys.path.insert(0, ROOT)
     import convcalc as cc
     from convcalc import sym, zoo
     from convcalc.render.text import to_json
@@ -142,7 +147,7 @@ def main():
     print(f"python -c pass              {base:6.3f} s  (cpu {base_cpu:.3f} s)")
     print(f"python -c 'import sympy'    {sympy_import:6.3f} s  x{sympy_import / base:5.1f} of python -c pass"
           f"  (cpu {sympy_cpu:.3f} s)")
-    cold_cli(args.runs, base)
+    cold_cli(args.runs, base, sympy_import)
     if not args.skip_chain:
         chain(args.runs, base)
     if not args.skip_warm:
