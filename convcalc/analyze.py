@@ -23,6 +23,11 @@ def dtype_bytes(dtype: str) -> int:
         raise ConvcalcError(f"unknown dtype {dtype!r}: expected one of {', '.join(DTYPES)}") from None
 
 
+def _times(x, batch):
+    """``x * batch``; a batch of 1 leaves a formula as it is without asking sympy (``x * 1`` is ``x``)."""
+    return x if isinstance(batch, int) and batch == 1 else x * batch
+
+
 class _Walker:
     """Visits the graph's nodes in order (``Graph.walk``), one row each."""
 
@@ -34,9 +39,16 @@ class _Walker:
         for k in graph.outputs:
             self.pending[k] = self.pending.get(k, 0) + 1  # results stay alive to the end
         self.alive: dict = {}
+        self._bytes: dict = {}
 
     def bytes_of(self, shape) -> object:
-        return simplify(prod(shape) * self.batch * self.nbytes)
+        # many layers share a shape (every norm and activation keeps its input's): one product each
+        shape = tuple(shape)
+        try:
+            return self._bytes[shape]
+        except KeyError:
+            out = self._bytes[shape] = simplify(_times(prod(shape), self.batch) * self.nbytes)
+            return out
 
     def note_live(self, live) -> None:
         # With symbols the peak is a maximum over many expressions whose order depends on the
@@ -59,8 +71,10 @@ class _Walker:
             raise type(e)(f"{where}: {e}") from None
         out_rf = self.field(inf, ins)
         act = self.bytes_of(inf.shape)
-        # Forward memory: every tensor still needed, plus this node's output.
-        self.note_live(sum(self.alive.values(), 0) + act)
+        # Forward memory: every tensor still needed, plus this node's output (once a size is
+        # symbolic the peak stays undetermined: the sum is not needed any more).
+        if self.peak is not None:
+            self.note_live(sum(self.alive.values(), 0) + act)
         self.alive[node.key] = act
         for i in node.inputs:
             self.pending[i] -= 1
@@ -75,7 +89,7 @@ class _Walker:
         merge = layer.arity is None
         self.rows.append(Row(name=name, kind=layer.kind, desc=layer.describe(), input=shapes[0],
                              output=tuple(inf.shape), params=inf.params, buffers=inf.buffers,
-                             macs=simplify(inf.macs * self.batch), rf=out_rf and out_rf.axes,
+                             macs=simplify(_times(inf.macs, self.batch)), rf=out_rf and out_rf.axes,
                              activation_bytes=act, warnings=tuple(inf.warnings),
                              layer=None if node.implicit else layer,
                              rf_in=None if merge or ins[0][1] is None else ins[0][1].axes, key=node.key,

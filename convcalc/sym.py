@@ -268,7 +268,36 @@ def _sym_at_least(value, bound):
             seen.add(_value_of_flat(value, v) >= bound)
             if len(seen) == 2:
                 return S.GreaterThan(value, S.Rational(bound.numerator, bound.denominator), evaluate=False)
+        if seen == {True} and _floor_of_rising_line(value, bound):
+            return S.true
     return value >= bound
+
+
+def _floor_of_rising_line(value, bound: Fraction) -> bool:
+    """True when ``value >= bound`` reads ``floor(a*S + b) + c >= c`` with ``a > 0`` and ``a + b >= 0``
+    for one positive integer ``S``: true at ``S = 1``, so everywhere, and what sympy decides (from
+    the smallest value of ``S``) after milliseconds of assumption queries."""
+    S = sp()
+    floors, rest = [], S.S.Zero
+    for t in S.Add.make_args(value):
+        if isinstance(t, S.floor):
+            floors.append(t)
+        elif t.is_Rational:
+            rest = t
+        else:
+            return False
+    if len(floors) != 1 or Fraction(int(rest.p), int(rest.q)) != bound:
+        return False
+    slope, const = None, Fraction(0)
+    for t in S.Add.make_args(floors[0].args[0]):
+        c, m = t.as_coeff_Mul()
+        if m is S.S.One:
+            const = Fraction(int(c.p), int(c.q))
+        elif m.is_Symbol and slope is None and c.is_Rational and c > 0:
+            slope = Fraction(int(c.p), int(c.q))
+        else:
+            return False
+    return slope is not None and slope + const >= 0
 
 
 def _value_of_flat(expr, v: int) -> Fraction:

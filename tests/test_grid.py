@@ -85,3 +85,75 @@ def test_long_chain_has_one_line_per_row():
     text = str(report)
     # title, top edge, header, rule, n rows, section line, total, bottom edge, summary line
     assert text.count("\n") == 1 + 1 + 1 + 1 + n + 1 + 1 + 1 + 1
+
+
+# -- the symbolic table, whose formulas fold or are cut: render/flow.py against rich -------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from convcalc.render import flow  # noqa: E402
+from convcalc.render.symbolic import print_symbolic_table, symbolic_table  # noqa: E402
+from convcalc.sym import dims  # noqa: E402
+
+
+def _symbolic(name, layout="chw", batch=1):
+    H, W = dims("H W")
+    return cc.analyze(zoo.get(name), (3, H, W), batch=batch), layout
+
+
+SYMBOLIC = {
+    "alexnet": lambda: _symbolic("alexnet"),
+    "densenet121": lambda: _symbolic("densenet121"),  # Params and MACs squeezed to nothing at 160
+    "googlenet-hwc": lambda: _symbolic("googlenet", "hwc"),
+    "tinyconv": lambda: _symbolic("tinyconv"),          # MACs' minimum width pushes RF off the page
+    "vit-batch-N": lambda: _symbolic("vit_b_16", batch=dims("N")),
+}
+
+
+@pytest.mark.parametrize("name", SYMBOLIC)
+@pytest.mark.parametrize("width", [160, 80, 200, 300, 30])
+def test_plain_symbolic_table_is_rich_table(name, width):
+    report, layout = SYMBOLIC[name]()
+    buf = io.StringIO()
+    print_symbolic_table(Console(file=buf, width=width, no_color=True, highlight=False, color_system=None),
+                         report, layout)
+    assert buf.getvalue() == rich_text(symbolic_table(report, layout), width)
+
+
+WORDS = st.text(alphabet="abH+*()/1  ", max_size=70)
+COLUMN = st.builds(flow.Column, st.sampled_from(["A", "Bb", "Ccc dd", ""]), st.sampled_from(["left", "right"]),
+                   st.booleans(), st.one_of(st.none(), st.integers(0, 50)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(columns=st.lists(COLUMN, min_size=1, max_size=6), data=st.data(), width=st.integers(8, 140),
+       title=st.sampled_from(["", "t", "model · input 3 x H x W"]))
+def test_flow_lines_are_what_rich_prints(columns, data, width, title):
+    """Random tables: the same characters as rich's Table, or a refusal (then rich prints it)."""
+    from rich import box
+    from rich.table import Table
+
+    rows = data.draw(st.lists(st.lists(WORDS, min_size=len(columns), max_size=len(columns)), max_size=6))
+    t = Table(title=title or None, box=box.SIMPLE_HEAD, title_justify="left")
+    for c in columns:
+        t.add_column(c.header, justify=c.justify, no_wrap=c.no_wrap, overflow="ellipsis" if c.no_wrap else "fold",
+                     min_width=c.min_width)
+    for row in rows:
+        t.add_row(*row)
+    try:
+        got = "".join(line + "\n" for line in flow.lines(title, columns, rows, width))
+    except Unsupported:
+        return
+    assert got == rich_text(t, width)
+
+
+def test_flow_refuses_markup_and_wide_characters():
+    cols = [flow.Column("A")]
+    for cell in ("x\ty", "日本"):
+        with pytest.raises(Unsupported):
+            list(flow.lines("t", cols, [[cell]], 80))
+    with pytest.raises(Unsupported):  # a title wider than the table wraps in rich
+        list(flow.lines("a long title " * 5, cols, [["x"]], 80))
+    with pytest.raises(Unsupported):  # two cells a character: rich's cell arithmetic
+        list(flow.lines("日本", cols, [["x"]], 80))
+    with pytest.raises(Unsupported):
+        list(flow.lines("t", [], [], 80))

@@ -285,6 +285,26 @@ def test_floor_division_and_comparison_agree_with_sympy(spec, b):
         assert all(bool(got.subs(x, v)) == bool(want.subs(x, v)) for v in range(1, 65))
 
 
+@settings(max_examples=300, deadline=None)
+@given(a=st.fractions(Fraction(1, 64), 8, max_denominator=64), b=st.fractions(-70, 20, max_denominator=64),
+       c=st.integers(-3, 3))
+def test_at_least_decides_a_rising_floor_as_sympy_does(a, b, c):
+    """``floor(a*H + b) + c >= c``: decided without sympy's assumption queries when true at H = 1;
+    sympy (the oracle) gives the same answer, and any other case is left to the probes and sympy."""
+    from convcalc import sym
+
+    S = sp()
+    H = dims("H")
+    value = S.floor(S.Rational(a.numerator, a.denominator) * H + S.Rational(b.numerator, b.denominator)) + c
+    want = value >= c
+    sym._MEMO.clear()
+    got = sym.at_least(value, c)
+    if got is S.true or want is S.true:
+        assert got is want
+    if a + b >= 0 and -1 < b <= 0:  # true at H = 1 and rising: true everywhere, and decided so
+        assert got is S.true
+
+
 def test_total_is_the_sum_of_its_terms_and_keeps_ints_plain():
     from convcalc.sym import total
 

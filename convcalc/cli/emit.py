@@ -94,7 +94,7 @@ def emit_explanation(report, fmt: str) -> None:
 def emit_symbolic(report, layout: str, exact: bool) -> None:
     from .. import validity
     from ..render.console import SYMBOLIC, terminal_console
-    from ..render.symbolic import symbolic_table
+    from ..render.symbolic import print_symbolic_table
     from ..units import exact as exact_text
 
     console = terminal_console(sys.stdout, SYMBOLIC)
@@ -106,7 +106,7 @@ def emit_symbolic(report, layout: str, exact: bool) -> None:
         for note in notes:
             click.echo(note)
     else:
-        console.print(symbolic_table(report, layout))
+        print_symbolic_table(console, report, layout)
     t = report.totals
     for label, key in (("params", "params"), ("buffers", "buffers"), ("MACs", "macs"), ("FLOPs", "flops"),
                        ("activation bytes", "activation_bytes"), ("parameter bytes", "param_bytes")):
