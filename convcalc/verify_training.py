@@ -292,6 +292,8 @@ _reg(L.View)(lambda c, dy: K.view_copy_backward(dy, c.x.shape, c.layer.index) if
         K.view_backward(dy, c.x.shape))
 _reg(L.Reduce)(lambda c, dy: K.reduce_backward(dy, c.x, c.y, c.layer.op, c.layer.dims, c.layer.keepdim))
 BACKWARD.register(L.MatMul)(lambda c, dy: K.matmul_backward(dy, c.xs[0], c.xs[1], c.need_inputs))
+BACKWARD.register(L.Pointwise)(lambda c, dy: K.pointwise_backward(dy, c.layer.op, c.layer.call, c.xs, c.y, c.w,
+                                                                  c.need_inputs, c.need_dw))
 BACKWARD.register(_merge.Add)(lambda c, dy: K.add_backward(dy, [x.shape for x in c.xs]))
 BACKWARD.register(_merge.Mul)(lambda c, dy: K.mul_backward(dy, c.xs))
 BACKWARD.register(_merge.Concat)(

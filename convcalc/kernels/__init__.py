@@ -38,12 +38,14 @@ from .backward_attention import (class_token_backward, matmul_backward, multihea
                                  patch_merge_backward, pos_embedding_backward, reduce_backward, select_token_backward,
                                  shifted_window_attention_backward, shifted_window_attention_train, tokens_backward,
                                  view_backward)
+from .backward_ops import pointwise_backward
 from .backward_pool import (adaptive_avg_pool_backward, adaptive_max_pool_backward,
                             adaptive_max_pool_with_indices, avg_pool_backward, max_pool_backward,
                             max_pool_with_indices)
 
 __all__ = [
     "conv", "conv_transpose", "linear", "view", "view_copy_backward", "reduce", "matmul", "pointwise",
+    "pointwise_backward",
     "max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool",
     "batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm",
     "relu", "relu6", "leaky_relu", "elu", "prelu", "sigmoid", "tanh", "softmax", "log_softmax",

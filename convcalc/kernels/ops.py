@@ -116,7 +116,8 @@ def pointwise(xs, op, call, shape, weights=None):
     args = [xs[a[1]] if a[0] == "x" else weights[a[1]] if a[0] == "p" else a[1] for a in call if a[0] != "k"]
     kwargs = {a[1]: a[2] for a in call if a[0] == "k"}
     with np.errstate(all="ignore"):  # (1/sqrt(0) on the receptive-field probe's zeros: as torch, inf)
-        y = np.asarray(fn(*args, **kwargs), dtype=np.float32)
+        dtype = np.float64 if any(getattr(a, "dtype", None) == np.float64 for a in args) else np.float32
+        y = np.asarray(fn(*args, **kwargs), dtype=dtype)  # (the float64 finite-difference re-run stays float64)
     if y.shape[1:] != tuple(int(d) for d in shape):
         raise ValueError(f"pointwise {op}: gives {y.shape[1:]}, the row says {tuple(shape)}")
     return y, 0
