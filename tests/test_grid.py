@@ -91,7 +91,7 @@ def test_long_chain_has_one_line_per_row():
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 from convcalc.render import flow  # noqa: E402
-from convcalc.render.symbolic import print_symbolic_table, symbolic_table  # noqa: E402
+from convcalc.render.symbolic import fitted_symbolic_table, print_fitted_table  # noqa: E402
 from convcalc.sym import dims  # noqa: E402
 
 
@@ -102,9 +102,9 @@ def _symbolic(name, layout="chw", batch=1):
 
 SYMBOLIC = {
     "alexnet": lambda: _symbolic("alexnet"),
-    "densenet121": lambda: _symbolic("densenet121"),  # Params and MACs squeezed to nothing at 160
+    "densenet121": lambda: _symbolic("densenet121"),
     "googlenet-hwc": lambda: _symbolic("googlenet", "hwc"),
-    "tinyconv": lambda: _symbolic("tinyconv"),          # MACs' minimum width pushes RF off the page
+    "tinyconv": lambda: _symbolic("tinyconv"),
     "vit-batch-N": lambda: _symbolic("vit_b_16", batch=dims("N")),
 }
 
@@ -114,9 +114,10 @@ SYMBOLIC = {
 def test_plain_symbolic_table_is_rich_table(name, width):
     report, layout = SYMBOLIC[name]()
     buf = io.StringIO()
-    print_symbolic_table(Console(file=buf, width=width, no_color=True, highlight=False, color_system=None),
-                         report, layout)
-    assert buf.getvalue() == rich_text(symbolic_table(report, layout), width)
+    notes = print_fitted_table(Console(file=buf, width=width, no_color=True, highlight=False, color_system=None),
+                               report, layout)
+    table, rich_notes = fitted_symbolic_table(report, layout, width)
+    assert buf.getvalue() == rich_text(table, width) and notes == rich_notes
 
 
 WORDS = st.text(alphabet="abH+*()/1  ", max_size=70)
@@ -157,3 +158,18 @@ def test_flow_refuses_markup_and_wide_characters():
         list(flow.lines("日本", cols, [["x"]], 80))
     with pytest.raises(Unsupported):
         list(flow.lines("t", [], [], 80))
+
+
+@pytest.mark.parametrize("name", ["densenet121", "inception_v3", "resnet18"])
+def test_piped_symbolic_table_keeps_every_column_and_cuts_nothing(run, name):
+    """Piped (160 columns), the symbolic table still has all six columns and no cell cut with
+    "…": formulas too long to fit are numbered and written out in full below the table."""
+    out = run(name, "--input", "3xHxW").stdout.splitlines()
+    header = next(line for line in out if line.strip().startswith("Layer"))
+    assert header.split() == ["Layer", "Kind", "Output", "Params", "MACs", "RF"]
+    table = out[:out.index(next(line for line in out if line.startswith("params:")))]
+    assert "…" not in "\n".join(table)
+    assert max(len(line) for line in table if not line.startswith("[")) <= 160
+    refs = {tok for line in table if not line.startswith("[") for tok in line.split() if tok.startswith("[")}
+    notes = {line.split()[0] for line in table if line.startswith("[")}
+    assert refs <= notes  # every reference is written out

@@ -94,19 +94,13 @@ def emit_explanation(report, fmt: str) -> None:
 def emit_symbolic(report, layout: str, exact: bool) -> None:
     from .. import validity
     from ..render.console import SYMBOLIC, terminal_console
-    from ..render.symbolic import print_symbolic_table
+    from ..render.symbolic import print_fitted_table
     from ..units import exact as exact_text
 
     console = terminal_console(sys.stdout, SYMBOLIC)
-    if console.is_terminal:  # long formulas below the table, referenced, instead of cut names
-        from ..render.symbolic import fitted_symbolic_table
-
-        table, notes = fitted_symbolic_table(report, layout, console.width)
-        console.print(table)
-        for note in notes:
-            click.echo(note)
-    else:
-        print_symbolic_table(console, report, layout)
+    # long formulas below the table, referenced, instead of cut names, formulas or columns
+    for note in print_fitted_table(console, report, layout):
+        click.echo(note)
     t = report.totals
     for label, key in (("params", "params"), ("buffers", "buffers"), ("MACs", "macs"), ("FLOPs", "flops"),
                        ("activation bytes", "activation_bytes"), ("parameter bytes", "param_bytes")):

@@ -203,7 +203,7 @@ class _ConvNd(Layer):
         out, windows, warnings, conds, tiling = window_axes(self.kind, shape, k, self.stride, self.pads,
                                                             self.dilation)
         params = c_out * (c_in // g) * prod(k) + (c_out if self.bias else 0)
-        macs = c_out * prod(out) * (c_in // g) * prod(k)
+        macs = c_out * (c_in // g) * prod(k) * prod(out)  # the numbers first: one symbolic product
         return Inference(shape=(c_out, *out), params=simplify(params), macs=simplify(macs), rf="window", mixed=(0,),
                          windows=windows, warnings=warnings, conditions=conds, tiling=tiling)
 

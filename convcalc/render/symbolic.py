@@ -11,9 +11,7 @@ def shape_text(shape, layout: str = "chw") -> str:
     return " x ".join(f"({t})" if is_sym(d) and len(t) > 1 and " " in t else t for t, d in texts)
 
 
-COLUMNS = (("Layer", dict(no_wrap=True)), ("Kind", dict(no_wrap=True)), ("Output", dict(no_wrap=True)),
-           ("Params", dict(justify="right", overflow="fold")), ("MACs", dict(overflow="fold", min_width=44)),
-           ("RF", dict(justify="right", no_wrap=True)))
+HEADERS = ("Layer", "Kind", "Output", "Params", "MACs", "RF")
 
 
 def _title(report, layout: str) -> str:
@@ -29,80 +27,85 @@ def _cells(report, layout: str) -> list:
     return cells
 
 
-def symbolic_table(report, layout: str = "chw", cells=None):
-    """The rich ``Table`` (rich is imported here: piped output builds the text without it)."""
-    from rich import box
-    from rich.table import Table
-
-    t = Table(title=_title(report, layout), box=box.SIMPLE_HEAD, title_justify="left")
-    for header, options in COLUMNS:
-        t.add_column(header, **options)
-    cells = _cells(report, layout) if cells is None else cells
-    for n, row in enumerate(cells):
-        t.add_row(*row, style="bold" if n == len(cells) - 1 else None)
-    return t
-
-
-def print_symbolic_table(console, report, layout: str = "chw") -> None:
-    """:func:`symbolic_table` on ``console``: without colour the same text is built as plain lines
-    (render/flow.py, rich's layout without its per-cell cost), else rich prints it."""
-    from .console import write_lines
-    from .flow import Column, lines
-    from .grid import Unsupported
-
-    cells = _cells(report, layout)
-    columns = [Column(h, o.get("justify", "left"), o.get("no_wrap", False), o.get("min_width")) for h, o in COLUMNS]
-    # flow folds wrapping columns and cuts no_wrap ones with "…": the overflows these columns ask for
-    plain = all(o.get("overflow", "ellipsis") == ("ellipsis" if c.no_wrap else "fold")
-                for c, (_, o) in zip(columns, COLUMNS))
-    if plain and console.color_system is None and not console.record:
-        try:
-            out = list(lines(_title(report, layout), columns, cells, console.width))
-        except Unsupported:
-            pass
-        else:
-            return write_lines(console.file, out)
-    console.print(symbolic_table(report, layout, cells))
-
-
 def conditions_text(report) -> list:
     """One line per symbol: the smallest value every layer accepts, then any other conditions."""
     return [text for _, text in report.conditions]
 
 
-def fitted_symbolic_table(report, layout: str, width: int):
-    """(a rich Table no wider than ``width`` when possible, the notes below it): formulas longer
-    than a limit become references ``[1]``, ``[2]`` ... written out under the table, so no layer
-    name, kind or formula is cut. The limit is the largest that lets the table fit."""
-    from rich import box
-    from rich.table import Table
-
-    headers = [h for h, _ in COLUMNS]
+def _fitted(report, layout: str, width: int):
+    """(headers, rows, notes, whether it fits in ``width``): formulas longer than a limit become
+    references ``[1]``, ``[2]`` ... written out under the table, so no layer name, kind or
+    formula is cut. The limit is the largest that lets the table fit."""
+    headers = list(HEADERS)
     cells = _cells(report, layout)
     rows, notes, fits = _fit_formulas(headers, cells, width)
     if not fits:  # the Kind column goes next (the layer table's order); then cells fold, never cut
         headers, cells = headers[:1] + headers[2:], [row[:1] + row[2:] for row in cells]
         rows, notes, fits = _fit_formulas(headers, cells, width, first=1)
+    return headers, rows, notes, fits
+
+
+def _justify(header: str) -> str:
+    return "right" if header in ("Params", "RF") else "left"
+
+
+def fitted_symbolic_table(report, layout: str, width: int):
+    """(a rich Table no wider than ``width`` when possible, the notes below it): see :func:`_fitted`."""
+    from rich import box
+    from rich.table import Table
+
+    headers, rows, notes, fits = _fitted(report, layout, width)
     t = Table(title=_title(report, layout), box=box.SIMPLE_HEAD, title_justify="left")
     for h in headers:
-        t.add_column(h, no_wrap=fits, overflow="fold", justify="right" if h in ("Params", "RF") else "left")
+        t.add_column(h, no_wrap=fits, overflow="fold", justify=_justify(h))
     for n, row in enumerate(rows):
         t.add_row(*row, style="bold" if n == len(rows) - 1 else None)
     return t, notes
 
 
+def print_fitted_table(console, report, layout: str = "chw") -> list:
+    """The fitted table on ``console`` (plain lines without colour, as rich would print them;
+    else rich), returning the notes that write out the referenced formulas."""
+    from .console import write_lines
+    from .flow import Column, lines
+    from .grid import Unsupported
+
+    headers, rows, notes, fits = _fitted(report, layout, console.width)
+    if console.color_system is None and not console.record:
+        try:
+            out = list(lines(_title(report, layout), [Column(h, _justify(h), fits) for h in headers], rows,
+                             console.width))
+        except Unsupported:
+            pass
+        else:
+            write_lines(console.file, out)
+            return notes
+    table, notes = fitted_symbolic_table(report, layout, console.width)
+    console.print(table)
+    return notes
+
+
 def _fit_formulas(headers, cells, width, first: int = 2):
-    """(rows, notes, whether it fits): the largest formula length that lets the table fit."""
+    """(rows, notes, whether it fits): the largest formula length that lets the table fit
+    (the table only narrows as the limit falls: searched by halves)."""
     from .fit import table_width
     from .grid import Grid
 
-    limit = max((len(c) for row in cells for c in row[first:]), default=0)
-    while True:
+    def attempt(limit):
         rows, notes = _referenced(cells, limit, first)
-        fits = table_width(Grid("", headers, ["left"] * len(headers), rows)) <= width
-        if fits or limit <= 6:
-            return rows, notes, fits
-        limit -= 1
+        return rows, notes, table_width(Grid("", headers, ["left"] * len(headers), rows)) <= width
+
+    lo, hi = 6, max((len(c) for row in cells for c in row[first:]), default=0)
+    best = attempt(hi)
+    if best[2] or hi <= lo:
+        return best
+    while hi - lo > 1:  # attempt(hi) does not fit; find the largest limit in [lo, hi) that does
+        mid = (lo + hi) // 2
+        if attempt(mid)[2]:
+            lo = mid
+        else:
+            hi = mid
+    return attempt(lo)
 
 
 def _referenced(cells, limit: int, first: int = 2):
