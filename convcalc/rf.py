@@ -350,31 +350,3 @@ def _merge(axes: list, units: list, carry: tuple, split: tuple, regroup: tuple, 
                                                      lattice=(r, 1)))
             units[a] = out_shape[j]
     return tuple(kept)
-
-
-def _split(axes: list, units: list, carry: tuple, regroup: tuple, out_shape: tuple) -> tuple:
-    """A reshape that splits a dim carrying one axis into (outer, inner...) dims: unit u of the
-    outer dim holds the axis' units u*k .. u*k+k-1 (k the inner dims' product), and the inner
-    dims are offsets inside that patch, positions of no unit (like channels). So the outer dim
-    carries the axis through a window of k, stride k (updating ``axes``/``units`` in place),
-    and the input dim's carry moves to a pseudo-dim that only the outer output dim reads."""
-    carry = list(carry)
-    for d, axis in enumerate(carry):
-        outs = [j for j, g in enumerate(regroup) if d in g]
-        if len(axis) != 1 or len(outs) < 2 or any(regroup[j] != (d,) for j in outs):
-            continue
-        ones = [j for j in outs if out_shape[j] == 1]  # a size-1 dim added next to it: no split
-        regroup = tuple(() if j in ones else g for j, g in enumerate(regroup))
-        outs = [j for j in outs if j not in ones]
-        if len(outs) < 2:
-            continue
-        k = prod(out_shape[j] for j in outs[1:])
-        a = axis[0]
-        axes[a] = through_window(axes[a], Window(k, k, 0))
-        units[a] = out_shape[outs[0]]
-        carry[d] = ()
-        carry.append(axis)
-        for j in outs[1:]:
-            regroup = (*regroup[:j], (), *regroup[j + 1:])
-        regroup = (*regroup[:outs[0]], (len(carry) - 1,), *regroup[outs[0] + 1:])
-    return tuple(carry), regroup

@@ -13,15 +13,7 @@ from convcalc.layers.ops import View  # noqa: E402
 from convcalc.verify import execute, verify  # noqa: E402
 
 
-class Fn(nn.Module):
-    def __init__(self, f, **mods):
-        super().__init__()
-        self.f = f
-        for k, v in mods.items():
-            setattr(self, k, v)
-
-    def forward(self, x):
-        return self.f(self, x)
+from torch_models import Fn  # noqa: E402
 
 
 def _einops_repeat(s, x):

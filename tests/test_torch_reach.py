@@ -10,15 +10,7 @@ import convcalc as cc  # noqa: E402
 from convcalc.io.torch_import import from_torch  # noqa: E402
 
 
-class Fn(nn.Module):
-    def __init__(self, f, **mods):
-        super().__init__()
-        self.f = f
-        for k, v in mods.items():
-            setattr(self, k, v)
-
-    def forward(self, x):
-        return self.f(self, x)
+from torch_models import Fn  # noqa: E402
 
 
 def run(net, shape):

@@ -5,6 +5,19 @@ import torch
 from torch import nn
 
 
+class Fn(nn.Module):
+    """A module whose forward is ``f(self, x)``, with ``mods`` as its submodules: one idiom a test."""
+
+    def __init__(self, f, **mods):
+        super().__init__()
+        self.f = f
+        for k, v in mods.items():
+            setattr(self, k, v)
+
+    def forward(self, x):
+        return self.f(self, x)
+
+
 class BasicBlock(nn.Module):
     def __init__(self, cin, planes, stride=1):
         super().__init__()

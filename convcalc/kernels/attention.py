@@ -32,9 +32,10 @@ def _attend(q, k, v, bias=None, mask=None):
     return out, macs + matmul_macs(attn.shape, v.shape)
 
 
-def multihead_attention(x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias, num_heads,
-                        bias_k=None, bias_v=None, add_zero_attn=False):
-    """``torch.nn.MultiheadAttention(x, x, x)`` at inference, batch first: x (N, L, E)."""
+def project_heads(x, in_proj_weight, in_proj_bias, num_heads, bias_k=None, bias_v=None, add_zero_attn=False):
+    """The q/k/v of ``torch.nn.MultiheadAttention(x, x, x)``, batch first, x (N, L, E): projected,
+    with the bias_k/bias_v and zero-attention rows, split into heads (N, heads, L, E/heads), q
+    scaled by (E/heads)^-1/2; and the projection's MACs."""
     x = as_float(x)
     if x.ndim != 3:
         raise ValueError(f"multihead_attention: expected (N, L, E), got shape {x.shape}")
@@ -44,8 +45,8 @@ def multihead_attention(x, in_proj_weight, in_proj_bias, out_proj_weight, out_pr
     qkv, macs = linear(x, in_proj_weight, in_proj_bias)
     q, k, v = np.split(qkv, 3, axis=-1)
     if bias_k is not None:
-        k = np.concatenate([k, np.broadcast_to(bias_k.reshape(1, 1, E), (n, 1, E))], axis=1)
-        v = np.concatenate([v, np.broadcast_to(bias_v.reshape(1, 1, E), (n, 1, E))], axis=1)
+        k = np.concatenate([k, np.broadcast_to(bias_k.reshape(1, 1, E).astype(x.dtype), (n, 1, E))], axis=1)
+        v = np.concatenate([v, np.broadcast_to(bias_v.reshape(1, 1, E).astype(x.dtype), (n, 1, E))], axis=1)
     if add_zero_attn:
         k = np.concatenate([k, np.zeros((n, 1, E), k.dtype)], axis=1)
         v = np.concatenate([v, np.zeros((n, 1, E), v.dtype)], axis=1)
@@ -54,8 +55,15 @@ def multihead_attention(x, in_proj_weight, in_proj_bias, out_proj_weight, out_pr
     def heads(t):
         return t.reshape(n, t.shape[1], num_heads, d).transpose(0, 2, 1, 3)
 
-    q = heads(q) * np.asarray(d ** -0.5, dtype=q.dtype)
-    out, m = _attend(q, heads(k), heads(v))
+    return heads(q) * np.asarray(d ** -0.5, dtype=x.dtype), heads(k), heads(v), macs
+
+
+def multihead_attention(x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias, num_heads,
+                        bias_k=None, bias_v=None, add_zero_attn=False):
+    """``torch.nn.MultiheadAttention(x, x, x)`` at inference, batch first: x (N, L, E)."""
+    q, k, v, macs = project_heads(x, in_proj_weight, in_proj_bias, num_heads, bias_k, bias_v, add_zero_attn)
+    n, L, E = np.shape(x)
+    out, m = _attend(q, k, v)
     out = out.transpose(0, 2, 1, 3).reshape(n, L, E)
     y, m2 = linear(out, out_proj_weight, out_proj_bias)
     return y, macs + m + m2
@@ -198,19 +206,26 @@ def _partition(x, p, partition_type):
     return t, undo
 
 
-def partition_attention(x, qkv_weight, qkv_bias, merge_weight, merge_bias, table, partition_size,
-                        partition_type, head_dim):
-    """torchvision MaxViT: partition, ``RelativePositionalMultiHeadAttention``, departition,
-    on (N, C, H, W). As in torchvision the keys are scaled by ``C ** -0.5``."""
-    x, qkv_weight, qkv_bias, merge_weight, merge_bias, table = as_float(
-        x, qkv_weight, qkv_bias, merge_weight, merge_bias, table)
+def partition_heads(x, qkv_weight, qkv_bias, partition_size, partition_type, head_dim):
+    """MaxViT's partitioned tokens (B, G, S, C), the map's inverse, their q/k/v in heads (keys
+    scaled by ``C ** -0.5``, as torchvision) and the projection's MACs."""
     C = x.shape[1]
     heads = C // head_dim
     t, undo = _partition(x, partition_size, partition_type)
     B, G, S, _ = t.shape
     qkv, macs = linear(t, qkv_weight, qkv_bias)
     q, k, v = (a.reshape(B, G, S, heads, head_dim).transpose(0, 1, 3, 2, 4) for a in np.split(qkv, 3, axis=-1))
-    k = k * np.asarray(C ** -0.5, dtype=x.dtype)
+    return t, undo, q, k * np.asarray(C ** -0.5, dtype=x.dtype), v, macs
+
+
+def partition_attention(x, qkv_weight, qkv_bias, merge_weight, merge_bias, table, partition_size,
+                        partition_type, head_dim):
+    """torchvision MaxViT: partition, ``RelativePositionalMultiHeadAttention``, departition,
+    on (N, C, H, W). As in torchvision the keys are scaled by ``C ** -0.5``."""
+    x, qkv_weight, qkv_bias, merge_weight, merge_bias, table = as_float(
+        x, qkv_weight, qkv_bias, merge_weight, merge_bias, table)
+    t, undo, q, k, v, macs = partition_heads(x, qkv_weight, qkv_bias, partition_size, partition_type, head_dim)
+    B, G, S, C = t.shape
     bias = _relative_bias(table, partition_size, partition_size)[None, None]
     out, m = _attend(q, k, v, bias)
     out = out.transpose(0, 1, 3, 2, 4).reshape(B, G, S, C)

@@ -30,7 +30,7 @@ import math
 import numpy as np
 
 from ._util import as_float, matmul_macs
-from .attention import _partition, _swin_windows, relative_position_index
+from .attention import _partition, _swin_windows, partition_heads, project_heads, relative_position_index
 from .backward import linear_backward
 from .backward_elem import unbroadcast
 from .conv import linear
@@ -129,24 +129,8 @@ def multihead_attention_train(x, in_proj_weight, in_proj_bias, out_proj_weight, 
                               bias_k=None, bias_v=None, add_zero_attn=False):
     """:func:`.attention.multihead_attention` keeping what its backward needs: (y, macs, saved)."""
     x = as_float(x)
+    q, k, v, macs = project_heads(x, in_proj_weight, in_proj_bias, num_heads, bias_k, bias_v, add_zero_attn)
     n, L, E = x.shape
-    if E % num_heads:
-        raise ValueError(f"multihead_attention: {num_heads} heads do not divide embed_dim {E}")
-    qkv, macs = linear(x, in_proj_weight, in_proj_bias)
-    q, k, v = np.split(qkv, 3, axis=-1)
-    if bias_k is not None:
-        k = np.concatenate([k, np.broadcast_to(bias_k.reshape(1, 1, E).astype(x.dtype), (n, 1, E))], axis=1)
-        v = np.concatenate([v, np.broadcast_to(bias_v.reshape(1, 1, E).astype(x.dtype), (n, 1, E))], axis=1)
-    if add_zero_attn:
-        k = np.concatenate([k, np.zeros((n, 1, E), k.dtype)], axis=1)
-        v = np.concatenate([v, np.zeros((n, 1, E), v.dtype)], axis=1)
-    d = E // num_heads
-
-    def heads(t):
-        return t.reshape(n, t.shape[1], num_heads, d).transpose(0, 2, 1, 3)
-
-    q = heads(q) * np.asarray(d ** -0.5, dtype=x.dtype)
-    k, v = heads(k), heads(v)
     out, attn, m = _attend(q, k, v)
     out = out.transpose(0, 2, 1, 3).reshape(n, L, E)
     y, m2 = linear(out, out_proj_weight, out_proj_bias)
@@ -219,13 +203,8 @@ def partition_attention_train(x, qkv_weight, qkv_bias, merge_weight, merge_bias,
                               partition_type, head_dim):
     """:func:`.attention.partition_attention` keeping what its backward needs."""
     x, qkv_weight, merge_weight, table = as_float(x, qkv_weight, merge_weight, table)
-    C = x.shape[1]
-    heads = C // head_dim
-    t, undo = _partition(x, partition_size, partition_type)
-    B, G, S, _ = t.shape
-    qkv, macs = linear(t, qkv_weight, qkv_bias)
-    q, k, v = (a.reshape(B, G, S, heads, head_dim).transpose(0, 1, 3, 2, 4) for a in np.split(qkv, 3, axis=-1))
-    k = k * np.asarray(C ** -0.5, dtype=x.dtype)
+    t, undo, q, k, v, macs = partition_heads(x, qkv_weight, qkv_bias, partition_size, partition_type, head_dim)
+    B, G, S, C = t.shape
     idx = relative_position_index(partition_size, partition_size)
     bias = np.transpose(table[idx.reshape(-1)].reshape(S, S, -1), (2, 0, 1))[None, None]
     out, attn, m = _attend(q, k, v, bias)
