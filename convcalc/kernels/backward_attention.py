@@ -30,7 +30,8 @@ import math
 import numpy as np
 
 from ._util import as_float, matmul_macs
-from .attention import _partition, _swin_windows, partition_heads, project_heads, relative_position_index
+from .attention import (_partition, _swin_windows, partition_heads, project_heads, relative_position_index,
+                        window_heads)
 from .backward import linear_backward
 from .backward_elem import unbroadcast
 from .conv import linear
@@ -161,21 +162,17 @@ def shifted_window_attention_train(x, qkv_weight, qkv_bias, proj_weight, proj_bi
                                    num_heads):
     """:func:`.attention.shifted_window_attention` keeping what its backward needs."""
     x, qkv_weight, proj_weight, table = as_float(x, qkv_weight, proj_weight, table)
-    C = x.shape[1]
-    win, mask, undo = _swin_windows(x.transpose(0, 2, 3, 1), window, shift)
-    bw, M, _ = win.shape
-    qkv, macs = linear(win, qkv_weight, qkv_bias)
-    qkv = qkv.reshape(bw, M, 3, num_heads, C // num_heads).transpose(2, 0, 3, 1, 4)
-    q = qkv[0] * np.asarray((C // num_heads) ** -0.5, dtype=x.dtype)
+    win, mask, undo, q, k, v, macs = window_heads(x, qkv_weight, qkv_bias, window, shift, num_heads)
+    bw, M, C = win.shape
     idx = relative_position_index(*window)
     bias = np.transpose(table[idx.reshape(-1)].reshape(M, M, -1), (2, 0, 1))[None]
     if mask is not None:
         nW = mask.shape[0]
         mask = np.tile(mask[:, None], (bw // nW, 1, 1, 1)).astype(x.dtype)
-    out, attn, m = _attend(q, qkv[1], qkv[2], bias, mask)
+    out, attn, m = _attend(q, k, v, bias, mask)
     out = out.transpose(0, 2, 1, 3).reshape(bw, M, C)
     y, m2 = linear(out, proj_weight, proj_bias)
-    saved = {"x": win, "q": q, "k": qkv[1], "v": qkv[2], "attn": attn, "out": out, "undo": undo}
+    saved = {"x": win, "q": q, "k": k, "v": v, "attn": attn, "out": out, "undo": undo}
     return undo(y).astype(x.dtype, copy=False), macs + m + m2, saved
 
 
