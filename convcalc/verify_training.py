@@ -58,6 +58,8 @@ class Ctx:
     cache: dict = field(default_factory=dict)
     need_dx: bool = False
     need_dw: bool = False
+    dw_macs: bool = False     # the weight gradients cost MACs (not only biases trainable)
+    trainable: dict = field(default_factory=dict)   # the parameters that get a gradient
     need_inputs: tuple = ()   # which inputs need a gradient (need_dx: any of them)
 
     @property
@@ -456,7 +458,10 @@ class _Run:
             frozen = self.options.frozen(node.name, layer)
             c.need_inputs = tuple(self.grad[k] for k in node.inputs)
             c.need_dx = any(c.need_inputs)
-            c.need_dw = not frozen and bool(w)
+            c.trainable = {} if frozen else {n: a for n, a in w.items() if n not in layer.frozen_params}
+            c.need_dw = bool(c.trainable)
+            # only biases trainable (bias-only tuning): their gradients are sums, no weight-gradient MACs
+            c.dw_macs = c.need_dw and not all(n.endswith("bias") for n in c.trainable)
             self.recorded[node.key] = self.grad[node.key] = c.need_dx or c.need_dw
             self.vals[node.key] = c.y
             self.ctx[node.key] = c
@@ -479,7 +484,7 @@ class _Run:
             except ValueError as e:
                 raise ConvcalcError(f"{node.name}: the NumPy backward rejects this layer: {e}") from None
             self.seen[node.key] = self._collect(node, c, dxs, grads, dys) + (
-                (mdx if c.need_dx else 0) + (mdw if c.need_dw else 0) + sum(shared),)
+                (mdx if c.need_dx else 0) + (mdw if c.dw_macs else 0) + sum(shared),)
 
     def _collect(self, node, c, dxs, grads, dys) -> tuple:
         """Check the gradients' shapes and pass the input gradients upstream (summed where a
@@ -494,7 +499,8 @@ class _Run:
                     ok, dx = False, np.zeros_like(x)
                 dys[k] = dx if k not in dys else dys[k] + dx
         if c.need_dw:
-            want += [f"d{n} {'x'.join(map(str, a.shape))}" for n, a in sorted(c.w.items())]
+            grads = {n: g for n, g in grads.items() if n in c.trainable}   # (a frozen weight's: unused)
+            want += [f"d{n} {'x'.join(map(str, a.shape))}" for n, a in sorted(c.trainable.items())]
             got += [f"d{n} {'x'.join(map(str, a.shape))}" for n, a in sorted(grads.items())]
             self.pgrads[node.key] = grads
         return ok and want == got, ", ".join(want), ", ".join(got)

@@ -214,3 +214,26 @@ def test_frozen_from_a_spec_and_from_torch(tmp_path):
         p.requires_grad_(False)
     t = analyze(cc.from_torch(net, (3, 8, 8)), training=True).training
     assert t["frozen_params"] == 4 * 3 * 9 + 4 and t["trainable_params"] == 144 * 10 + 10
+
+
+def test_bias_only_tuning_from_torch_counts_no_weight_gradient():
+    """Conv weights frozen, biases trainable (requires_grad per parameter, as bias-only tuning):
+    the trainable count is the biases and the backward has no weight-gradient MACs; against
+    FlopCounterMode and verify --training."""
+    from convcalc.io.torch_import import from_torch
+    from convcalc.verify_training import verify_training
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 3))
+    for conv in (net[0], net[2]):
+        conv.weight.requires_grad_(False)
+    model = from_torch(net, (3, 10, 10))
+    t = analyze(model, training=True)
+    assert t.training["trainable_params"] == 8 + 4                      # the biases
+    assert t.training["frozen_params"] == 8 * 3 * 9 + 4 * 8 * 9
+    measured = _flop_counter_backward(net, torch.randn(1, 3, 10, 10, requires_grad=False))
+    # by hand: only the second conv's input gradient, as many MACs as its forward: 4x8x8 outputs,
+    # each 8 channels x 9 taps (the first conv's input needs none, and no weight needs one)
+    assert t.totals["backward_macs"] == measured == 4 * 8 * 8 * 8 * 9
+    result = verify_training(model)
+    assert result.ok, [(r.name, r.checks) for r in result.layers if not r.ok]

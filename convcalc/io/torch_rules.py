@@ -148,6 +148,8 @@ def _module(conv, n, name, m, tensors, ps):
         conv._new_params(params)
         if any(params.values()) and not any(p.requires_grad for p in m.parameters()):
             layer.trainable = False  # requires_grad=False in torch: frozen for --training
+        elif any(not p.requires_grad for p in m.parameters()):  # some frozen (bias-only tuning)
+            layer.frozen_params = _frozen_names(layer, m, shapes[0])
         if getattr(m, "convcalc_kind", None) == "merge":
             return None, keys, False
         return layer, keys, False
@@ -335,3 +337,10 @@ def _call(conv, n, keys, t, params):
         elif not (k is not None and a is None):  # an unset keyword is no argument
             return None
     return tuple(out) if sizes == params else None
+
+
+def _frozen_names(layer, m, shape) -> frozenset:
+    """The engine's names of the module's frozen parameters (requires_grad False), where the
+    layer names its weights as torch does; a name it does not know stays trainable."""
+    known = layer.weight_shapes(shape)
+    return frozenset(n for n, p in m.named_parameters() if not p.requires_grad and n in known)

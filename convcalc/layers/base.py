@@ -168,6 +168,9 @@ class Layer:
     saves: ClassVar[tuple] = ()
     #: False for layers whose parameters are frozen (``--freeze``, spec ``trainable: false``)
     trainable: bool = True
+    #: the names (``weight_shapes`` keys) of the parameters frozen when only some are
+    #: (``requires_grad`` from torch: a frozen weight with a trainable bias, as bias-only tuning)
+    frozen_params: frozenset = frozenset()
     #: True where the model's PyTorch source applies it as a function (``F.relu(x)``), not a module:
     #: peers that count modules do not see it (conventions.py); set by ``from_torch`` and the zoo
     functional: bool = False
