@@ -53,7 +53,8 @@ def _kinds():
     from convcalc import layers as L
 
     return cc.Sequential(
-        cc.Conv2d(3, 8, 3, padding=1), L.InstanceNorm2d(8, affine=True), L.PReLU(8), cc.ConvTranspose2d(8, 8, 2, stride=2),
+        cc.Conv2d(3, 8, 3, padding=1), L.InstanceNorm2d(8, affine=True), L.PReLU(8), L.LayerScale(8),
+        cc.ConvTranspose2d(8, 8, 2, stride=2),
         L.GroupNorm(2, 8), L.ELU(), L.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
         L.LeakyReLU(), L.Upsample(scale_factor=2, mode="bilinear"), L.BatchNorm2d(8, affine=False), L.GELU(),
         L.AdaptiveAvgPool2d(3), L.Upsample(scale_factor=2, mode="nearest"), L.SiLU(), L.Tanh(),

@@ -58,10 +58,10 @@ HELPERS = {
     def __init__(self, channels, init=1e-6):
         super().__init__()
         self.convcalc_args = {"channels": channels, "init": init}
-        self.weight = nn.Parameter(torch.full((channels, 1, 1), float(init)))
+        self.gamma = nn.Parameter(torch.full((channels, 1, 1), float(init)))  # (timm's name)
 
     def forward(self, x):
-        return x * self.weight
+        return x * self.gamma
 ''',
     "layernorm2d": '''class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over the channels of an N, C, H, W tensor."""
