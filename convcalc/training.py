@@ -54,13 +54,14 @@ def _freeze_check(options: TrainingOptions, names) -> None:
 
 
 def _frozen_part(layer, shapes) -> tuple:
-    """(frozen parameter count, whether only biases stay trainable) of a partly frozen layer."""
+    """(frozen parameter count, the trainable parameters' names or None for all) of a layer
+    with some parameters frozen."""
     names = getattr(layer, "frozen_params", frozenset())
     if not names:
-        return 0, False
+        return 0, None
     ws = layer.weight_shapes(shapes[0])
     return (simplify(sum((prod(s) for n, s in ws.items() if n in names), 0)),
-            all(n in names or n.endswith("bias") for n in ws))
+            [n for n in ws if n not in names])
 
 
 class _Account:
@@ -87,14 +88,13 @@ class _Account:
             else simplify(row.macs / self.batch)
         shapes = [self.shape_of(i, input_shape) for i in node.inputs]
         frozen = self.opt.frozen(node.name, layer)
-        part = _frozen_part(layer, shapes) if not frozen else (0, False)
+        part = _frozen_part(layer, shapes) if not frozen else (0, None)
         if frozen:
             self.frozen += row.params
         else:
             self.frozen += part[0]
             self.trainable += simplify(row.params - part[0])
         train_w = not frozen and row.params != part[0]
-        train_dw = train_w and not part[1]   # a weight gradient costs MACs; a bias's only adds
         in_grads = tuple(self.grad[i] for i in node.inputs)
         recorded = any(in_grads) or train_w
         self.grad[node.key] = recorded
@@ -102,7 +102,9 @@ class _Account:
         inf = _Inf(row.output, macs_per_sample)
         dx, dw, *shared = layer.backward_macs(shapes, inf)  # shared: needed whenever anything is
         dx = sum((d for d, g in zip(dx, in_grads) if g), 0) if isinstance(dx, tuple) else dx if any(in_grads) else 0
-        macs = simplify((dx + (dw if train_dw else 0)
+        if part[1] is not None:   # some frozen: only the trainable weights' gradients
+            dw = layer.trainable_weight_grad(dw, part[1])
+        macs = simplify((dx + (dw if train_w else 0)
                          + (sum(shared) if recorded else 0)) * self.batch)
         saved = self.saved(node, layer, shapes, inf, in_grads) if recorded else 0
         if recorded:

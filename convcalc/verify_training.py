@@ -58,7 +58,7 @@ class Ctx:
     cache: dict = field(default_factory=dict)
     need_dx: bool = False
     need_dw: bool = False
-    dw_macs: bool = False     # the weight gradients cost MACs (not only biases trainable)
+    dw_part: tuple = None     # the trainable parameters' names when some are frozen (None: all)
     trainable: dict = field(default_factory=dict)   # the parameters that get a gradient
     need_inputs: tuple = ()   # which inputs need a gradient (need_dx: any of them)
 
@@ -460,8 +460,8 @@ class _Run:
             c.need_dx = any(c.need_inputs)
             c.trainable = {} if frozen else {n: a for n, a in w.items() if n not in layer.frozen_params}
             c.need_dw = bool(c.trainable)
-            # only biases trainable (bias-only tuning): their gradients are sums, no weight-gradient MACs
-            c.dw_macs = c.need_dw and not all(n.endswith("bias") for n in c.trainable)
+            # some parameters frozen: only the trainable ones' gradients cost MACs (Layer.trainable_weight_grad)
+            c.dw_part = None if len(c.trainable) == len(w) else tuple(c.trainable)
             self.recorded[node.key] = self.grad[node.key] = c.need_dx or c.need_dw
             self.vals[node.key] = c.y
             self.ctx[node.key] = c
@@ -484,7 +484,12 @@ class _Run:
             except ValueError as e:
                 raise ConvcalcError(f"{node.name}: the NumPy backward rejects this layer: {e}") from None
             self.seen[node.key] = self._collect(node, c, dxs, grads, dys) + (
-                (mdx if c.need_dx else 0) + (mdw if c.dw_macs else 0) + sum(shared),)
+                (mdx if c.need_dx else 0) + (self._dw(node.layer, c, mdw) if c.need_dw else 0) + sum(shared),)
+
+    @staticmethod
+    def _dw(layer, c, mdw):
+        """The kernel's weight-gradient MACs, only the trainable weights' when some are frozen."""
+        return mdw if c.dw_part is None else layer.trainable_weight_grad(mdw, c.dw_part)
 
     def _collect(self, node, c, dxs, grads, dys) -> tuple:
         """Check the gradients' shapes and pass the input gradients upstream (summed where a

@@ -237,3 +237,45 @@ def test_bias_only_tuning_from_torch_counts_no_weight_gradient():
     assert t.totals["backward_macs"] == measured == 4 * 8 * 8 * 8 * 9
     result = verify_training(model)
     assert result.ok, [(r.name, r.checks) for r in result.layers if not r.ok]
+
+
+@pytest.mark.parametrize("frozen,hand", [(("in_proj_weight",), lambda L, E: 3 * L * E * E),
+                                         (("out_proj.weight",), lambda L, E: L * E * E),
+                                         (("in_proj_weight", "out_proj.weight"), lambda L, E: 4 * L * E * E)])
+def test_attention_with_one_projection_frozen_drops_only_its_weight_gradient(frozen, hand):
+    """MultiheadAttention with some projection weights frozen (requires_grad per parameter): the
+    backward loses just those weights' gradients, L*E*E MACs per E*E weight entries (by hand; the
+    same drop FlopCounterMode measures in torch, which does not count the fused attention's own
+    backward, so the drop, not the total, is compared). It counted every projection's (found by
+    review: in_proj frozen still cost 3*L*E*E)."""
+    from convcalc.io.torch_import import from_torch
+    from convcalc.verify_training import verify_training
+
+    L, E = 5, 8
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(E, E)
+            self.att = torch.nn.MultiheadAttention(E, 2, batch_first=True)
+
+        def forward(self, x):
+            x = self.lin(x)
+            return self.att(x, x, x, need_weights=False)[0]
+
+    def both(freeze):
+        torch.manual_seed(0)
+        net = Net()
+        for n, p in net.att.named_parameters():
+            p.requires_grad_(n not in freeze)
+        model = from_torch(net, (L, E))
+        engine = analyze(model, training=True)
+        return net, model, engine, _flop_counter_backward(net, torch.randn(1, L, E))
+
+    _, _, whole, torch_whole = both(())
+    net, model, part, torch_part = both(frozen)
+    assert torch_whole - torch_part == hand(L, E)
+    assert whole.totals["backward_macs"] - part.totals["backward_macs"] == hand(L, E)
+    assert part.training["frozen_params"] == sum(p.numel() for p in net.parameters() if not p.requires_grad)
+    result = verify_training(model)
+    assert result.ok, [(r.name, r.checks) for r in result.layers if not r.ok]

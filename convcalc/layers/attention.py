@@ -50,6 +50,16 @@ class _AttentionTraining:
         P, C, m = self.attention_dims(shapes[0])
         return (simplify(3 * P * C * C), simplify(4 * P * C * C), simplify(P * C * C + 4 * P * m * C))
 
+    #: each projection weight's share (in P*C*C) of the 4*P*C*C weight-gradient MACs
+    _PROJECTIONS = {"in_proj_weight": 3, "out_proj.weight": 1, "qkv.weight": 3, "proj.weight": 1,
+                    "to_qkv.weight": 3, "merge.weight": 1}
+
+    def trainable_weight_grad(self, dw, trainable):
+        """Only the trainable projections' weight gradients (one frozen, per parameter, spends
+        none); a bias's or the position table's gradient is a sum."""
+        k = sum(self._PROJECTIONS.get(n, 0) for n in trainable)
+        return simplify(dw / 4 * k) if is_sym(dw) else int(dw) // 4 * k
+
     saves = ("input",)  # the q/k/v projection's input is the layer's own (MultiheadAttention)
     keeps_probs = True  # explicit softmax(QK^T) (window attention); fused attention keeps none
 

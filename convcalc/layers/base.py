@@ -187,6 +187,12 @@ class Layer:
         (attention's matmuls lead to its inputs and to its projection weights alike)."""
         return 0, 0
 
+    def trainable_weight_grad(self, dw, trainable) -> object:
+        """The part of ``backward_macs``' weight-gradient MACs ``dw`` spent when only the
+        parameters named ``trainable`` (``weight_shapes`` keys) get gradients: all of it unless
+        only biases train (a bias gradient is a sum, no MACs; bias-only tuning)."""
+        return dw if any(not n.endswith("bias") for n in trainable) else 0
+
     def saved(self, shapes, inf: Inference, input_grads: tuple) -> tuple:
         """What is saved when recorded, given which inputs require gradients."""
         return self.saves
