@@ -81,3 +81,16 @@ def test_verify_training_runs_an_imported_model_of_elementwise_calls():
     assert "pointwise" in kinds
     result = verify_training(model)
     assert result.ok, [(r.name, r.checks) for r in result.layers if not r.ok]
+
+
+@pytest.mark.parametrize("call,kw", [((("x", 0), ("c", -0.5), ("c", 1.0)), {}),          # clamp(x, -0.5, 1.0)
+                                     ((("x", 0), ("c", -0.5)), {}),                      # clamp(x, -0.5)
+                                     ((("x", 0), ("c", -0.5), ("k", "max", 1.0)), {"max": 1.0}),
+                                     ((("x", 0), ("c", None), ("c", 0.3)), {})])          # clamp(x, None, 0.3)
+def test_clamp_with_positional_bounds(call, kw):
+    """torch.clamp's bounds given by position (as x.clamp(-0.5, 1.0) records them): the
+    backward raised TypeError (the bounds read twice) where autograd passes the gradient
+    inside them (found by review)."""
+    x = np.linspace(-2, 2, 30).reshape(1, 2, 15)
+    _run("clamp", call, torch.clamp, [x], kw)
+    _run("clip", call, torch.clip, [x], kw)

@@ -18,7 +18,11 @@ def _ties(a, b, first):
     return np.where(a == b, 0.5, win.astype(np.float64))
 
 
-def _clamp(x, y, lo=None, hi=None):
+def _clamp(a, k):
+    """clamp/clip: the gradient passes inside the bounds, given by position (``x.clamp(lo, hi)``)
+    or keyword (``min=``, ``max=``); a bound left out (or None) does not clip."""
+    x, pos = a[0], list(a[1:3]) + [None, None]
+    lo, hi = k.get("min", pos[0]), k.get("max", pos[1])
     inside = np.ones(np.shape(x), bool)
     if lo is not None:
         inside &= x >= lo
@@ -48,13 +52,8 @@ _PARTIALS = {
     "sigmoid": lambda a, y, k: [y * (1 - y)], "reciprocal": lambda a, y, k: [-y * y],
     "square": lambda a, y, k: [2 * a[0]],
     **{op: (lambda a, y, k: [0.0]) for op in ("sign", "floor", "ceil", "trunc", "round")},
-    "clamp": lambda a, y, k: _clamp(a[0], y, *a[1:3], **_bounds(k)),
-    "clip": lambda a, y, k: _clamp(a[0], y, *a[1:3], **_bounds(k)),
+    "clamp": lambda a, y, k: _clamp(a, k), "clip": lambda a, y, k: _clamp(a, k),
 }
-
-
-def _bounds(k):
-    return {"lo": k.get("min"), "hi": k.get("max")}
 
 
 def pointwise_backward(dy, op, call, xs, y, weights, need_inputs, need_dw):
