@@ -94,3 +94,29 @@ def test_clamp_with_positional_bounds(call, kw):
     x = np.linspace(-2, 2, 30).reshape(1, 2, 15)
     _run("clamp", call, torch.clamp, [x], kw)
     _run("clip", call, torch.clip, [x], kw)
+
+
+class BatchRankScale(torch.nn.Module):
+    """A layer scale of shape (1, C, 1, 1): one more dim than a sample, the batch's."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.scale = torch.nn.Parameter(torch.rand(1, 4, 1, 1) + 0.5)
+        self.head = torch.nn.Conv2d(4, 2, 1)
+
+    def forward(self, x):
+        return self.head(self.conv(x) * self.scale)
+
+
+def test_a_parameter_with_the_batch_dim_gets_its_gradient():
+    """verify --training on a (1, C, 1, 1) parameter: the backward summed the gradient to
+    (1, 1, C, 1, 1) and raised IndexError (a traceback from the CLI); torch sums over the batch
+    to the parameter's own shape (found by review)."""
+    net = BatchRankScale()
+    model = from_torch(net, (3, 6, 6))
+    a = cc.analyze(model)
+    assert tuple(a.rows[-1].output) == tuple(net(torch.randn(2, 3, 6, 6)).shape[1:])
+    assert a.totals["params"] == sum(p.numel() for p in net.parameters())
+    result = verify_training(model)
+    assert result.ok, [(r.name, r.checks) for r in result.layers if not r.ok]

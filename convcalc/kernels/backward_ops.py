@@ -77,6 +77,7 @@ def pointwise_backward(dy, op, call, xs, y, weights, need_inputs, need_dw):
             g = unbroadcast(dy * part, np.shape(xs[a[1]])).astype(dy.dtype)
             dxs[a[1]] = g if dxs[a[1]] is None else dxs[a[1]] + g
         elif a[0] == "p" and need_dw:
-            g = unbroadcast(dy * part, (1, *np.shape(weights[a[1]])))[0].astype(dy.dtype)
+            # summed over the batch too, to the parameter's own shape (which may have the batch's dim)
+            g = unbroadcast(dy * part, np.shape(weights[a[1]])).astype(dy.dtype)
             grads[a[1]] = g if a[1] not in grads else grads[a[1]] + g
     return dxs, grads, (0, 0)
