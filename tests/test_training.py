@@ -279,3 +279,34 @@ def test_attention_with_one_projection_frozen_drops_only_its_weight_gradient(fro
     assert part.training["frozen_params"] == sum(p.numel() for p in net.parameters() if not p.requires_grad)
     result = verify_training(model)
     assert result.ok, [(r.name, r.checks) for r in result.layers if not r.ok]
+
+
+def test_a_frozen_parameter_used_by_an_op_is_frozen():
+    """A free parameter used by an elementwise op (layer scale: ``y * self.scale``) with
+    requires_grad False: frozen, as a frozen module's are. It counted as trainable, so the
+    backward also ran the head's input gradient torch never computes (found by review)."""
+    from convcalc.io.torch_import import from_torch
+    from convcalc.verify_training import verify_training
+
+    class Scaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+            self.scale = torch.nn.Parameter(torch.rand(4, 1, 1) + 0.5)
+            self.head = torch.nn.Conv2d(4, 2, 1)
+
+        def forward(self, x):
+            return self.head(self.conv(x) * self.scale)
+
+    torch.manual_seed(0)
+    net = Scaled()
+    for p in [net.scale, *net.conv.parameters()]:
+        p.requires_grad_(False)
+    model = from_torch(net, (3, 6, 6))
+    t = analyze(model, training=True)
+    assert t.training["frozen_params"] == 4 + 4 * 3 * 9 + 4
+    assert t.training["trainable_params"] == 2 * 4 + 2
+    # by hand: only the head's weight gradient, its forward's MACs: 2x6x6 outputs x 4 channels
+    assert t.totals["backward_macs"] == _flop_counter_backward(net, torch.randn(1, 3, 6, 6)) == 2 * 36 * 4
+    result = verify_training(model)
+    assert result.ok, [(r.name, r.checks) for r in result.layers if not r.ok]

@@ -141,7 +141,8 @@ def user_line(n) -> str:
 
 class Converter:
     """Maps the nodes of ``gm`` to a :class:`Graph` (``self.graph``); ``self.seen`` are the
-    parameters counted (id -> number of elements)."""
+    parameters counted (id -> number of elements), ``self.frozen`` the ids of those with
+    requires_grad False."""
 
     def __init__(self, gm, shape, layers=None, exported=False):
         self.gm, self.shape = gm, tuple(shape)
@@ -150,7 +151,7 @@ class Converter:
         self.unary = functions()[0]
         self.layers, self.calls, self.seen = dict(layers or {}), {}, {}
         self.full = Graph()
-        self.values, self.counted, self.names = {}, set(), {}
+        self.values, self.counted, self.names, self.frozen = {}, set(), {}, set()
         self.alone = {}  # torch.export graphs have no module calls: ops per module, named by the module if one
         for n in gm.graph.nodes if exported else ():
             if n.op == "call_function" and _scope(n):
@@ -223,6 +224,8 @@ class Converter:
         obj = self.gm
         for part in n.target.split("."):
             obj = getattr(obj, part)
+        if isinstance(obj, torch.nn.Parameter) and not obj.requires_grad:
+            self.frozen.add(id(obj))
         return _C({id(obj): obj.numel()} if isinstance(obj, torch.nn.Parameter) else {})
 
     def _multi(self, n, name, m, o2, o3):
@@ -300,6 +303,7 @@ class Converter:
         ps, bdim, drop = got
         if name in _SAME and len(tensors) == 1 and not self._params_of(n) and ps == tensors[0].ps:
             return tensors[0]  # an op that changes nothing here (x.contiguous(), a cat of one)
+        before = set(self.seen)
         layer, ins, implicit = self._layer(n, name, m, tensors, ps, o2)
         if layer is not None and not isinstance(layer, Layer):  # a block of layers for one module
             return self._splice(n, name, layer, ins[0], got, o2)
@@ -312,6 +316,9 @@ class Converter:
                              f"the conversion of {name} is wrong")
         if n.op != "call_module":
             layer.functional = True  # peers that count modules do not see it (conventions.py)
+            new = set(self.seen) - before   # the parameters this op counts (a layer scale's)
+            if new and new <= self.frozen:  # requires_grad=False in torch: frozen for --training
+                layer.trainable = False
         key = self.full.add(self.names.get(n) or self.row(n), layer, ins, implicit=implicit)
         self._ps[key] = ps
         return _T(key, ps, bdim, drop, tuple(o2.shape))
