@@ -173,6 +173,42 @@ def test_a_batch_hard_coded_in_a_reshape_is_refused(tmp_path, run):
     assert "fixes the batch at 8" in res.stderr and res.stderr.count("\n") == 1
 
 
+
+def test_a_fixed_batch_with_batch_free_side_tensors_reads_per_sample():
+    """Batch fixed at 8, per sample, with tensors whose leading 1 is no batch: a bias unsqueezed
+    at run time (1x8x1x1 at any batch) and the flatten's shape arithmetic (Shape, Gather,
+    Unsqueeze: a 1-element vector at any batch). Refused before ("1x8x1x1 at batch 8, 1x8x1x1
+    at batch 1"; found by review); the figures as the batch-1 arithmetic, the shape as ONNX's
+    reference run gives it."""
+    ints = lambda name, v: numpy_helper.from_array(np.array(v, dtype=np.int64), name)  # noqa: E731
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Unsqueeze", ["b", "axes"], ["bu"]),
+             helper.make_node("Add", ["c", "bu"], ["a"]),
+             helper.make_node("Shape", ["a"], ["s"]),
+             helper.make_node("Gather", ["s", "zero"], ["n"]),
+             helper.make_node("Unsqueeze", ["n", "first"], ["nu"]),
+             helper.make_node("Concat", ["nu", "rest"], ["shape"], axis=0),
+             helper.make_node("Reshape", ["a", "shape"], ["y"])]
+    m = model_of(nodes, [vi("x", [8, 3, 6, 6])], [vi("y", None)],
+                 [weight("w", [4, 3, 3, 3]), weight("b", [4]), ints("axes", [0, 2, 3]), ints("zero", 0),
+                  ints("first", [0]), ints("rest", [-1])])
+    assert ref_shape(m, "x", (8, 3, 6, 6)) == (8, 4 * 6 * 6)
+    r = cc.analyze(from_onnx(m))
+    assert tuple(r.rows[-1].output) == (4 * 6 * 6,)
+    assert r.totals["params"] == 4 * 3 * 9 + 4
+    assert r.totals["macs"] == 4 * 6 * 6 * 3 * 9
+
+
+def test_a_mean_over_a_fixed_batch_is_refused(tmp_path, run):
+    # ReduceMean over axis 0: 1x4x6x6 at batch 8 as at 1 (the same shape), but one row for the
+    # whole batch: per sample figures would be wrong
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("ReduceMean", ["c"], ["y"], axes=[0], keepdims=1)]
+    m = model_of(nodes, [vi("x", [8, 3, 6, 6])], [vi("y", None)], [weight("w", [4, 3, 3, 3])])
+    assert ref_shape(m, "x", (8, 3, 6, 6)) == (1, 4, 6, 6)
+    res = run(save(tmp_path, m))
+    assert res.exit_code == 2 and "fixes the batch at 8" in res.stderr and res.stderr.count("\n") == 1
+
 def test_batch_folded_into_a_conv():
     # a sample of 6 channels run as two images of 3 (window partitions fold like this): two convs' MACs
     to2 = numpy_helper.from_array(np.array([2, 3, 8, 8], dtype=np.int64), "to2")

@@ -202,16 +202,28 @@ def _same_per_sample(onnx, model, name: str, dims: tuple, at_one: dict, source: 
     for out in m.graph.output:
         out.type.tensor_type.ClearField("shape")
     at_n = shapes(infer(onnx, m, source))
+    data = _carries_samples(m.graph, name)
     for node in m.graph.node:
         for out in node.output:
             a, b = at_one.get(out), at_n.get(out)
-            if a is None or b is None:
+            if a is None or b is None or out not in data:
                 continue
             if b != ((dims[0], *a[1:]) if a and a[0] == 1 else a):
                 raise OnnxError(f"{source}: the file fixes the batch at {dims[0]} and its shapes depend on it "
                                 f"({node.op_type} {node.name or out!r}: {_text(b)} at batch {dims[0]}, {_text(a)} "
                                 f"at batch 1): convcalc reads a model per sample; export it with batch 1 or a "
                                 f"dynamic batch")
+
+
+def _carries_samples(graph, name: str) -> set:
+    """The tensors computed from the input's values (not from its shape alone, through Shape or
+    Size): only these carry the batch. A bias unsqueezed to 1xCx1x1, or the flatten's
+    [N] from Shape, has a leading 1 that is no batch."""
+    data = {name}
+    for node in graph.node:  # (in order: ONNX graphs are sorted)
+        if node.op_type not in ("Shape", "Size") and any(i in data for i in node.input):
+            data.update(node.output)
+    return data
 
 
 def _unsized(model, known) -> bool:
