@@ -310,3 +310,28 @@ def test_a_frozen_parameter_used_by_an_op_is_frozen():
     assert t.totals["backward_macs"] == _flop_counter_backward(net, torch.randn(1, 3, 6, 6)) == 2 * 36 * 4
     result = verify_training(model)
     assert result.ok, [(r.name, r.checks) for r in result.layers if not r.ok]
+
+
+def test_partly_frozen_layers_traced_as_functions():
+    """nn.TransformerEncoderLayer is read from its functions (F.linear, F.layer_norm on the
+    parameters): linear1's weight frozen and norm1's bias frozen count as frozen there too, and
+    the backward drops linear1's weight gradient, L*E*F MACs by hand, the drop FlopCounterMode
+    measures in torch. They counted as trainable (found by review). (No verify --training: its
+    attention runs as a generic op the NumPy backward has no kernel for.)"""
+    from convcalc.io.torch_import import from_torch
+    L, E, FF = 5, 8, 16
+
+    def both(freeze):
+        torch.manual_seed(0)
+        net = torch.nn.TransformerEncoderLayer(E, 2, FF, dropout=0.0, batch_first=True)
+        for n, p in net.named_parameters():
+            p.requires_grad_(n not in freeze)
+        model = from_torch(net, (L, E))
+        return net, analyze(model, training=True), _flop_counter_backward(net, torch.randn(1, L, E))
+
+    _, whole, torch_whole = both(())
+    net, part, torch_part = both(("linear1.weight", "norm1.bias"))
+    assert part.training["frozen_params"] == E * FF + E
+    assert part.training["trainable_params"] == sum(p.numel() for p in net.parameters() if p.requires_grad)
+    assert torch_whole - torch_part == L * E * FF
+    assert whole.totals["backward_macs"] - part.totals["backward_macs"] == L * E * FF

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import math
 import re
 
+from ..errors import ConvcalcError
 from ..graph import Graph, to_graph
 from ..layers.base import Layer
 from ..layers import linear, ops, tensor
@@ -319,9 +321,26 @@ class Converter:
             new = set(self.seen) - before   # the parameters this op counts (a layer scale's)
             if new and new <= self.frozen:  # requires_grad=False in torch: frozen for --training
                 layer.trainable = False
+            elif new & self.frozen:         # some (F.linear's weight, not its bias)
+                layer.frozen_params = self._frozen_names(n, layer, ins, new)
         key = self.full.add(self.names.get(n) or self.row(n), layer, ins, implicit=implicit)
         self._ps[key] = ps
         return _T(key, ps, bdim, drop, tuple(o2.shape))
+
+    def _frozen_names(self, n, layer, ins, new) -> frozenset:
+        """The layer's names (``weight_shapes`` keys) of the frozen parameters among ``new``, those
+        it counts: in the call's order where they are its weights in order (F.linear's weight,
+        bias; F.layer_norm's), else where the size names one; one it cannot place stays trainable."""
+        try:
+            sizes = {k: math.prod(s) for k, s in layer.weight_shapes(self._ps_of(ins[0])).items()}
+        except (ConvcalcError, TypeError, ValueError):  # (a kind that cannot say: none placed)
+            return frozenset()
+        order = [i for v in self._tensor_args(n) if isinstance(v, _C) for i in v.params if i in new]
+        if [self.seen[i] for i in order] == list(sizes.values()):
+            return frozenset(k for k, i in zip(sizes, order) if i in self.frozen)
+        counts = list(sizes.values())
+        return frozenset(k for i in new & self.frozen for k, size in sizes.items()
+                         if size == self.seen[i] and counts.count(size) == 1)
 
     def _splice(self, n, name, block, src, got, o2):
         """Add ``block``'s layers reading ``src`` under the module's row name."""
