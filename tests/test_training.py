@@ -319,6 +319,7 @@ def test_partly_frozen_layers_traced_as_functions():
     measures in torch. They counted as trainable (found by review). (No verify --training: its
     attention runs as a generic op the NumPy backward has no kernel for.)"""
     from convcalc.io.torch_import import from_torch
+
     L, E, FF = 5, 8, 16
 
     def both(freeze):
