@@ -1,4 +1,5 @@
 """The plain layer table (render/grid.py) against rich itself: the same characters, or a refusal."""
+import functools
 import io
 
 import pytest
@@ -95,6 +96,7 @@ from convcalc.render.symbolic import fitted_symbolic_table, print_fitted_table  
 from convcalc.sym import dims  # noqa: E402
 
 
+@functools.lru_cache(maxsize=None)  # (each report is read by five widths)
 def _symbolic(name, layout="chw", batch=1):
     H, W = dims("H W")
     return cc.analyze(zoo.get(name), (3, H, W), batch=batch), layout
