@@ -105,7 +105,8 @@ class _Walker:
             return None
         if len(fields) > 1:
             split = fields[0].split if all(f.split == fields[0].split for f in fields) else ()
-            return rfmath.Field(rfmath.union([f.axes for f in fields]), fields[0].units, fields[0].carry, split)
+            return rfmath.Field(rfmath.union([f.axes for f in fields], fields[0].units), fields[0].units,
+                                fields[0].carry, split)
         return rfmath.propagate(fields[0], inf, tuple(inf.shape))
 
 

@@ -195,13 +195,18 @@ def globalize(rfs: tuple, sizes: tuple) -> tuple:
     return tuple(out)
 
 
-def union(paths: list) -> tuple:
-    """Field of a unit fed by several paths: from the leftmost to the rightmost reach."""
+def union(paths: list, units: Optional[tuple] = None) -> tuple:
+    """Field of a unit fed by several paths: from the leftmost to the rightmost reach
+    (``units``: how many units the tensor has along each axis, where known)."""
     paths = [p for p in paths if p is not None]
     if not paths:
         return None
     out = []
-    for axis in zip(*paths):
+    for k, axis in enumerate(zip(*paths)):
+        drifting = _union_drifting(axis, units[k] if units is not None and k < len(units) else None)
+        if drifting is not None:
+            out.append(drifting)
+            continue
         lo = smin(*[simplify(a.start - _div(a.size, 2)) for a in axis])
         hi = smax(*[simplify(a.start + _div(a.size, 2)) for a in axis])
         jumps = [a.jump for a in axis]
@@ -213,6 +218,33 @@ def union(paths: list) -> tuple:
         out.append(AxisRF(size=simplify(hi - lo), jump=jump, start=simplify(_div(lo + hi, 2)),
                           exact=all(a.exact for a in axis), period=math.lcm(*[a.period for a in axis])))
     return tuple(out)
+
+
+def _union_drifting(axis, n) -> Optional[AxisRF]:
+    """Paths whose jumps differ (an align_corners resize beside a skip path): their fields drift
+    apart along the axis, so no one size is every unit's. The largest over the tensor's ``n``
+    units, marked as a bound, and the first unit's own centre."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1 or any(a.is_global for a in axis) \
+            or not all(_numbers(a.size, a.start, a.jump) for a in axis) or len({Fraction(a.jump) for a in axis}) < 2:
+        return None
+    fields = []
+    for a in axis:
+        ph, J = _phases(a), Fraction(a.jump)
+        if ph is not None:
+            fields.append([_hull(ph, J, (u,)) for u in range(n)])
+        else:
+            c, half = Fraction(a.start), Fraction(a.size) / 2
+            fields.append([(c + u * J - half, c + u * J + half) for u in range(n)])
+    per_unit = []
+    for u in range(n):
+        got = [f[u] for f in fields if f[u] is not None]
+        per_unit.append((min(g[0] for g in got), max(g[1] for g in got)) if got else None)
+    seen = [p for p in per_unit if p is not None]
+    if not seen:
+        return None
+    lo, hi = per_unit[0] if per_unit[0] is not None else seen[0]
+    return AxisRF(size=simplify(max(b - a for a, b in seen)), jump=simplify(max(Fraction(a.jump) for a in axis)),
+                  start=simplify((lo + hi) / 2), exact=False)
 
 
 def _union_phases(axis) -> Optional[AxisRF]:

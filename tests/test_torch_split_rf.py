@@ -148,3 +148,31 @@ def test_split_1d_property(r, n, k, into, data):
     got = engine_field(report.rows[-1].rf[0], u, L)
     assert (got,) == torch_support(net, (2, L), pick)
     assert verify(from_torch(net.float(), (2, L))).ok
+
+
+class DriftingJoin(nn.Module):
+    """A skip path (jump 1) added to an align_corners resize of a pooled path (jump 7/15 * 2):
+    the two paths' fields drift apart along the axis."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1)
+        self.c = nn.Conv2d(4, 2, 3, padding=1)
+
+    def forward(self, x):
+        y = self.a(x)
+        z = F.interpolate(self.b(F.max_pool2d(y, 2)), scale_factor=2, mode="bilinear", align_corners=True)
+        return self.c(y + z)
+
+
+def test_paths_with_different_jumps_give_the_largest_field_as_a_bound():
+    # no one size is every unit's (torch: 7 pixels at the edges, 12 mid-image): the engine gives
+    # the largest, marked inexact, and it holds at every unit
+    net = DriftingJoin()
+    arf = cc.summary(from_torch(net, (3, 16, 16))).rows[-1].rf[0]
+    assert verify(from_torch(net, (3, 16, 16))).ok
+    widths = []
+    for u in range(16):  # (torch_support runs the net in float64)
+        (lo, hi), _ = torch_support(net, (3, 16, 16), lambda y, u=u: y[0, :, u, u])
+        widths.append(hi - lo + 1)
+    assert not arf.exact and arf.size == max(widths) == 12 and min(widths) == 7
