@@ -104,10 +104,19 @@ def _hull(phases, jump, units):
     return None if lo is None else (lo, hi)
 
 
-def _span(a: int, b: int, P: int):
-    """Units a..b, as far as their hull goes: lo(v + P) = lo(v) + P*jump, so the least lo is
-    among the first P units and the largest hi among the last P."""
-    return range(a, b + 1) if b - a < 2 * P else [*range(a, a + P), *range(b - P + 1, b + 1)]
+def _span(a: int, b: int, P: int, step: int = 1):
+    """Units a..b (every ``step``-th: a dilated window skips the units between its taps), as far
+    as their hull goes: lo(v + P) = lo(v) + P*jump, so without holes the least lo is among the
+    first P units and the largest hi among the last P."""
+    if step > 1 or b - a < 2 * P:
+        return range(a, b + 1, step)
+    return [*range(a, a + P), *range(b - P + 1, b + 1)]
+
+
+def _union_at(fields):
+    """The union of some paths' fields of one unit ((lo, hi), or None: sees nothing)."""
+    got = [f for f in fields if f is not None]
+    return (min(f[0] for f in got), max(f[1] for f in got)) if got else None
 
 
 def _from_phases(phases: list, jump, exact: bool) -> Optional[AxisRF]:
@@ -142,19 +151,17 @@ def _exact_window(rf: AxisRF, w) -> Optional[AxisRF]:
             return None
         A, B = w.lattice
         n = A * (P // math.gcd(P, B))
-        K = 4  # taps are read off interior units (no clamping at the image edge), then shifted back
-        taps = [w.taps(r + K * A) for r in range(n)] if n <= MAX_PERIOD else None
-        if taps is None:
+        if n > MAX_PERIOD:
             return None
-        step = w.dilation  # a dilated transposed conv's taps skip the units between them
-        out = [None if t is None else _hull(phases, J, range(t[0] - K * B, t[1] - K * B + 1, step) if step > 1
-                                            else _span(t[0] - K * B, t[1] - K * B, P)) for t in taps]
+        K = 4  # taps are read off interior units (no clamping at the image edge), then shifted back
+        taps = [w.taps(r + K * A) for r in range(n)]
+        out = [None if t is None else _hull(phases, J, _span(t[0] - K * B, t[1] - K * B, P, w.dilation))
+               for t in taps]
         return _from_phases(out, J * B / A, rf.exact and w.exact)
     if not all(isinstance(v, int) for v in (w.k, w.s, w.p, w.dilation)):
         return None
-    n, d = P // math.gcd(P, w.s), w.dilation
-    out = [_hull(phases, J, range(u * w.s - w.p, u * w.s - w.p + w.k, d) if d > 1 else
-                 _span(u * w.s - w.p, u * w.s - w.p + w.k - 1, P)) for u in range(n)]
+    n = P // math.gcd(P, w.s)
+    out = [_hull(phases, J, _span(u * w.s - w.p, u * w.s - w.p + w.k - 1, P, w.dilation)) for u in range(n)]
     return _from_phases(out, J * w.s, rf.exact and w.exact)
 
 
@@ -203,18 +210,16 @@ def union(paths: list, units: Optional[tuple] = None) -> tuple:
         return None
     out = []
     for k, axis in enumerate(zip(*paths)):
-        drifting = _union_drifting(axis, units[k] if units is not None and k < len(units) else None)
-        if drifting is not None:
-            out.append(drifting)
+        exact = _union_drifting(axis, units[k] if units is not None and k < len(units) else None)
+        if exact is None:
+            exact = _union_phases(axis)
+        if exact is not None:
+            out.append(exact)
             continue
         lo = smin(*[simplify(a.start - _div(a.size, 2)) for a in axis])
         hi = smax(*[simplify(a.start + _div(a.size, 2)) for a in axis])
         jumps = [a.jump for a in axis]
         jump = None if any(j is None for j in jumps) else smax(*jumps)
-        exact = _union_phases(axis)
-        if exact is not None:
-            out.append(exact)
-            continue
         out.append(AxisRF(size=simplify(hi - lo), jump=jump, start=simplify(_div(lo + hi, 2)),
                           exact=all(a.exact for a in axis), period=math.lcm(*[a.period for a in axis])))
     return tuple(out)
@@ -235,10 +240,7 @@ def _union_drifting(axis, n) -> Optional[AxisRF]:
         else:
             c, half = Fraction(a.start), Fraction(a.size) / 2
             fields.append([(c + u * J - half, c + u * J + half) for u in range(n)])
-    per_unit = []
-    for u in range(n):
-        got = [f[u] for f in fields if f[u] is not None]
-        per_unit.append((min(g[0] for g in got), max(g[1] for g in got)) if got else None)
+    per_unit = [_union_at(f[u] for f in fields) for u in range(n)]
     seen = [p for p in per_unit if p is not None]
     if not seen:
         return None
@@ -257,10 +259,7 @@ def _union_phases(axis) -> Optional[AxisRF]:
     P, J = math.lcm(*[len(p) for p in phases]), Fraction(axis[0].jump)
     if P > MAX_PERIOD:
         return None
-    out = []
-    for u in range(P):
-        fields = [h for h in (_hull(p, J, (u,)) for p in phases) if h is not None]
-        out.append((min(f[0] for f in fields), max(f[1] for f in fields)) if fields else None)
+    out = [_union_at(_hull(p, J, (u,)) for p in phases) for u in range(P)]
     return _from_phases(out, J, all(a.exact for a in axis))
 
 

@@ -433,9 +433,7 @@ def propagate(layer, kern, ins, xs, y, weights, buffers) -> tuple:
             if f.dim >= len(shapes[k]) or np.shape(f.lo)[-1:] != (shapes[k][f.dim],):
                 out.append(f.spread())  # the axis no longer runs along that dim: positionless
                 continue
-            if (k, f.dim) not in cache:
-                cache[k, f.dim] = _reach(layer, kern, weights, buffers, shapes, k, f.dim, out_shape)
-            r = cache[k, f.dim]
+            r = _cached(cache, k, f.dim, lambda d=f.dim: _reach(layer, kern, weights, buffers, shapes, k, d, out_shape))
             out.append(None if r is None else _through(r, f, f.dim))
         per_input.append(_relocate(out, fields, shapes[k], out_shape))
     return tuple(_union([p[a] for p in per_input]) for a in range(len(ins[0])))
