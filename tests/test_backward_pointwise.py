@@ -10,6 +10,7 @@ import convcalc as cc  # noqa: E402
 from convcalc import kernels as K  # noqa: E402
 from convcalc.io.torch_import import from_torch  # noqa: E402
 from convcalc.verify_training import verify_training  # noqa: E402
+from torch_models import scaled_convs  # noqa: E402
 
 # op -> (torch function of the recorded arguments, the call: ("x", i) inputs, ("c", v) constants)
 UNARY = {"neg": torch.neg, "exp": torch.exp, "exp2": torch.exp2, "expm1": torch.expm1, "log": torch.log,
@@ -62,17 +63,14 @@ def test_the_same_input_twice_adds_both_gradients():
     _run("mul", (("x", 0), ("x", 0)), torch.mul, [x])   # d(x*x)/dx = 2x
 
 
-class Elementwise(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
-        self.scale = torch.nn.Parameter(torch.rand(4, 1, 1) + 0.5)
-        self.head = torch.nn.Conv2d(4, 2, 1)
+def _elementwise(s, x):
+    y = s.conv(x)
+    y = torch.sigmoid(y) * s.scale + y.exp() / 4
+    return s.head(torch.sqrt(y * y + 1.0) - y.clamp(min=-0.5))  # (verify's weights are any sign)
 
-    def forward(self, x):
-        y = self.conv(x)
-        y = torch.sigmoid(y) * self.scale + y.exp() / 4
-        return self.head(torch.sqrt(y * y + 1.0) - y.clamp(min=-0.5))  # (verify's weights are any sign)
+
+def Elementwise():
+    return scaled_convs(_elementwise)
 
 
 def test_verify_training_runs_an_imported_model_of_elementwise_calls():

@@ -288,18 +288,8 @@ def test_a_frozen_parameter_used_by_an_op_is_frozen():
     from convcalc.io.torch_import import from_torch
     from convcalc.verify_training import verify_training
 
-    class Scaled(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
-            self.scale = torch.nn.Parameter(torch.rand(4, 1, 1) + 0.5)
-            self.head = torch.nn.Conv2d(4, 2, 1)
-
-        def forward(self, x):
-            return self.head(self.conv(x) * self.scale)
-
     torch.manual_seed(0)
-    net = Scaled()
+    net = tm.scaled_convs(lambda s, x: s.head(s.conv(x) * s.scale))
     for p in [net.scale, *net.conv.parameters()]:
         p.requires_grad_(False)
     model = from_torch(net, (3, 6, 6))

@@ -18,6 +18,13 @@ class Fn(nn.Module):
         return self.f(self, x)
 
 
+def scaled_convs(f):
+    """conv 3->4 k3 p1, a per-channel parameter ``scale`` (a layer scale) and a 1x1 head 4->2,
+    combined by ``f(self, x)``."""
+    return Fn(f, conv=nn.Conv2d(3, 4, 3, padding=1), scale=nn.Parameter(torch.rand(4, 1, 1) + 0.5),
+              head=nn.Conv2d(4, 2, 1))
+
+
 class BasicBlock(nn.Module):
     def __init__(self, cin, planes, stride=1):
         super().__init__()
