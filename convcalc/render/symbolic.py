@@ -51,16 +51,20 @@ def _justify(header: str) -> str:
 
 def fitted_symbolic_table(report, layout: str, width: int):
     """(a rich Table no wider than ``width`` when possible, the notes below it): see :func:`_fitted`."""
+    headers, rows, notes, fits = _fitted(report, layout, width)
+    return _rich_table(_title(report, layout), headers, rows, fits), notes
+
+
+def _rich_table(title: str, headers, rows, fits: bool):
     from rich import box
     from rich.table import Table
 
-    headers, rows, notes, fits = _fitted(report, layout, width)
-    t = Table(title=_title(report, layout), box=box.SIMPLE_HEAD, title_justify="left")
+    t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
     for h in headers:
         t.add_column(h, no_wrap=fits, overflow="fold", justify=_justify(h))
     for n, row in enumerate(rows):
         t.add_row(*row, style="bold" if n == len(rows) - 1 else None)
-    return t, notes
+    return t
 
 
 def print_fitted_table(console, report, layout: str = "chw") -> list:
@@ -71,17 +75,16 @@ def print_fitted_table(console, report, layout: str = "chw") -> list:
     from .grid import Unsupported
 
     headers, rows, notes, fits = _fitted(report, layout, console.width)
+    title = _title(report, layout)
     if console.color_system is None and not console.record:
         try:
-            out = list(lines(_title(report, layout), [Column(h, _justify(h), fits) for h in headers], rows,
-                             console.width))
+            out = list(lines(title, [Column(h, _justify(h), fits) for h in headers], rows, console.width))
         except Unsupported:
             pass
         else:
             write_lines(console.file, out)
             return notes
-    table, notes = fitted_symbolic_table(report, layout, console.width)
-    console.print(table)
+    console.print(_rich_table(title, headers, rows, fits))  # (the fit above, not computed again)
     return notes
 
 
