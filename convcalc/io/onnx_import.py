@@ -16,6 +16,7 @@ from typing import Optional
 from ..errors import ConvcalcError
 from ..graph import Graph
 from ..layers import ops, tensor
+from ..sym import prod
 from ..zoo import Model
 from . import onnx_read as rd
 from .onnx_ops import CONFIG, rule
@@ -87,7 +88,7 @@ class Converter:
             self.vals[t.name] = _K()
         for name, (dims, dtype) in inits.items():  # the file's initializers: floats are parameters
             self.full[name] = dims
-            n = _numel(dims)
+            n = prod(dims)
             self.vals[name] = _K({name: n} if dtype in rd.FLOAT_TYPES and n else {})
 
     # -- what the rules ask ----------------------------------------------------------------------
@@ -130,8 +131,8 @@ class Converter:
             self.warnings.append(f"{row_name(node, 0)}: {node.op_type} is not counted ({e})")
             return None
         if tuple(inf.shape) != tuple(ps):
-            self.warnings.append(f"{row_name(node, 0)}: ONNX infers {_text(ps)} but {layer.kind} gives "
-                                 f"{_text(inf.shape)}; the {node.op_type} is not counted")
+            self.warnings.append(f"{row_name(node, 0)}: ONNX infers {rd.dims_text(ps)} but {layer.kind} gives "
+                                 f"{rd.dims_text(inf.shape)}; the {node.op_type} is not counted")
             return None
         shared = any(k in self.seen for k in params)
         counted = self.new_params(params)
@@ -202,7 +203,7 @@ class Converter:
         ps, drop = per_sample(full)
         if out in self.assumed:
             self.warnings.append(f"{row_name(node, index)}: ONNX cannot infer the shape of {node.op_type}; "
-                                 f"taken as its input's ({_text(ps)})")
+                                 f"taken as its input's ({rd.dims_text(ps)})")
         x = acts[0]
         if node.op_type in _PASS and node.domain in ("", "ai.onnx") and len(acts) == 1 and ins[0] is x \
                 and ps == x.ps and drop == x.drop:
@@ -255,17 +256,6 @@ class Converter:
             key = self.graph.add(f"{row_name(node, index)}.{i}", layer, [x.key])
             self.ps[key] = ps
             self.vals[out] = _A(key, ps, drop)
-
-
-def _numel(dims) -> int:
-    out = 1
-    for d in dims:
-        out *= int(d)
-    return out
-
-
-def _text(shape) -> str:
-    return "x".join(str(d) for d in shape) or "scalar"
 
 
 def from_onnx(source, input_shape=None, name: Optional[str] = None) -> Model:

@@ -16,6 +16,8 @@ from __future__ import annotations
 from ..errors import ConvcalcError
 from ..layers import act, conv, linear, norm, ops, pool, tensor
 from ..layers.merge import COMBINE
+from ..sym import prod
+from .onnx_read import dims_text
 
 ONNX_OPS: dict = {}
 
@@ -98,10 +100,6 @@ def _pads(a, sizes, kernel, stride, dilation):
     return tuple((p[i], p[i + nd]) for i in range(nd))
 
 
-def _text(shape) -> str:
-    return "x".join(str(d) for d in shape)
-
-
 def _window(a, nd, kernel=None):
     k = tuple(a.get("kernel_shape", kernel or ()))
     return k, tuple(a.get("strides", [1] * nd)), tuple(a.get("dilations", [1] * nd))
@@ -181,11 +179,11 @@ def _pool(ctx, node, a, ins, acts, ps):
         return layer, [x.key], False
     if layer is not None and layer.ceil_mode:
         try:
-            want = _text(layer.infer(x.ps).shape)
+            want = dims_text(layer.infer(x.ps).shape)
         except ConvcalcError:
             want = None
         if want is not None:  # older opsets' inference keeps a window that starts in the padding
-            ctx.warn(node, f"ONNX shape inference (opset {ctx.opset}) gives {_text(ps)}, but ceil_mode drops a "
+            ctx.warn(node, f"ONNX shape inference (opset {ctx.opset}) gives {dims_text(ps)}, but ceil_mode drops a "
                            f"last window that starts in the padding (ONNX's spec, PyTorch): {want}; ONNX's size is kept")
     return ops.Op(node.op_type, ps, 0), [x.key], False  # pooling: 0 MACs however it pads
 
@@ -218,17 +216,10 @@ def _gemm(ctx, node, a, ins, acts, ps):
     x, w = _one(acts, ins), ins[1]
     if x is not None and x.drop and not a.get("transA") and not ctx.is_act(w):
         c = ctx.full.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-        bias = c is not None and _numel(c) == n
+        bias = c is not None and prod(c) == n
         if c is None or bias:
             return ctx.mapped(node, linear.Linear(k, n, bias=bias), [x], ps, ctx.params(node, (1, 2)))
     return _generic(ctx, node, acts, ps, m * n * k)
-
-
-def _numel(dims) -> int:
-    out = 1
-    for d in dims:
-        out *= d
-    return out
 
 
 @register("MatMul")
@@ -255,7 +246,7 @@ def _einsum(ctx, node, a, ins, acts, ps):
     sizes = {}
     for term, shape in zip(lhs, shapes):
         sizes.update(zip(term, shape))
-    macs = _numel(sizes.values()) if len(lhs) > 1 else 0  # every index combination: one multiply-add
+    macs = prod(sizes.values()) if len(lhs) > 1 else 0  # every index combination: one multiply-add
     return _generic(ctx, node, acts, ps, macs)
 
 
@@ -336,7 +327,7 @@ def _activation(ctx, node, a, ins, acts, ps):
         layer = act.Dropout(a.get("ratio", 0.5))
     else:  # PRelu: one slope or one per channel
         slope = ctx.full.get(node.input[1])
-        n = _numel(slope) if slope is not None else 0
+        n = prod(slope) if slope is not None else 0
         if not (n == 1 or (x.ps and n == x.ps[0])):
             return _generic(ctx, node, acts, ps)
         return ctx.mapped(node, act.PReLU(n), [x], ps, ctx.params(node, (1,)))
