@@ -13,6 +13,7 @@ import os
 
 from ..errors import ConvcalcError, UnknownModel
 from ..sym import is_sym, prod
+from .onnx_fold import fold
 
 
 class OnnxError(ConvcalcError):
@@ -160,17 +161,13 @@ def prepare(model, given, source: str):
     graph = model.graph
     _set_dims(next(i for i in graph.input if i.name == inp.name), full)
     if old is None or list(old) != list(full):  # shapes recorded for other sizes would contradict these
-        del graph.value_info[:]
-        for out in graph.output:
-            out.type.tensor_type.ClearField("shape")
+        _forget_shapes(graph)
     inferred = infer(onnx, model, source)
     weights, values = {n for n, (_, t) in inits.items() if t in FLOAT_TYPES}, {}
     for _ in range(256):  # each round sizes what the folded values reach (a pad, then its reshape...)
         known = shapes(inferred)
         if not _unsized(inferred, known):
             break
-        from .onnx_fold import fold
-
         if not fold(inferred, weights, known, values):
             break
         del inferred.graph.value_info[:]
@@ -191,9 +188,7 @@ def _same_per_sample(onnx, model, name: str, dims: tuple, at_one: dict, source: 
     m = onnx.ModelProto()
     m.CopyFrom(model)
     _set_dims(next(i for i in m.graph.input if i.name == name), dims)
-    del m.graph.value_info[:]
-    for out in m.graph.output:
-        out.type.tensor_type.ClearField("shape")
+    _forget_shapes(m.graph)
     at_n = shapes(infer(onnx, m, source))
     data = _carries_samples(m.graph, name)
     for node in m.graph.node:
@@ -206,6 +201,13 @@ def _same_per_sample(onnx, model, name: str, dims: tuple, at_one: dict, source: 
                                 f"({node.op_type} {node.name or out!r}: {dims_text(b)} at batch {dims[0]}, {dims_text(a)} "
                                 f"at batch 1): convcalc reads a model per sample; export it with batch 1 or a "
                                 f"dynamic batch")
+
+
+def _forget_shapes(graph) -> None:
+    """Drop the shapes inference or the exporter recorded (they hold for another input size)."""
+    del graph.value_info[:]
+    for out in graph.output:
+        out.type.tensor_type.ClearField("shape")
 
 
 def _carries_samples(graph, name: str) -> set:
