@@ -87,13 +87,9 @@ def _pads(a, sizes, kernel, stride, dilation):
     """(lo, hi) per axis from ONNX's ``pads`` (all begins, then all ends) or ``auto_pad``."""
     nd = len(kernel)
     auto = a.get("auto_pad", "NOTSET")
-    if auto in ("SAME_UPPER", "SAME_LOWER"):
-        pairs = []
-        for L, k, s, d in zip(sizes, kernel, stride, dilation):
-            total = max((-(-L // s) - 1) * s + d * (k - 1) + 1 - L, 0)
-            small, big = total // 2, total - total // 2
-            pairs.append((small, big) if auto == "SAME_UPPER" else (big, small))
-        return tuple(pairs)
+    if auto in ("SAME_UPPER", "SAME_LOWER"):  # TensorFlow's SAME; LOWER puts the odd pixel first
+        pairs = conv.tf_same_pairs(sizes, kernel, stride, dilation)
+        return pairs if auto == "SAME_UPPER" else tuple((hi, lo) for lo, hi in pairs)
     if auto == "VALID":
         return ((0, 0),) * nd
     p = list(a.get("pads", [0] * (2 * nd)))
