@@ -196,12 +196,6 @@ def _thop_upsample(r, b):
     return simplify(_n_out(r, b) * THOP_UPSAMPLE.get(r.layer.mode, 0))
 
 
-def _thop_linear(r, b):
-    """count_linear: in_features per output element (= MACs, no bias); a functional F.linear is
-    counted the same by the function counter (_count_matmul: output elements x inner size)."""
-    return r.macs
-
-
 # -- fvcore ---------------------------------------------------------------------------------------
 
 def _fv_adaptive(r, b):
@@ -214,11 +208,6 @@ def _fv_upsample(r, b):
     if len(r.input) != 3:
         return 0
     return simplify(_n_out(r, b) * {"nearest": 1, "bilinear": 4}.get(r.layer.mode, 0))
-
-
-def _fv_norm(r, b):
-    """batchnorm_flop_jit in eval: 2 per element with affine, 1 without."""
-    return _norm(2, 1)(r, b)
 
 
 # -- torchinfo 1.8.0 ------------------------------------------------------------------------------
@@ -302,9 +291,12 @@ def _ti_partition(r, b):
 # -- the table ------------------------------------------------------------------------------------
 
 rules(L.conv._ConvNd, fvcore=_macs, ptflops=_module(_with_bias), torchinfo=_ti_conv, thop=_module(_macs))
-rules(L.Linear, fvcore=_macs, ptflops=_module(_with_bias), torchinfo=_ti_params, thop=_thop_linear)
+# thop count_linear: in_features per output element (= MACs, no bias); a functional F.linear is
+# counted the same by the function counter (_count_matmul: output elements x inner size).
+rules(L.Linear, fvcore=_macs, ptflops=_module(_with_bias), torchinfo=_ti_params, thop=_macs)
+# fvcore batchnorm_flop_jit in eval: 2 per element with affine, 1 without.
 rules(L.BatchNorm1d, L.BatchNorm2d, L.BatchNorm3d,
-      fvcore=_fv_norm, ptflops=_pt_bn, torchinfo=_ti_params, thop=_module(_norm(4, 2)))
+      fvcore=_norm(2, 1), ptflops=_pt_bn, torchinfo=_ti_params, thop=_module(_norm(4, 2)))
 rules(L.norm._InstanceNorm, L.LayerNorm, L.GroupNorm,
       fvcore=_norm(5, 4), ptflops=_pt_bn, torchinfo=_ti_params, thop=_module(_norm(4, 2)))
 # torchvision's LayerNorm2d subclasses nn.LayerNorm: ptflops keys by exact type (not hooked, and

@@ -16,6 +16,7 @@ from typing import Optional
 from ..errors import ConvcalcError
 from ..graph import Graph
 from ..layers import ops, tensor
+from ..sym import prod
 from ..zoo import Model
 from . import onnx_read as rd
 from .onnx_ops import CONFIG, rule
@@ -70,24 +71,23 @@ class Converter:
     """Builds ``self.graph`` from an inferred ONNX model (``rd.prepare``)."""
 
     def __init__(self, model, input_name, full_in, inits, source):
-        self.model, self.source = model, source
+        self.source = source
         self.g = model.graph
         self.full = rd.shapes(model)
         self.full[input_name] = tuple(full_in)
         self.assumed = rd.assumed(model)
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.graph = Graph()
-        self.vals, self.ps, self.seen, self.warnings = {}, {}, {}, []
+        self.vals, self.seen, self.warnings = {}, {}, []
         self.consts = {i.name: i for i in self.g.initializer}  # values of the small ones and folded ones
         ps, drop = per_sample(full_in)
         self.vals[input_name] = _A(self.graph.inputs[0], ps, drop)
-        self.ps[self.graph.inputs[0]] = ps
         for t in self.g.initializer:  # folded shape arithmetic: constants, never parameters
             self.full.setdefault(t.name, tuple(int(d) for d in t.dims))
             self.vals[t.name] = _K()
         for name, (dims, dtype) in inits.items():  # the file's initializers: floats are parameters
             self.full[name] = dims
-            n = _numel(dims)
+            n = prod(dims)
             self.vals[name] = _K({name: n} if dtype in rd.FLOAT_TYPES and n else {})
 
     # -- what the rules ask ----------------------------------------------------------------------
@@ -127,11 +127,11 @@ class Converter:
         try:
             inf = layer.infer_all(shapes)
         except ConvcalcError as e:
-            self.warnings.append(f"{row_name(node, 0)}: {node.op_type} is not counted ({e})")
+            self.warn(node, f"{node.op_type} is not counted ({e})")
             return None
         if tuple(inf.shape) != tuple(ps):
-            self.warnings.append(f"{row_name(node, 0)}: ONNX infers {_text(ps)} but {layer.kind} gives "
-                                 f"{_text(inf.shape)}; the {node.op_type} is not counted")
+            self.warn(node, f"ONNX infers {rd.dims_text(ps)} but {layer.kind} gives {rd.dims_text(inf.shape)}; "
+                            f"the {node.op_type} is not counted")
             return None
         shared = any(k in self.seen for k in params)
         counted = self.new_params(params)
@@ -202,7 +202,7 @@ class Converter:
         ps, drop = per_sample(full)
         if out in self.assumed:
             self.warnings.append(f"{row_name(node, index)}: ONNX cannot infer the shape of {node.op_type}; "
-                                 f"taken as its input's ({_text(ps)})")
+                                 f"taken as its input's ({rd.dims_text(ps)})")
         x = acts[0]
         if node.op_type in _PASS and node.domain in ("", "ai.onnx") and len(acts) == 1 and ins[0] is x \
                 and ps == x.ps and drop == x.drop:
@@ -219,7 +219,6 @@ class Converter:
                 list(dict.fromkeys(t.key for t in acts)), False
         layer, keys, implicit = got
         key = self.graph.add(row_name(node, index), layer, keys, implicit=implicit)
-        self.ps[key] = ps
         self.vals[out] = made = _A(key, ps, drop)
         self._extra_outputs(node, made, index)
 
@@ -234,7 +233,6 @@ class Converter:
                 continue
             ps, drop = per_sample(full)
             key = self.graph.add(f"{row_name(node, index)}.{i}", ops.View(ps, op="item"), [first.key])
-            self.ps[key] = ps
             self.vals[out] = _A(key, ps, drop)
 
     def _split(self, node, x, index):
@@ -253,19 +251,7 @@ class Converter:
             if x.drop and drop and axis >= 1:
                 start += ps[axis - 1]
             key = self.graph.add(f"{row_name(node, index)}.{i}", layer, [x.key])
-            self.ps[key] = ps
             self.vals[out] = _A(key, ps, drop)
-
-
-def _numel(dims) -> int:
-    out = 1
-    for d in dims:
-        out *= int(d)
-    return out
-
-
-def _text(shape) -> str:
-    return "x".join(str(d) for d in shape) or "scalar"
 
 
 def from_onnx(source, input_shape=None, name: Optional[str] = None) -> Model:

@@ -16,6 +16,8 @@ from __future__ import annotations
 from ..errors import ConvcalcError
 from ..layers import act, conv, linear, norm, ops, pool, tensor
 from ..layers.merge import COMBINE
+from ..sym import prod
+from .onnx_read import dims_text
 
 ONNX_OPS: dict = {}
 
@@ -85,21 +87,13 @@ def _pads(a, sizes, kernel, stride, dilation):
     """(lo, hi) per axis from ONNX's ``pads`` (all begins, then all ends) or ``auto_pad``."""
     nd = len(kernel)
     auto = a.get("auto_pad", "NOTSET")
-    if auto in ("SAME_UPPER", "SAME_LOWER"):
-        pairs = []
-        for L, k, s, d in zip(sizes, kernel, stride, dilation):
-            total = max((-(-L // s) - 1) * s + d * (k - 1) + 1 - L, 0)
-            small, big = total // 2, total - total // 2
-            pairs.append((small, big) if auto == "SAME_UPPER" else (big, small))
-        return tuple(pairs)
+    if auto in ("SAME_UPPER", "SAME_LOWER"):  # TensorFlow's SAME; LOWER puts the odd pixel first
+        pairs = conv.tf_same_pairs(sizes, kernel, stride, dilation)
+        return pairs if auto == "SAME_UPPER" else tuple((hi, lo) for lo, hi in pairs)
     if auto == "VALID":
         return ((0, 0),) * nd
     p = list(a.get("pads", [0] * (2 * nd)))
     return tuple((p[i], p[i + nd]) for i in range(nd))
-
-
-def _text(shape) -> str:
-    return "x".join(str(d) for d in shape)
 
 
 def _window(a, nd, kernel=None):
@@ -181,11 +175,11 @@ def _pool(ctx, node, a, ins, acts, ps):
         return layer, [x.key], False
     if layer is not None and layer.ceil_mode:
         try:
-            want = _text(layer.infer(x.ps).shape)
+            want = dims_text(layer.infer(x.ps).shape)
         except ConvcalcError:
             want = None
         if want is not None:  # older opsets' inference keeps a window that starts in the padding
-            ctx.warn(node, f"ONNX shape inference (opset {ctx.opset}) gives {_text(ps)}, but ceil_mode drops a "
+            ctx.warn(node, f"ONNX shape inference (opset {ctx.opset}) gives {dims_text(ps)}, but ceil_mode drops a "
                            f"last window that starts in the padding (ONNX's spec, PyTorch): {want}; ONNX's size is kept")
     return ops.Op(node.op_type, ps, 0), [x.key], False  # pooling: 0 MACs however it pads
 
@@ -218,17 +212,10 @@ def _gemm(ctx, node, a, ins, acts, ps):
     x, w = _one(acts, ins), ins[1]
     if x is not None and x.drop and not a.get("transA") and not ctx.is_act(w):
         c = ctx.full.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-        bias = c is not None and _numel(c) == n
+        bias = c is not None and prod(c) == n
         if c is None or bias:
             return ctx.mapped(node, linear.Linear(k, n, bias=bias), [x], ps, ctx.params(node, (1, 2)))
     return _generic(ctx, node, acts, ps, m * n * k)
-
-
-def _numel(dims) -> int:
-    out = 1
-    for d in dims:
-        out *= d
-    return out
 
 
 @register("MatMul")
@@ -255,7 +242,7 @@ def _einsum(ctx, node, a, ins, acts, ps):
     sizes = {}
     for term, shape in zip(lhs, shapes):
         sizes.update(zip(term, shape))
-    macs = _numel(sizes.values()) if len(lhs) > 1 else 0  # every index combination: one multiply-add
+    macs = prod(sizes.values()) if len(lhs) > 1 else 0  # every index combination: one multiply-add
     return _generic(ctx, node, acts, ps, macs)
 
 
@@ -336,7 +323,7 @@ def _activation(ctx, node, a, ins, acts, ps):
         layer = act.Dropout(a.get("ratio", 0.5))
     else:  # PRelu: one slope or one per channel
         slope = ctx.full.get(node.input[1])
-        n = _numel(slope) if slope is not None else 0
+        n = prod(slope) if slope is not None else 0
         if not (n == 1 or (x.ps and n == x.ps[0])):
             return _generic(ctx, node, acts, ps)
         return ctx.mapped(node, act.PReLU(n), [x], ps, ctx.params(node, (1,)))

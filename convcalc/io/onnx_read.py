@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 
 from ..errors import ConvcalcError, UnknownModel
+from ..sym import is_sym, prod
+from .onnx_fold import fold
 
 
 class OnnxError(ConvcalcError):
@@ -66,7 +68,8 @@ def dims_of(value_info) -> list:
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
 
 
-def _text(dims) -> str:
+def dims_text(dims) -> str:
+    """``1x3x224x224``; ``scalar`` for no dims (shared by the ONNX modules' messages)."""
     return "x".join(str(d) for d in dims) or "scalar"
 
 
@@ -85,16 +88,14 @@ def input_dims(inp, given, source: str) -> tuple:
     dims = dims_of(inp)
     if given is not None:
         given = tuple(given)
-        from ..sym import is_sym
-
         if any(is_sym(d) for d in given):
             raise OnnxError("an ONNX model is sized by ONNX shape inference: give a numeric --input (no symbols)")
         if dims is not None and len(given) != len(dims) - 1:
-            raise OnnxError(f"--input {_text(given)} has {len(given)} dims but ONNX input {inp.name!r} is "
-                            f"{_text(dims)} (batch + {len(dims) - 1} dims per sample)")
+            raise OnnxError(f"--input {dims_text(given)} has {len(given)} dims but ONNX input {inp.name!r} is "
+                            f"{dims_text(dims)} (batch + {len(dims) - 1} dims per sample)")
         if dims is not None and len(dims) > 1 and isinstance(dims[1], int) and dims[1] and given[0] != dims[1]:
-            raise OnnxError(f"--input {_text(given)} has {given[0]} channels but ONNX input {inp.name!r} "
-                            f"({_text(dims)}) takes {dims[1]}")
+            raise OnnxError(f"--input {dims_text(given)} has {given[0]} channels but ONNX input {inp.name!r} "
+                            f"({dims_text(dims)}) takes {dims[1]}")
         return (1, *given)
     if dims is None:
         raise OnnxError(f"{source}: ONNX input {inp.name!r} has no shape; give --input (per sample, e.g. 3x224x224)")
@@ -103,7 +104,7 @@ def input_dims(inp, given, source: str) -> tuple:
     dynamic = [d for d in dims[1:] if not isinstance(d, int) or d < 1]
     if dynamic:
         raise OnnxError(f"{source}: ONNX input {inp.name!r} has dynamic sizes ({', '.join(map(str, dims))}); give --input with "
-                        f"the {len(dims) - 1} sizes per sample, e.g. --input {_text(_example(dims))}")
+                        f"the {len(dims) - 1} sizes per sample, e.g. --input {dims_text(_example(dims))}")
     return (1, *dims[1:])
 
 
@@ -138,7 +139,7 @@ def light(onnx, model, inits):
     lg.node.extend(g.node)
     lg.output.extend(g.output)
     lg.value_info.extend(g.value_info)
-    big = {name for name, (dims, _) in inits.items() if _numel(dims) > BIG}
+    big = {name for name, (dims, _) in inits.items() if prod(dims) > BIG}
     big |= {t.name for t in g.initializer if t.data_location == onnx.TensorProto.EXTERNAL}  # data not loaded
     lg.input.extend(i for i in g.input if i.name not in inits)
     lg.initializer.extend(t for t in g.initializer if t.name not in big)
@@ -146,13 +147,6 @@ def light(onnx, model, inits):
         if t.name in big:
             lg.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
     return out
-
-
-def _numel(dims) -> int:
-    n = 1
-    for d in dims:
-        n *= int(d)
-    return n
 
 
 def prepare(model, given, source: str):
@@ -167,17 +161,13 @@ def prepare(model, given, source: str):
     graph = model.graph
     _set_dims(next(i for i in graph.input if i.name == inp.name), full)
     if old is None or list(old) != list(full):  # shapes recorded for other sizes would contradict these
-        del graph.value_info[:]
-        for out in graph.output:
-            out.type.tensor_type.ClearField("shape")
+        _forget_shapes(graph)
     inferred = infer(onnx, model, source)
     weights, values = {n for n, (_, t) in inits.items() if t in FLOAT_TYPES}, {}
     for _ in range(256):  # each round sizes what the folded values reach (a pad, then its reshape...)
         known = shapes(inferred)
         if not _unsized(inferred, known):
             break
-        from .onnx_fold import fold
-
         if not fold(inferred, weights, known, values):
             break
         del inferred.graph.value_info[:]
@@ -198,9 +188,7 @@ def _same_per_sample(onnx, model, name: str, dims: tuple, at_one: dict, source: 
     m = onnx.ModelProto()
     m.CopyFrom(model)
     _set_dims(next(i for i in m.graph.input if i.name == name), dims)
-    del m.graph.value_info[:]
-    for out in m.graph.output:
-        out.type.tensor_type.ClearField("shape")
+    _forget_shapes(m.graph)
     at_n = shapes(infer(onnx, m, source))
     data = _carries_samples(m.graph, name)
     for node in m.graph.node:
@@ -210,9 +198,16 @@ def _same_per_sample(onnx, model, name: str, dims: tuple, at_one: dict, source: 
                 continue
             if b != ((dims[0], *a[1:]) if a and a[0] == 1 else a):
                 raise OnnxError(f"{source}: the file fixes the batch at {dims[0]} and its shapes depend on it "
-                                f"({node.op_type} {node.name or out!r}: {_text(b)} at batch {dims[0]}, {_text(a)} "
+                                f"({node.op_type} {node.name or out!r}: {dims_text(b)} at batch {dims[0]}, {dims_text(a)} "
                                 f"at batch 1): convcalc reads a model per sample; export it with batch 1 or a "
                                 f"dynamic batch")
+
+
+def _forget_shapes(graph) -> None:
+    """Drop the shapes inference or the exporter recorded (they hold for another input size)."""
+    del graph.value_info[:]
+    for out in graph.output:
+        out.type.tensor_type.ClearField("shape")
 
 
 def _carries_samples(graph, name: str) -> set:
