@@ -18,7 +18,7 @@ from .torch_attention import block_macs, mha_call_ok
 from .torch_einops import einops_block, einops_call, einops_module
 from .torch_export import scope as _scope, weight_layer
 from .torch_index import copy_steps
-from .torch_ops import CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY, TorchError
+from .torch_ops import CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY, TorchError, _arg
 
 
 def _unique(keys):
@@ -30,10 +30,6 @@ def _fits(layer, shapes, ps):
         return tuple(layer.infer_all(shapes).shape) == tuple(ps)
     except (ConvcalcError, TypeError, ValueError, IndexError):
         return False
-
-
-def _arg(n, i, key, default=None):
-    return n.args[i] if len(n.args) > i else n.kwargs.get(key, default)
 
 
 def rule(conv, n, name, m, tensors, ps, out):
