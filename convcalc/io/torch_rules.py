@@ -133,16 +133,14 @@ def _module(conv, n, name, m, tensors, ps):
             macs = layer.infer_all(shapes).macs if isinstance(layer, Layer) else \
                 block_macs(layer, shapes[0])
             return ops.Op(f"{name} (shared)", ps, macs, conv._new_params(params)), keys, False
-        if not isinstance(layer, Layer):  # a block: spliced in by the converter
-            conv.calls[n.target] = 1
-            conv._new_params(params)
-            if any(params.values()) and not any(p.requires_grad for p in m.parameters()):
-                for _, inner in layer.layers():  # requires_grad=False in torch: frozen for --training
-                    inner.trainable = False
-            return layer, keys, False
         conv.calls[n.target] = 1
         conv._new_params(params)
-        if any(params.values()) and not any(p.requires_grad for p in m.parameters()):
+        frozen = any(params.values()) and not any(p.requires_grad for p in m.parameters())
+        if not isinstance(layer, Layer):  # a block: spliced in by the converter
+            for _, inner in layer.layers() if frozen else ():
+                inner.trainable = False  # requires_grad=False in torch: frozen for --training
+            return layer, keys, False
+        if frozen:
             layer.trainable = False  # requires_grad=False in torch: frozen for --training
         elif any(not p.requires_grad for p in m.parameters()):  # some frozen (bias-only tuning)
             layer.frozen_params = _frozen_names(layer, m, shapes[0])
