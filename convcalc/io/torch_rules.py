@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from ..errors import ConvcalcError
+from ..graph import Sequential
 from ..layers import attention, linear, ops, tensor
 from ..layers.base import Layer
 from ..layers.merge import COMBINE
@@ -75,8 +76,6 @@ _SHUFFLE = {"pixel_shuffle": "up", "PixelShuffle": "up", "pixel_unshuffle": "dow
 def _pixel_shuffle(n, name, m, t):
     """Pixel (un)shuffle as torch defines it: a reshape that splits, a permute, a reshape that
     merges (so the receptive field follows the reshape rules: a patch, or a nearest upsampling)."""
-    from ..graph import Sequential
-
     r = getattr(m, "upscale_factor", None) or getattr(m, "downscale_factor", None) if m is not None else \
         _arg(n, 1, "upscale_factor" if _SHUFFLE[name] == "up" else "downscale_factor")
     c, h, w = t.ps
