@@ -25,6 +25,7 @@ from ..graph import Residual, Sequential, to_graph
 from ..layers import act, attention, tensor
 from ..layers.base import Layer
 from ..layers.norm import LayerNorm
+from .torch_ops import module_layer, registered
 
 
 def _infers(block, shape) -> list:
@@ -94,7 +95,7 @@ def swin(m, path):
     return Sequential(("chw", tensor.Permute((0, 3, 1, 2))), ("", layer), ("hwc", tensor.Permute((0, 2, 3, 1))))
 
 
-def patch_merging(m, path, module_layer, registered, v2=False):
+def patch_merging(m, path, v2=False):
     """torchvision PatchMerging / PatchMergingV2 on (H, W, C): the 2x2 gather as ``patchmerge``
     (between permutes), then LayerNorm and Linear (v1) or Linear and LayerNorm (v2) as torch has them."""
     reduction, norm = getattr(m, "reduction", None), getattr(m, "norm", None)
@@ -106,7 +107,7 @@ def patch_merging(m, path, module_layer, registered, v2=False):
     return block if block_params(block, (2, 2, m.dim)) == _numel(m) else None
 
 
-def maxvit(m, path, module_layer, registered):
+def maxvit(m, path):
     """torchvision PartitionAttentionLayer on (C, H, W) -> the zoo's two residual blocks."""
     import torch
 
@@ -137,10 +138,9 @@ def maxvit(m, path, module_layer, registered):
     return block
 
 
-def register_attention(registry, module_layer, registered) -> None:
+def register_attention(registry) -> None:
     """Register nn.MultiheadAttention, and torchvision's attention modules if torchvision is loaded
-    (it is never imported here). ``module_layer`` and ``registered`` are torch_ops' (passed in: no
-    import loop)."""
+    (it is never imported here)."""
     import torch
 
     have = dict(registry.items())
@@ -149,10 +149,8 @@ def register_attention(registry, module_layer, registered) -> None:
     swin_mod = sys.modules.get("torchvision.models.swin_transformer")
     if swin_mod is not None and swin_mod.ShiftedWindowAttention not in have:
         registry.register(swin_mod.ShiftedWindowAttention)(swin)
-        registry.register(swin_mod.PatchMerging)(
-            lambda m, path: patch_merging(m, path, module_layer, registered))
-        registry.register(swin_mod.PatchMergingV2)(
-            lambda m, path: patch_merging(m, path, module_layer, registered, v2=True))
+        registry.register(swin_mod.PatchMerging)(patch_merging)
+        registry.register(swin_mod.PatchMergingV2)(lambda m, path: patch_merging(m, path, v2=True))
     maxvit_mod = sys.modules.get("torchvision.models.maxvit")
     if maxvit_mod is not None and maxvit_mod.PartitionAttentionLayer not in have:
-        registry.register(maxvit_mod.PartitionAttentionLayer)(lambda m, path: maxvit(m, path, module_layer, registered))
+        registry.register(maxvit_mod.PartitionAttentionLayer)(maxvit)

@@ -8,8 +8,8 @@ tensor that does not: parameters, buffers, constants, with the parameters and MA
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
-
 import math
 import re
 
@@ -63,8 +63,6 @@ def _per_sample(s2, s3):
     for j in diff[1:]:  # several batch-sized dims (rare): keep their per-sample factors
         ps = tuple(s3[k] - s2[k] if k == j else d for k, d in enumerate(ps))
     return ps, i, f == 1
-
-
 
 
 def _text(shape) -> str:
@@ -129,7 +127,6 @@ def user_line(n) -> str:
     """`` at file:line ('code')`` of the user's code that made fx node ``n`` (its last frame
     outside torch and convcalc, as fx recorded it), or "" where fx recorded none."""
     import os
-    import re
 
     torch_dir = os.path.dirname(_torch().__file__)
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -155,9 +152,8 @@ class Converter:
         self.full = Graph()
         self.values, self.counted, self.names, self.frozen = {}, set(), {}, set()
         self.alone = {}  # torch.export graphs have no module calls: ops per module, named by the module if one
-        for n in gm.graph.nodes if exported else ():
-            if n.op == "call_function" and _scope(n):
-                self.alone[_scope(n)] = self.alone.get(_scope(n), 0) + 1
+        if exported:
+            self.alone = collections.Counter(_scope(n) for n in gm.graph.nodes if n.op == "call_function")
 
     def layer_of(self, target, m):
         if target not in self.layers:

@@ -15,7 +15,7 @@ import logging
 
 from ..errors import ConvcalcError
 from ..layers import linear, norm
-from .torch_ops import _torch
+from .torch_ops import _arg, _torch
 
 
 @contextlib.contextmanager
@@ -70,10 +70,6 @@ def _param(conv, node):
     for part in node.target.split("."):
         obj = getattr(obj, part, None)
     return obj if isinstance(obj, conv.torch.nn.Parameter) else None
-
-
-def _arg(n, i, key, default=None):
-    return n.args[i] if len(n.args) > i else n.kwargs.get(key, default)
 
 
 def _ints(v, k):

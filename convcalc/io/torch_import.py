@@ -63,7 +63,7 @@ def _trace(module, shape):
     except ImportError:
         pass
 
-    register_attention(modules, module_layer, registered)
+    register_attention(modules)
     built = {}
 
     class Tracer(fx.Tracer):

@@ -5,9 +5,7 @@ with a whole-number count. None where the op is not one of these or touches the 
 (the row then stays shape-only and verify says it has no kernel)."""
 from __future__ import annotations
 
-
-def _arg(n, i, key, default=None):
-    return n.args[i] if len(n.args) > i else n.kwargs.get(key, default)
+from .torch_ops import _arg
 
 
 def _ints(xs) -> bool:

@@ -28,6 +28,11 @@ def _torch():
     return torch
 
 
+def _arg(n, i, key, default=None):
+    """Argument ``i`` of fx node ``n``, positional or by keyword ``key``."""
+    return n.args[i] if len(n.args) > i else n.kwargs.get(key, default)
+
+
 def _tup(v):
     if isinstance(v, (list, tuple)):
         return tuple(_tup(x) for x in v)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from ..errors import ConvcalcError
+from ..graph import Sequential
 from ..layers import attention, linear, ops, tensor
 from ..layers.base import Layer
 from ..layers.merge import COMBINE
@@ -18,7 +19,7 @@ from .torch_attention import block_macs, mha_call_ok
 from .torch_einops import einops_block, einops_call, einops_module
 from .torch_export import scope as _scope, weight_layer
 from .torch_index import copy_steps
-from .torch_ops import CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY, TorchError
+from .torch_ops import CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY, TorchError, _arg
 
 
 def _unique(keys):
@@ -30,10 +31,6 @@ def _fits(layer, shapes, ps):
         return tuple(layer.infer_all(shapes).shape) == tuple(ps)
     except (ConvcalcError, TypeError, ValueError, IndexError):
         return False
-
-
-def _arg(n, i, key, default=None):
-    return n.args[i] if len(n.args) > i else n.kwargs.get(key, default)
 
 
 def rule(conv, n, name, m, tensors, ps, out):
@@ -79,8 +76,6 @@ _SHUFFLE = {"pixel_shuffle": "up", "PixelShuffle": "up", "pixel_unshuffle": "dow
 def _pixel_shuffle(n, name, m, t):
     """Pixel (un)shuffle as torch defines it: a reshape that splits, a permute, a reshape that
     merges (so the receptive field follows the reshape rules: a patch, or a nearest upsampling)."""
-    from ..graph import Sequential
-
     r = getattr(m, "upscale_factor", None) or getattr(m, "downscale_factor", None) if m is not None else \
         _arg(n, 1, "upscale_factor" if _SHUFFLE[name] == "up" else "downscale_factor")
     c, h, w = t.ps
@@ -137,16 +132,14 @@ def _module(conv, n, name, m, tensors, ps):
             macs = layer.infer_all(shapes).macs if isinstance(layer, Layer) else \
                 block_macs(layer, shapes[0])
             return ops.Op(f"{name} (shared)", ps, macs, conv._new_params(params)), keys, False
-        if not isinstance(layer, Layer):  # a block: spliced in by the converter
-            conv.calls[n.target] = 1
-            conv._new_params(params)
-            if any(params.values()) and not any(p.requires_grad for p in m.parameters()):
-                for _, inner in layer.layers():  # requires_grad=False in torch: frozen for --training
-                    inner.trainable = False
-            return layer, keys, False
         conv.calls[n.target] = 1
         conv._new_params(params)
-        if any(params.values()) and not any(p.requires_grad for p in m.parameters()):
+        frozen = any(params.values()) and not any(p.requires_grad for p in m.parameters())
+        if not isinstance(layer, Layer):  # a block: spliced in by the converter
+            for _, inner in layer.layers() if frozen else ():
+                inner.trainable = False  # requires_grad=False in torch: frozen for --training
+            return layer, keys, False
+        if frozen:
             layer.trainable = False  # requires_grad=False in torch: frozen for --training
         elif any(not p.requires_grad for p in m.parameters()):  # some frozen (bias-only tuning)
             layer.frozen_params = _frozen_names(layer, m, shapes[0])

@@ -14,6 +14,10 @@ the activation, dropouts and the residual adds, ``norm_first`` either way. With 
 """
 from __future__ import annotations
 
+import functools
+
+
+@functools.lru_cache(maxsize=None)
 def _classes() -> dict:
     """torch.nn's transformer classes -> (how many tensors their forward takes first, its plain forward)."""
     from torch import nn
