@@ -318,12 +318,12 @@ class Converter:
             if new and new <= self.frozen:  # requires_grad=False in torch: frozen for --training
                 layer.trainable = False
             elif new & self.frozen:         # some (F.linear's weight, not its bias)
-                layer.frozen_params = self._frozen_names(n, layer, ins, new)
+                layer.frozen_params = self._frozen_by_call(n, layer, ins, new)
         key = self.full.add(self.names.get(n) or self.row(n), layer, ins, implicit=implicit)
         self._ps[key] = ps
         return _T(key, ps, bdim, drop, tuple(o2.shape))
 
-    def _frozen_names(self, n, layer, ins, new) -> frozenset:
+    def _frozen_by_call(self, n, layer, ins, new) -> frozenset:
         """The layer's names (``weight_shapes`` keys) of the frozen parameters among ``new``, those
         it counts: in the call's order where they are its weights in order (F.linear's weight,
         bias; F.layer_norm's), else where the size names one; one it cannot place stays trainable."""

@@ -142,7 +142,7 @@ def _module(conv, n, name, m, tensors, ps):
         if frozen:
             layer.trainable = False  # requires_grad=False in torch: frozen for --training
         elif any(not p.requires_grad for p in m.parameters()):  # some frozen (bias-only tuning)
-            layer.frozen_params = _frozen_names(layer, m, shapes[0])
+            layer.frozen_params = _frozen_by_name(layer, m, shapes[0])
         if getattr(m, "convcalc_kind", None) == "merge":
             return None, keys, False
         return layer, keys, False
@@ -332,7 +332,7 @@ def _call(conv, n, keys, t, params):
     return tuple(out) if sizes == params else None
 
 
-def _frozen_names(layer, m, shape) -> frozenset:
+def _frozen_by_name(layer, m, shape) -> frozenset:
     """The engine's names of the module's frozen parameters (requires_grad False), where the
     layer names its weights as torch does; a name it does not know stays trainable."""
     known = layer.weight_shapes(shape)
