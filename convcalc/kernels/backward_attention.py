@@ -30,8 +30,8 @@ import math
 import numpy as np
 
 from ._util import as_float, matmul_macs
-from .attention import (_partition, _swin_windows, partition_heads, project_heads, relative_position_index,
-                        window_heads)
+from .attention import (_partition, _relative_bias, _swin_windows, partition_heads, project_heads,
+                        relative_position_index, window_heads)
 from .backward import linear_backward
 from .backward_elem import unbroadcast
 from .conv import linear
@@ -164,8 +164,7 @@ def shifted_window_attention_train(x, qkv_weight, qkv_bias, proj_weight, proj_bi
     x, qkv_weight, proj_weight, table = as_float(x, qkv_weight, proj_weight, table)
     win, mask, undo, q, k, v, macs = window_heads(x, qkv_weight, qkv_bias, window, shift, num_heads)
     bw, M, C = win.shape
-    idx = relative_position_index(*window)
-    bias = np.transpose(table[idx.reshape(-1)].reshape(M, M, -1), (2, 0, 1))[None]
+    bias = _relative_bias(table, *window)[None]
     if mask is not None:
         nW = mask.shape[0]
         mask = np.tile(mask[:, None], (bw // nW, 1, 1, 1)).astype(x.dtype)
@@ -202,8 +201,7 @@ def partition_attention_train(x, qkv_weight, qkv_bias, merge_weight, merge_bias,
     x, qkv_weight, merge_weight, table = as_float(x, qkv_weight, merge_weight, table)
     t, undo, q, k, v, macs = partition_heads(x, qkv_weight, qkv_bias, partition_size, partition_type, head_dim)
     B, G, S, C = t.shape
-    idx = relative_position_index(partition_size, partition_size)
-    bias = np.transpose(table[idx.reshape(-1)].reshape(S, S, -1), (2, 0, 1))[None, None]
+    bias = _relative_bias(table, partition_size, partition_size)[None, None]
     out, attn, m = _attend(q, k, v, bias)
     out = out.transpose(0, 1, 3, 2, 4).reshape(B, G, S, C)
     y, m2 = linear(out, merge_weight, merge_bias)
