@@ -38,7 +38,7 @@ from .layers import conv as _conv, merge as _merge, norm as _norm, pool as _pool
 from .layers.attention import _AttentionTraining
 from .registry import Registry
 from .training import TrainingOptions
-from .verify import Check, LayerResult, _uniform, draw, estimate_bytes, kernel_for
+from .verify import Check, LayerResult, _uniform, draw, estimate_bytes, kernel_for, operands
 
 FORWARD = Registry("training-mode NumPy forward")
 #: finite differences are taken in the layers holding the last quarter of the forward MACs
@@ -108,7 +108,7 @@ def forward_of(layer) -> Callable:
     if fn is not None:
         return fn
     run = kernel_for(layer).run
-    return lambda c: run(c.layer, c.xs if c.layer.arity != 1 else c.x, c.w, c.b)
+    return lambda c: run(c.layer, operands(c.layer, c.xs), c.w, c.b)
 
 
 # -- backwards: (ctx, dy) -> ([dx per input], {param: grad}, (macs_dx, macs_dw)) ------------------
