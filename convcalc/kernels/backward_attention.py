@@ -35,6 +35,7 @@ from .attention import (_partition, _relative_bias, _swin_windows, partition_hea
 from .backward import linear_backward
 from .backward_elem import unbroadcast
 from .conv import linear
+from .ops import as_matrices, reduce_axes
 
 __all__ = ["multihead_attention_train", "multihead_attention_backward", "shifted_window_attention_train",
            "shifted_window_attention_backward", "partition_attention_train", "partition_attention_backward",
@@ -278,7 +279,7 @@ def reduce_backward(dy, x, y, op="mean", dims=(), keepdim=False):
     max/min (amax/amin) split it among the tied extremes, as torch's amax does; prod by y/x;
     var/std (unbiased) through x - mean."""
     dy, x, y = as_float(dy, x, y)
-    axes = tuple(int(d) % max(x.ndim - 1, 1) + 1 for d in dims)
+    axes = reduce_axes(x, dims)
     if not keepdim:
         dy, y = np.expand_dims(dy, axes), np.expand_dims(y, axes)
     n = math.prod(x.shape[a] for a in axes)
@@ -304,8 +305,7 @@ def matmul_backward(dy, a, b, need=(True, True)):
     as torch promotes them): dA = dY @ B^T and dB = A^T @ dY, each summed back to its operand's
     shape; ``need`` says which operands want one. MACs: prod(output) * K per gradient."""
     dy, a, b = as_float(dy, a, b)
-    a2 = a if a.ndim > 2 else a[:, None, :]
-    b2 = b if b.ndim > 2 else b[:, :, None]
+    a2, b2 = as_matrices(a, b)
     dy2 = dy
     if a.ndim == 2:
         dy2 = dy2[..., None, :] if b.ndim > 2 else dy2[:, None]

@@ -62,14 +62,25 @@ def view_copy_backward(dy, x_shape, index):
     return dx.reshape(x_shape), {}, (0, 0)
 
 
+def reduce_axes(x, dims):
+    """NumPy axes of per-sample ``dims`` (0-based, negative from the end, the batch dim excluded)."""
+    return tuple(int(d) % max(x.ndim - 1, 1) + 1 for d in dims)
+
+
 def reduce(x, op="mean", dims=(), keepdim=False):
     """``op`` over per-sample ``dims`` (0-based, the batch dim excluded)."""
     x = as_float(x)
     if op not in _REDUCERS:
         raise ValueError(f"reduce: no NumPy reduction for {op!r}")
-    axes = tuple(int(d) % max(x.ndim - 1, 1) + 1 for d in dims)
+    axes = reduce_axes(x, dims)
     kw = {"ddof": 1} if op in ("std", "var") else {}
     return _REDUCERS[op](x, axis=axes, keepdims=bool(keepdim), **kw), 0
+
+
+def as_matrices(a, b):
+    """Per-sample operands of ``a @ b`` with torch's promotion of 1-d ones: a (N, K) as a row
+    (N, 1, K), b (N, K) as a column (N, K, 1)."""
+    return a if a.ndim > 2 else a[:, None, :], b if b.ndim > 2 else b[:, :, None]
 
 
 def matmul(a, b):
@@ -77,7 +88,7 @@ def matmul(a, b):
     a, b = as_float_common(a, b)
     if a.ndim < 2 or b.ndim < 2:
         raise ValueError("matmul: each input needs a batch dim and at least one more")
-    y = np.matmul(a if a.ndim > 2 else a[:, None, :], b if b.ndim > 2 else b[:, :, None])
+    y = np.matmul(*as_matrices(a, b))
     k = a.shape[-1]
     if a.ndim == 2:
         y = y[..., 0, :]
