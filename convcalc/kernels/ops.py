@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from ._util import as_float, as_float_common
+from .act import _sigmoid
 
 __all__ = ["view", "view_copy_backward", "reduce", "matmul", "pointwise"]
 
@@ -97,10 +98,6 @@ def matmul(a, b):
     return y, int(math.prod(y.shape)) * int(k)
 
 
-def _sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
 #: torch's elementwise ops by op name -> NumPy (positional arguments as torch's)
 _POINTWISE = {"add": np.add, "sub": np.subtract, "rsub": lambda a, b: np.subtract(b, a), "mul": np.multiply,
               "truediv": np.divide, "div": np.divide, "rtruediv": lambda a, b: np.divide(b, a),
@@ -108,7 +105,8 @@ _POINTWISE = {"add": np.add, "sub": np.subtract, "rsub": lambda a, b: np.subtrac
               "pow": np.power, "rpow": lambda a, b: np.power(b, a), "exp": np.exp, "exp2": np.exp2,
               "expm1": np.expm1, "log": np.log, "log2": np.log2, "log10": np.log10, "log1p": np.log1p,
               "sqrt": np.sqrt, "rsqrt": lambda x: 1 / np.sqrt(x), "abs": np.abs, "sin": np.sin, "cos": np.cos,
-              "tanh": np.tanh, "sigmoid": _sigmoid, "reciprocal": np.reciprocal, "square": np.square,
+              "tanh": np.tanh, "sigmoid": lambda x: _sigmoid(np.asarray(x)), "reciprocal": np.reciprocal,
+              "square": np.square,
               "maximum": np.maximum, "minimum": np.minimum, "sign": np.sign, "floor": np.floor, "ceil": np.ceil,
               "trunc": np.trunc, "round": np.round,
               "clamp": lambda x, min=None, max=None: np.clip(x, min, max),
