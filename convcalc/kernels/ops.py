@@ -113,6 +113,15 @@ _POINTWISE = {"add": np.add, "sub": np.subtract, "rsub": lambda a, b: np.subtrac
               "clip": lambda x, min=None, max=None: np.clip(x, min, max)}
 
 
+def bind(call, xs, weights, cast=None):
+    """The positional and keyword arguments of a recorded Pointwise ``call``: ("x", i) input i,
+    ("p", name, shape) a weight, ("c", v) a constant, ("k", name, v) a keyword constant; the
+    inputs and weights through ``cast`` if given."""
+    t = cast or (lambda a: a)
+    args = [t(xs[a[1]]) if a[0] == "x" else t(weights[a[1]]) if a[0] == "p" else a[1] for a in call if a[0] != "k"]
+    return args, {a[1]: a[2] for a in call if a[0] == "k"}
+
+
 def pointwise(xs, op, call, shape, weights=None):
     """An elementwise op of per-sample tensors ``xs`` (batch first), numbers and ``weights``
     (by name), as recorded in ``call`` (layers/ops.py Pointwise); its result must have
@@ -122,8 +131,7 @@ def pointwise(xs, op, call, shape, weights=None):
         raise ValueError(f"pointwise {op}: no NumPy kernel" + ("" if fn else " for this op") +
                          ("" if call is not None or fn is None else " (its arguments were not recorded)"))
     xs = [as_float(x) for x in xs]
-    args = [xs[a[1]] if a[0] == "x" else weights[a[1]] if a[0] == "p" else a[1] for a in call if a[0] != "k"]
-    kwargs = {a[1]: a[2] for a in call if a[0] == "k"}
+    args, kwargs = bind(call, xs, weights)
     with np.errstate(all="ignore"):  # (1/sqrt(0) on the receptive-field probe's zeros: as torch, inf)
         dtype = np.float64 if any(getattr(a, "dtype", None) == np.float64 for a in args) else np.float32
         y = np.asarray(fn(*args, **kwargs), dtype=dtype)  # (the float64 finite-difference re-run stays float64)
