@@ -118,7 +118,7 @@ def _our_net(name, np, rng, repeats):
     kind (averaged over three walks)."""
     from convcalc import zoo
     from convcalc.graph import to_graph
-    from convcalc.verify import draw, kernel_for
+    from convcalc.verify import draw, kernel_for, operands
 
     model = zoo.get(name)
     graph = to_graph(model.net)
@@ -129,8 +129,8 @@ def _our_net(name, np, rng, repeats):
         k = kernel_for(node.layer)
         shape, args = tuple(xs[0].shape[1:]), node.layer.args()
         w, b = draw(k.weights(args, shape), k.buffers(args, shape), rng)
-        plan[node.key] = (k.run, node.layer, w, b, node.layer.arity is None)
-        return k.run(node.layer, xs if node.layer.arity is None else xs[0], w, b)[0]
+        plan[node.key] = (k.run, node.layer, w, b)
+        return k.run(node.layer, operands(node.layer, xs), w, b)[0]
 
     graph.walk(x, first)
     uses = {k: len(v) for k, v in graph.consumers().items()}
@@ -147,15 +147,15 @@ def _our_net(name, np, rng, repeats):
         return y
 
     def run(node, xs):
-        fn, layer, w, b, many = plan[node.key]
-        return fn(layer, xs if many else xs[0], w, b)[0]
+        fn, layer, w, b = plan[node.key]
+        return fn(layer, operands(layer, xs), w, b)[0]
 
     per_kind = {}
 
     def timed(node, xs):
-        fn, layer, w, b, many = plan[node.key]
+        fn, layer, w, b = plan[node.key]
         t = CLOCK()
-        y = fn(layer, xs if many else xs[0], w, b)[0]
+        y = fn(layer, operands(layer, xs), w, b)[0]
         kind = layer.kind + ("(groups)" if getattr(layer, "groups", 1) > 1 else "")
         per_kind[kind] = per_kind.get(kind, 0.0) + CLOCK() - t
         return y

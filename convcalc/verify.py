@@ -276,13 +276,19 @@ def kernel_for(layer) -> Kernel:
     return KERNELS.get(layer)
 
 
+def operands(layer, xs: list):
+    """What a kernel's ``run`` takes from the input arrays ``xs``: the array itself for a
+    one-input layer, else the list (merges, and ops of two or more inputs)."""
+    return xs[0] if layer.arity == 1 else xs
+
+
 def execute(layer, xs: list, rng) -> tuple:
     """Run ``layer`` on the arrays ``xs`` with weights drawn here: (y, macs, weights, buffers)."""
     k = kernel_for(layer)
     shape = tuple(xs[0].shape[1:])
     args = layer.args()
     weights, buffers = draw(k.weights(args, shape), k.buffers(args, shape), rng)
-    y, macs = k.run(layer, xs if layer.arity != 1 else xs[0], weights, buffers)
+    y, macs = k.run(layer, operands(layer, xs), weights, buffers)
     return y, macs, weights, buffers
 
 

@@ -38,7 +38,7 @@ from .layers import conv as _conv, merge as _merge, norm as _norm, pool as _pool
 from .layers.attention import _AttentionTraining
 from .registry import Registry
 from .training import TrainingOptions
-from .verify import Check, LayerResult, _uniform, draw, estimate_bytes, kernel_for
+from .verify import Check, LayerResult, _uniform, draw, estimate_bytes, kernel_for, operands
 
 FORWARD = Registry("training-mode NumPy forward")
 #: finite differences are taken in the layers holding the last quarter of the forward MACs
@@ -56,15 +56,25 @@ class Ctx:
     w: dict = field(default_factory=dict)
     b: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict)
-    need_dx: bool = False
-    need_dw: bool = False
-    dw_part: tuple = None     # the trainable parameters' names when some are frozen (None: all)
     trainable: dict = field(default_factory=dict)   # the parameters that get a gradient
-    need_inputs: tuple = ()   # which inputs need a gradient (need_dx: any of them)
+    need_inputs: tuple = ()   # which inputs need a gradient
 
     @property
     def x(self):
         return self.xs[0]
+
+    @property
+    def need_dx(self) -> bool:
+        return any(self.need_inputs)
+
+    @property
+    def need_dw(self) -> bool:
+        return bool(self.trainable)
+
+    @property
+    def dw_part(self):
+        """The trainable parameters' names when some are frozen (None: all of them)."""
+        return None if len(self.trainable) == len(self.w) else tuple(self.trainable)
 
 
 # -- training-mode forwards -----------------------------------------------------------------------
@@ -108,7 +118,7 @@ def forward_of(layer) -> Callable:
     if fn is not None:
         return fn
     run = kernel_for(layer).run
-    return lambda c: run(c.layer, c.xs if c.layer.arity != 1 else c.x, c.w, c.b)
+    return lambda c: run(c.layer, operands(c.layer, c.xs), c.w, c.b)
 
 
 # -- backwards: (ctx, dy) -> ([dx per input], {param: grad}, (macs_dx, macs_dw)) ------------------
@@ -457,11 +467,7 @@ class _Run:
             c.cache.pop("rng", None)
             frozen = self.options.frozen(node.name, layer)
             c.need_inputs = tuple(self.grad[k] for k in node.inputs)
-            c.need_dx = any(c.need_inputs)
             c.trainable = {} if frozen else {n: a for n, a in w.items() if n not in layer.frozen_params}
-            c.need_dw = bool(c.trainable)
-            # some parameters frozen: only the trainable ones' gradients cost MACs (Layer.trainable_weight_grad)
-            c.dw_part = None if len(c.trainable) == len(w) else tuple(c.trainable)
             self.recorded[node.key] = self.grad[node.key] = c.need_dx or c.need_dw
             self.vals[node.key] = c.y
             self.ctx[node.key] = c
@@ -488,7 +494,8 @@ class _Run:
 
     @staticmethod
     def _dw(layer, c, mdw):
-        """The kernel's weight-gradient MACs, only the trainable weights' when some are frozen."""
+        """The kernel's weight-gradient MACs, only the trainable weights' when some are frozen
+        (Layer.trainable_weight_grad)."""
         return mdw if c.dw_part is None else layer.trainable_weight_grad(mdw, c.dw_part)
 
     def _collect(self, node, c, dxs, grads, dys) -> tuple:

@@ -220,10 +220,7 @@ def release_workspace():
 def copy_into(dst, src):
     """``dst[...] = src`` split over threads for large copies (numpy releases
     the GIL while copying)."""
-    if dst.nbytes < _PAR_BYTES:
-        np.copyto(dst, src)
-        return dst
-    n = _nthreads()
+    n = 1 if dst.nbytes < _PAR_BYTES else _nthreads()   # (small copies never ask for the pool)
     if n < 2:
         np.copyto(dst, src)
         return dst

@@ -30,11 +30,12 @@ import math
 import numpy as np
 
 from ._util import as_float, matmul_macs
-from .attention import (_partition, _swin_windows, partition_heads, project_heads, relative_position_index,
-                        window_heads)
+from .attention import (_partition, _relative_bias, _swin_windows, partition_heads, project_heads,
+                        relative_position_index, window_heads)
 from .backward import linear_backward
 from .backward_elem import unbroadcast
 from .conv import linear
+from .ops import as_matrices, reduce_axes
 
 __all__ = ["multihead_attention_train", "multihead_attention_backward", "shifted_window_attention_train",
            "shifted_window_attention_backward", "partition_attention_train", "partition_attention_backward",
@@ -164,8 +165,7 @@ def shifted_window_attention_train(x, qkv_weight, qkv_bias, proj_weight, proj_bi
     x, qkv_weight, proj_weight, table = as_float(x, qkv_weight, proj_weight, table)
     win, mask, undo, q, k, v, macs = window_heads(x, qkv_weight, qkv_bias, window, shift, num_heads)
     bw, M, C = win.shape
-    idx = relative_position_index(*window)
-    bias = np.transpose(table[idx.reshape(-1)].reshape(M, M, -1), (2, 0, 1))[None]
+    bias = _relative_bias(table, *window)[None]
     if mask is not None:
         nW = mask.shape[0]
         mask = np.tile(mask[:, None], (bw // nW, 1, 1, 1)).astype(x.dtype)
@@ -202,8 +202,7 @@ def partition_attention_train(x, qkv_weight, qkv_bias, merge_weight, merge_bias,
     x, qkv_weight, merge_weight, table = as_float(x, qkv_weight, merge_weight, table)
     t, undo, q, k, v, macs = partition_heads(x, qkv_weight, qkv_bias, partition_size, partition_type, head_dim)
     B, G, S, C = t.shape
-    idx = relative_position_index(partition_size, partition_size)
-    bias = np.transpose(table[idx.reshape(-1)].reshape(S, S, -1), (2, 0, 1))[None, None]
+    bias = _relative_bias(table, partition_size, partition_size)[None, None]
     out, attn, m = _attend(q, k, v, bias)
     out = out.transpose(0, 1, 3, 2, 4).reshape(B, G, S, C)
     y, m2 = linear(out, merge_weight, merge_bias)
@@ -280,7 +279,7 @@ def reduce_backward(dy, x, y, op="mean", dims=(), keepdim=False):
     max/min (amax/amin) split it among the tied extremes, as torch's amax does; prod by y/x;
     var/std (unbiased) through x - mean."""
     dy, x, y = as_float(dy, x, y)
-    axes = tuple(int(d) % max(x.ndim - 1, 1) + 1 for d in dims)
+    axes = reduce_axes(x, dims)
     if not keepdim:
         dy, y = np.expand_dims(dy, axes), np.expand_dims(y, axes)
     n = math.prod(x.shape[a] for a in axes)
@@ -306,8 +305,7 @@ def matmul_backward(dy, a, b, need=(True, True)):
     as torch promotes them): dA = dY @ B^T and dB = A^T @ dY, each summed back to its operand's
     shape; ``need`` says which operands want one. MACs: prod(output) * K per gradient."""
     dy, a, b = as_float(dy, a, b)
-    a2 = a if a.ndim > 2 else a[:, None, :]
-    b2 = b if b.ndim > 2 else b[:, :, None]
+    a2, b2 = as_matrices(a, b)
     dy2 = dy
     if a.ndim == 2:
         dy2 = dy2[..., None, :] if b.ndim > 2 else dy2[:, None]

@@ -10,6 +10,7 @@ import numpy as np
 
 from ._util import as_float
 from .backward_elem import unbroadcast
+from .ops import bind
 
 
 def _ties(a, b, first):
@@ -65,9 +66,7 @@ def pointwise_backward(dy, op, call, xs, y, weights, need_inputs, need_dw):
         raise ValueError(f"pointwise {op}: no NumPy backward")
     dy = as_float(dy)
     pos = [a for a in call if a[0] != "k"]
-    args = [np.asarray(xs[a[1]], np.float64) if a[0] == "x" else np.asarray(weights[a[1]], np.float64)
-            if a[0] == "p" else a[1] for a in pos]
-    kw = {a[1]: a[2] for a in call if a[0] == "k"}
+    args, kw = bind(call, xs, weights, lambda t: np.asarray(t, np.float64))
     with np.errstate(all="ignore"):
         parts = rule(args, np.asarray(y, np.float64), kw)
     dxs = [None] * len(xs)

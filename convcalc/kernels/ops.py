@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from ._util import as_float, as_float_common
+from .act import _sigmoid
 
 __all__ = ["view", "view_copy_backward", "reduce", "matmul", "pointwise"]
 
@@ -62,14 +63,25 @@ def view_copy_backward(dy, x_shape, index):
     return dx.reshape(x_shape), {}, (0, 0)
 
 
+def reduce_axes(x, dims):
+    """NumPy axes of per-sample ``dims`` (0-based, negative from the end, the batch dim excluded)."""
+    return tuple(int(d) % max(x.ndim - 1, 1) + 1 for d in dims)
+
+
 def reduce(x, op="mean", dims=(), keepdim=False):
     """``op`` over per-sample ``dims`` (0-based, the batch dim excluded)."""
     x = as_float(x)
     if op not in _REDUCERS:
         raise ValueError(f"reduce: no NumPy reduction for {op!r}")
-    axes = tuple(int(d) % max(x.ndim - 1, 1) + 1 for d in dims)
+    axes = reduce_axes(x, dims)
     kw = {"ddof": 1} if op in ("std", "var") else {}
     return _REDUCERS[op](x, axis=axes, keepdims=bool(keepdim), **kw), 0
+
+
+def as_matrices(a, b):
+    """Per-sample operands of ``a @ b`` with torch's promotion of 1-d ones: a (N, K) as a row
+    (N, 1, K), b (N, K) as a column (N, K, 1)."""
+    return a if a.ndim > 2 else a[:, None, :], b if b.ndim > 2 else b[:, :, None]
 
 
 def matmul(a, b):
@@ -77,17 +89,13 @@ def matmul(a, b):
     a, b = as_float_common(a, b)
     if a.ndim < 2 or b.ndim < 2:
         raise ValueError("matmul: each input needs a batch dim and at least one more")
-    y = np.matmul(a if a.ndim > 2 else a[:, None, :], b if b.ndim > 2 else b[:, :, None])
+    y = np.matmul(*as_matrices(a, b))
     k = a.shape[-1]
     if a.ndim == 2:
         y = y[..., 0, :]
     if b.ndim == 2:
         y = y[..., 0]
     return y, int(math.prod(y.shape)) * int(k)
-
-
-def _sigmoid(x):
-    return 1 / (1 + np.exp(-x))
 
 
 #: torch's elementwise ops by op name -> NumPy (positional arguments as torch's)
@@ -97,11 +105,21 @@ _POINTWISE = {"add": np.add, "sub": np.subtract, "rsub": lambda a, b: np.subtrac
               "pow": np.power, "rpow": lambda a, b: np.power(b, a), "exp": np.exp, "exp2": np.exp2,
               "expm1": np.expm1, "log": np.log, "log2": np.log2, "log10": np.log10, "log1p": np.log1p,
               "sqrt": np.sqrt, "rsqrt": lambda x: 1 / np.sqrt(x), "abs": np.abs, "sin": np.sin, "cos": np.cos,
-              "tanh": np.tanh, "sigmoid": _sigmoid, "reciprocal": np.reciprocal, "square": np.square,
+              "tanh": np.tanh, "sigmoid": lambda x: _sigmoid(np.asarray(x)), "reciprocal": np.reciprocal,
+              "square": np.square,
               "maximum": np.maximum, "minimum": np.minimum, "sign": np.sign, "floor": np.floor, "ceil": np.ceil,
               "trunc": np.trunc, "round": np.round,
               "clamp": lambda x, min=None, max=None: np.clip(x, min, max),
               "clip": lambda x, min=None, max=None: np.clip(x, min, max)}
+
+
+def bind(call, xs, weights, cast=None):
+    """The positional and keyword arguments of a recorded Pointwise ``call``: ("x", i) input i,
+    ("p", name, shape) a weight, ("c", v) a constant, ("k", name, v) a keyword constant; the
+    inputs and weights through ``cast`` if given."""
+    t = cast or (lambda a: a)
+    args = [t(xs[a[1]]) if a[0] == "x" else t(weights[a[1]]) if a[0] == "p" else a[1] for a in call if a[0] != "k"]
+    return args, {a[1]: a[2] for a in call if a[0] == "k"}
 
 
 def pointwise(xs, op, call, shape, weights=None):
@@ -113,8 +131,7 @@ def pointwise(xs, op, call, shape, weights=None):
         raise ValueError(f"pointwise {op}: no NumPy kernel" + ("" if fn else " for this op") +
                          ("" if call is not None or fn is None else " (its arguments were not recorded)"))
     xs = [as_float(x) for x in xs]
-    args = [xs[a[1]] if a[0] == "x" else weights[a[1]] if a[0] == "p" else a[1] for a in call if a[0] != "k"]
-    kwargs = {a[1]: a[2] for a in call if a[0] == "k"}
+    args, kwargs = bind(call, xs, weights)
     with np.errstate(all="ignore"):  # (1/sqrt(0) on the receptive-field probe's zeros: as torch, inf)
         dtype = np.float64 if any(getattr(a, "dtype", None) == np.float64 for a in args) else np.float32
         y = np.asarray(fn(*args, **kwargs), dtype=dtype)  # (the float64 finite-difference re-run stays float64)
