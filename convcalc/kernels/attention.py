@@ -143,27 +143,27 @@ def _swin_windows(x, window, shift):
     return win, mask, undo
 
 
-def window_heads(x, qkv_weight, qkv_bias, window, shift, num_heads):
-    """Swin's (shifted) windows of a (N, C, H, W) map as tokens (windows, M, C), their mask and
-    inverse, their q/k/v in heads (q scaled by (C/heads)^-1/2) and the projection's MACs."""
+def window_heads(x, qkv_weight, qkv_bias, table, window, shift, num_heads):
+    """Swin's (shifted) windows of a (N, C, H, W) map as tokens (windows, M, C), their inverse,
+    the relative position bias and the shift's mask (tiled over the windows of every sample),
+    their q/k/v in heads (q scaled by (C/heads)^-1/2) and the projection's MACs."""
     C = x.shape[1]
     win, mask, undo = _swin_windows(x.transpose(0, 2, 3, 1), window, shift)
     bw, M, _ = win.shape
     qkv, macs = linear(win, qkv_weight, qkv_bias)
     qkv = qkv.reshape(bw, M, 3, num_heads, C // num_heads).transpose(2, 0, 3, 1, 4)
-    return win, mask, undo, qkv[0] * np.asarray((C // num_heads) ** -0.5, dtype=x.dtype), qkv[1], qkv[2], macs
+    if mask is not None:
+        mask = np.tile(mask[:, None], (bw // mask.shape[0], 1, 1, 1)).astype(x.dtype)
+    q = qkv[0] * np.asarray((C // num_heads) ** -0.5, dtype=x.dtype)
+    return win, undo, _relative_bias(table, *window)[None], mask, q, qkv[1], qkv[2], macs
 
 
 def shifted_window_attention(x, qkv_weight, qkv_bias, proj_weight, proj_bias, table, window, shift, num_heads):
     """torchvision ``shifted_window_attention`` on a (N, C, H, W) map (inference)."""
     x, qkv_weight, qkv_bias, proj_weight, proj_bias, table = as_float(
         x, qkv_weight, qkv_bias, proj_weight, proj_bias, table)
-    win, mask, undo, q, k, v, macs = window_heads(x, qkv_weight, qkv_bias, window, shift, num_heads)
+    win, undo, bias, mask, q, k, v, macs = window_heads(x, qkv_weight, qkv_bias, table, window, shift, num_heads)
     bw, M, C = win.shape
-    bias = _relative_bias(table, *window)[None]
-    if mask is not None:
-        nW = mask.shape[0]
-        mask = np.tile(mask[:, None], (bw // nW, 1, 1, 1)).astype(x.dtype)
     out, m = _attend(q, k, v, bias, mask)
     out = out.transpose(0, 2, 1, 3).reshape(bw, M, C)
     y, m2 = linear(out, proj_weight, proj_bias)

@@ -163,12 +163,8 @@ def shifted_window_attention_train(x, qkv_weight, qkv_bias, proj_weight, proj_bi
                                    num_heads):
     """:func:`.attention.shifted_window_attention` keeping what its backward needs."""
     x, qkv_weight, proj_weight, table = as_float(x, qkv_weight, proj_weight, table)
-    win, mask, undo, q, k, v, macs = window_heads(x, qkv_weight, qkv_bias, window, shift, num_heads)
+    win, undo, bias, mask, q, k, v, macs = window_heads(x, qkv_weight, qkv_bias, table, window, shift, num_heads)
     bw, M, C = win.shape
-    bias = _relative_bias(table, *window)[None]
-    if mask is not None:
-        nW = mask.shape[0]
-        mask = np.tile(mask[:, None], (bw // nW, 1, 1, 1)).astype(x.dtype)
     out, attn, m = _attend(q, k, v, bias, mask)
     out = out.transpose(0, 2, 1, 3).reshape(bw, M, C)
     y, m2 = linear(out, proj_weight, proj_bias)
