@@ -415,6 +415,7 @@ def verify(model, input=None, batch: int = 1, seed: int = 0, max_memory: int = 2
         where = f"; the largest buffer is {worst.name} ({worst.desc})" if worst is not None else ""
         raise ConvcalcError(f"verifying {report.model} at batch {batch} needs about {need / 2**30:.2f} GiB, "
                             f"over the {max_memory / 2**30:.2f} GiB budget{where} (raise --max-memory or lower --batch)")
+    K.steady_heap()
     rng = np.random.default_rng(seed)
     graph = to_graph(getattr(model, "net", model))
     rows = {r.key: r for r in report.rows}

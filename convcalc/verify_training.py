@@ -427,6 +427,7 @@ def verify_training(model, input=None, batch: int = 1, seed: int = 0, max_memory
         raise ConvcalcError(f"verifying {report.model}'s training step at batch {batch} needs about "
                             f"{need / 2**30:.2f} GiB, over the {max_memory / 2**30:.2f} GiB budget "
                             f"(raise --max-memory or lower --batch)")
+    K.steady_heap()
     run = _Run(graph, report, options, np.random.default_rng(seed), progress)
     run.forward(_uniform(run.rng, (batch, *report.input), math.sqrt(3.0)))
     run.backward()

@@ -19,6 +19,7 @@ from .attention import (class_token, multihead_attention, partition_attention, p
                         pos_embedding, select_token, shifted_window_attention, shifted_window_probe, tokens)
 from .act import (dropout, elu, gelu, hardsigmoid, hardswish, identity, leaky_relu, log_softmax, prelu,
                   relu, relu6, sigmoid, silu, softmax, tanh)
+from ._util import steady_heap
 from .conv import conv, conv_transpose, linear
 from .misc import add, channel_shuffle, concat, flatten, mul, permute, upsample, zero_pad2d
 from .ops import matmul, pointwise, reduce, view, view_copy_backward
@@ -69,4 +70,6 @@ __all__ = [
     "shifted_window_attention_backward", "partition_attention_train", "partition_attention_backward",
     "tokens_backward", "class_token_backward", "pos_embedding_backward", "select_token_backward",
     "patch_merge_backward", "view_backward", "reduce_backward", "matmul_backward",
+    # the executor's allocator setting
+    "steady_heap",
 ]

@@ -212,6 +212,36 @@ def workspace(slot, shape, dtype):
     return buf[:nbytes].view(dtype).reshape(shape)
 
 
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_heap_steady = None
+
+
+def steady_heap(limit: int = 32 << 20) -> bool:
+    """Keep a network's activations out of fresh pages (glibc only; elsewhere
+    a no-op that returns False).
+
+    A forward pass allocates and frees arrays of a few MiB per layer.  By
+    default glibc serves such arrays with mmap (or trims the heap after them),
+    so each new one starts as untouched pages: on mobilenet_v2 that is about
+    10,000 page faults and a third of the time per pass.  Arrays below
+    ``limit`` are served from the heap instead, and freed memory below
+    ``2 * limit`` is kept for the next one.  Process-wide and idempotent: the
+    executor calls it before it runs a network."""
+    global _heap_steady
+    if _heap_steady is None:
+        try:
+            import ctypes
+            mallopt = ctypes.CDLL(None).mallopt
+        except (OSError, AttributeError):   # not glibc (macOS, Windows): its own allocator
+            _heap_steady = False
+        else:
+            mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+            _heap_steady = bool(mallopt(_M_MMAP_THRESHOLD, int(limit))) and \
+                bool(mallopt(_M_TRIM_THRESHOLD, 2 * int(limit)))
+    return _heap_steady
+
+
 def release_workspace():
     """Drop this thread's scratch buffers."""
     _tls.bufs = {}
