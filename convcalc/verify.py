@@ -422,6 +422,7 @@ def verify(model, input=None, batch: int = 1, seed: int = 0, max_memory: int = 2
     uses = {k: len(v) for k, v in graph.consumers().items()}
     in_shape = report.input
     results: list = []
+    probes: dict = {}   # receptive-field measurements by layer geometry, shared by repeated blocks
 
     def visit(node, ins):
         row = rows[node.key]
@@ -436,7 +437,7 @@ def verify(model, input=None, batch: int = 1, seed: int = 0, max_memory: int = 2
         if all(s.fields is not None for s in ins) and len(in_shape) > 1:
             try:
                 out_fields = propagate(node.layer, kernel_for(node.layer), [s.fields for s in ins], xs, y,
-                                       weights, buffers)
+                                       weights, buffers, probes)
             except (ValueError, IndexError):  # a layout the probe cannot follow: unmeasured ("–"), no traceback
                 out_fields = None
             if row.rf is not None:

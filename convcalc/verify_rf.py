@@ -405,11 +405,19 @@ def _relocate(out, fields, in_shape, out_shape) -> list:
     return out
 
 
-def propagate(layer, kern, ins, xs, y, weights, buffers) -> tuple:
-    """The fields of the node's output, from the fields of each input (``ins``)."""
+def _geometry(layer, shapes, out_shape):
+    """What a probe's outcome depends on: the kind, its constructor arguments and the shapes
+    (not the weights' values: probes make them positive or all ones)."""
+    return type(layer), repr(sorted(layer.args().items())), tuple(shapes), out_shape
+
+
+def propagate(layer, kern, ins, xs, y, weights, buffers, memo: Optional[dict] = None) -> tuple:
+    """The fields of the node's output, from the fields of each input (``ins``).  With ``memo``
+    (a dict kept over one network's walk), a measurement is shared by every node of the same
+    kind, arguments and shapes: the repeated blocks of a deep network are probed once."""
     shapes = [tuple(x.shape[1:]) for x in xs]
     out_shape = tuple(y.shape[1:])
-    cache: dict = {}
+    cache: dict = {} if memo is None else memo.setdefault(_geometry(layer, shapes, out_shape), {})
     per_input = []
     for k, fields in enumerate(ins):
         out = []

@@ -129,15 +129,20 @@ def silu(x):
 _TWO_OVER_SQRTPI = 2.0 / math.sqrt(math.pi)
 
 
-def _erf_series(z):
+def _erf_series(z, terms):
     # erf(z) = 2/sqrt(pi) * exp(-z^2) * sum_n (2 z^2)^n z / (2n+1)!!  (all terms > 0)
     z2 = 2.0 * z * z
     term = z.copy()
     total = z.copy()
-    for n in range(1, 80):
+    for n in range(1, terms):
         term *= z2 / (2 * n + 1)
         total += term
     return _TWO_OVER_SQRTPI * np.exp(-z * z) * total
+
+
+# The series' terms fall below 1e-17 of its sum from term 13 at z = 0.5, 19 at 1, 31 at 2 and 45
+# at 3: the series sums 50 terms below 3 (the continued fraction takes over from there).
+_SERIES_TERMS = 50
 
 
 def _erfc_cf(z):
@@ -164,7 +169,7 @@ def erf(x):
     out = np.empty_like(a)
     small = a < 3.0
     if small.any():
-        out[small] = _erf_series(a[small])
+        out[small] = _erf_series(a[small], _SERIES_TERMS)
     big = ~small
     if big.any():
         out[big] = 1.0 - _erfc_cf(a[big])
