@@ -39,6 +39,14 @@ def _tup(v):
     return v
 
 
+def has_param(m, name: str) -> bool:
+    """Whether module ``m`` holds parameter ``name`` (not None), read from its own table: while
+    fx traces, ``m.bias`` goes through fx's attribute hook, which searches the whole model's
+    parameters (quadratic in the size of the model)."""
+    params = m.__dict__.get("_parameters", {})
+    return params[name] is not None if name in params else getattr(m, name, None) is not None
+
+
 def module_layer(m, path: str):
     """The convcalc layer (or block of layers) for one torch leaf module; None where its builder
     finds the module's configuration is not one the engine expresses exactly."""
@@ -62,7 +70,7 @@ def _conv(cls):
     def build(m, path):
         kw = dict(in_channels=m.in_channels, out_channels=m.out_channels, kernel_size=_tup(m.kernel_size),
                   stride=_tup(m.stride), padding=m.padding if isinstance(m.padding, str) else _tup(m.padding),
-                  dilation=_tup(m.dilation), groups=m.groups, bias=m.bias is not None, padding_mode=m.padding_mode)
+                  dilation=_tup(m.dilation), groups=m.groups, bias=has_param(m, "bias"), padding_mode=m.padding_mode)
         if issubclass(cls, conv._ConvTransposeNd):
             kw["output_padding"] = _tup(m.output_padding)
         return cls(**kw)
@@ -118,10 +126,10 @@ def _register_builtins(nn) -> None:
         for n in names:
             TORCH_MODULES.register(getattr(nn, n))(family(getattr(L, n)))
     reg = TORCH_MODULES.register
-    reg(nn.Linear)(lambda m, path: linear.Linear(m.in_features, m.out_features, bias=m.bias is not None))
+    reg(nn.Linear)(lambda m, path: linear.Linear(m.in_features, m.out_features, bias=has_param(m, "bias")))
     reg(nn.LayerNorm)(lambda m, path: norm.LayerNorm(tuple(m.normalized_shape), eps=m.eps,
                                                      elementwise_affine=m.elementwise_affine,
-                                                     bias=getattr(m, "bias", None) is not None))
+                                                     bias=has_param(m, "bias")))
     reg(nn.GroupNorm)(lambda m, path: norm.GroupNorm(m.num_groups, m.num_channels, eps=m.eps, affine=m.affine))
     reg(nn.LocalResponseNorm)(lambda m, path: norm.LocalResponseNorm(m.size, alpha=m.alpha, beta=m.beta, k=m.k))
     reg(nn.LeakyReLU)(lambda m, path: act.LeakyReLU(m.negative_slope))
