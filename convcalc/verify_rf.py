@@ -100,10 +100,25 @@ class _Prober:
             view[0], view[1 + self.dim] = len(m), self.length
             xs = [self.noise * m.reshape(view) if k == self.which else np.ones((len(m), *sh), np.float32)
                   for k, sh in enumerate(self.shapes)]
-            changed = self.run(xs) != self.y0
-            for j in range(len(outs)):
-                outs[j].append(changed.any(axis=tuple(a for a in range(1, changed.ndim) if a != j + 1)))
+            for j, rows in enumerate(_changed_per_dim(self.run(xs) != self.y0)):
+                outs[j].append(rows)
         return [np.concatenate(o) for o in outs]
+
+
+def _changed_per_dim(changed: np.ndarray) -> list:
+    """Per dim j of ``changed`` (B, D_1, ..., D_k): (B, D_j), whether anything changed at that
+    position.  The dims before j are OR-ed away one at a time, each step over whole rows of the
+    last step's smaller result (numpy is slow at ``any`` over many short runs); the dims after j
+    are one contiguous run, read eight flags at a time where its length allows."""
+    B, dims = changed.shape[0], changed.shape[1:]
+    out, lead = [], changed.reshape(B, math.prod(dims))  # lead: the dims before j OR-ed away
+    for j, n in enumerate(dims):
+        after = math.prod(dims[j + 1:])
+        a = lead.reshape(B, n, after)
+        out.append((a.view(np.uint64) if after and after % 8 == 0 else a).any(axis=2))
+        if j + 1 < len(dims):
+            lead = a.any(axis=1)
+    return out
 
 
 class _Reach:

@@ -190,3 +190,21 @@ def test_a_given_scale_factor_sets_the_jump_with_a_symbolic_input():
                         cc.Upsample(scale_factor=1.5, mode="nearest-exact"))
     assert cc.analyze(net, (1, H)).rows[-1].rf[0].jump.subs({H: 29}) == Fraction(28, 129)
     assert _axis(net, (1, 29)).jump == Fraction(28, 129)
+
+
+@settings(max_examples=200, deadline=None)
+@given(dims=st.lists(st.integers(0, 17), min_size=1, max_size=4), batch=st.integers(0, 5),
+       density=st.sampled_from([0.0, 0.02, 0.3, 1.0]), seed=st.integers(0, 2**16))
+def test_what_changed_per_dim_is_any_over_the_other_dims(dims, batch, density, seed):
+    """verify's probe reads, per output dim, which positions an impulse changed: the same as
+    numpy's ``any`` over every other dim, for every shape (empty dims, runs of 8, one dim)."""
+    import numpy as np
+
+    from convcalc.verify_rf import _changed_per_dim
+
+    changed = np.random.default_rng(seed).random((batch, *dims)) < density
+    got = _changed_per_dim(changed)
+    assert len(got) == len(dims)
+    for j, rows in enumerate(got):
+        want = changed.any(axis=tuple(a for a in range(1, changed.ndim) if a != j + 1))
+        assert rows.dtype == bool and rows.shape == want.shape and np.array_equal(rows, want)
