@@ -132,12 +132,22 @@ def _from_phases(phases: list, jump, exact: bool) -> Optional[AxisRF]:
     phases = tuple(phases[:p])
     seen = [(r, ph) for r, ph in enumerate(phases) if ph is not None]
     if not seen:
-        return None
+        return nothing(simplify(jump))
     size = sum((hi - lo for _, (lo, hi) in seen), Fraction(0)) / len(seen)
     r, (lo, hi) = seen[0]
     start = (lo + hi) / 2 - r * jump
     return AxisRF(size=simplify(size), jump=simplify(jump), start=simplify(start), exact=exact, period=p,
                   phases=phases if p > 1 else None)
+
+
+def nothing(jump) -> AxisRF:
+    """No unit sees any input pixel along this axis (a stride that picks only the gaps between
+    a transposed convolution's taps): size 0, and so after every later layer."""
+    return AxisRF(size=0, jump=jump, start=Fraction(0), phases=(None,))
+
+
+def sees_nothing(rf: AxisRF) -> bool:
+    return rf.phases is not None and all(p is None for p in rf.phases)
 
 
 def _exact_window(rf: AxisRF, w) -> Optional[AxisRF]:
@@ -168,6 +178,8 @@ def _exact_window(rf: AxisRF, w) -> Optional[AxisRF]:
 def through_window(rf: AxisRF, w) -> AxisRF:
     if rf.is_global:
         return rf
+    if sees_nothing(rf):  # a window over units that see nothing sees nothing
+        return nothing(simplify((rf.jump if w.up == 1 else _div(rf.jump, w.up)) * w.s))
     if rf.period > 1 or w.up != 1 or w.taps is not None:
         exact = _exact_window(rf, w)
         if exact is not None:
@@ -196,6 +208,8 @@ def globalize(rfs: tuple, sizes: tuple) -> tuple:
     for r, L in zip(rfs, sizes):
         if r.is_global:
             out.append(r)
+        elif sees_nothing(r):
+            out.append(nothing(None))
         else:
             out.append(AxisRF(size=simplify(r.size + (L - 1) * r.jump), jump=None,
                               start=simplify(r.start + _div((L - 1) * r.jump, 2)), exact=r.exact))
@@ -210,6 +224,10 @@ def union(paths: list, units: Optional[tuple] = None) -> tuple:
         return None
     out = []
     for k, axis in enumerate(zip(*paths)):
+        axis = tuple(a for a in axis if not sees_nothing(a)) or axis[:1]  # paths that see nothing add nothing
+        if len(axis) == 1:
+            out.append(axis[0])
+            continue
         exact = _union_drifting(axis, units[k] if units is not None and k < len(units) else None)
         if exact is None:
             exact = _union_phases(axis)

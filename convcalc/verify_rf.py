@@ -26,6 +26,8 @@ from typing import Optional
 
 import numpy as np
 
+from .rf import sees_nothing
+
 EMPTY = np.iinfo(np.int64).max   # lo of a position that depends on no input pixel (hi is -1)
 PROBE_BYTES = 48 * 2**20         # working set of one probing kernel call
 BLOCKS = (8, 32)                 # impulses per measured block (two edges and the middle), tried in turn
@@ -517,6 +519,12 @@ def _compare(row_rf, axes) -> Check:
     nothing = any(nothing_axis(arf, lo, hi, L0) for arf, (lo, hi, L0) in zip(row_rf, axes))
     for arf, (lo, hi, L0) in zip(row_rf, axes):
         n, u = len(lo), len(lo) // 2
+        if sees_nothing(arf):  # the engine says no unit sees any input pixel along this axis
+            claimed.append("no input")
+            reached = [e for e in (_extent(lo, hi, v) for v in range(n)) if e is not None]
+            measured.append("no input" if not reached else f"[{reached[0][0]}, {reached[0][1]}] and more")
+            ok &= not reached
+            continue
         size, jump = Fraction(arf.size), None if arf.is_global else Fraction(arf.jump)
         lo_e, hi_e = bounds(arf, u)
         clipped = lo_e < 0 or hi_e > L0 - 1

@@ -719,6 +719,7 @@ def test_norms_vs_torch(nspatial, C, affine, training, seed):
 @needs_torch
 @settings(max_examples=int(40 * FUZZ), **SETTINGS)
 @given(st.integers(0, 3), st.integers(1, 70), st.booleans(), st.integers(0, 2**31 - 1))
+@example(0, 38, False, 2512)   # two values a channel, nearly equal: torch's float32 is 3.6e-5 off
 def test_batch_norm_float32_vs_torch(nspatial, C, affine, seed):
     """float32 in: float32 out, no float64 detour, within float32 rounding of torch (float32 and
     an exact float64 evaluation)."""
@@ -742,8 +743,18 @@ def test_batch_norm_float32_vs_torch(nspatial, C, affine, seed):
     _close(y, ref64, rtol=1e-5)
     yt, _ = K.batch_norm(x, None, None, wgt, bia, 1e-5, training=True)
     assert yt.dtype == np.float32
-    _close(yt, torch.nn.functional.batch_norm(torch.from_numpy(x), None, None, T(wgt), T(bia), True, 0.1,
-                                              1e-5).numpy(), rtol=1e-4)
+    # batch statistics: x - mean cancels where a channel's values nearly agree, and any float32
+    # evaluation is then off by up to a few roundings of x, scaled by 1/std (torch as much as we)
+    axes = (0,) + tuple(range(2, x.ndim))
+    x64 = x.astype(np.float64)
+    mean, var = x64.mean(axis=axes, keepdims=True), x64.var(axis=axes, keepdims=True)
+    gain = np.abs(wgt.reshape(sh)) if affine else 1.0
+    exact = (x64 - mean) / np.sqrt(var + 1e-5) * (wgt.reshape(sh) if affine else 1.0) + (bia.reshape(sh) if affine else 0.0)
+    slack = 1e-5 * np.abs(exact) + 4 * np.finfo(np.float32).eps * np.abs(x64).max(axis=axes, keepdims=True) \
+        / np.sqrt(var + 1e-5) * gain + 1e-6
+    ref = torch.nn.functional.batch_norm(torch.from_numpy(x), None, None, T(wgt), T(bia), True, 0.1, 1e-5).numpy()
+    for got in (yt, ref):
+        assert (np.abs(got - exact) <= slack).all(), np.abs(got - exact).max()
 
 
 def test_norms_float32():

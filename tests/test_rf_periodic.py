@@ -208,3 +208,19 @@ def test_what_changed_per_dim_is_any_over_the_other_dims(dims, batch, density, s
     for j, rows in enumerate(got):
         want = changed.any(axis=tuple(a for a in range(1, changed.ndim) if a != j + 1))
         assert rows.dtype == bool and rows.shape == want.shape and np.array_equal(rows, want)
+
+
+def test_a_stride_that_keeps_only_a_transposed_convs_gaps_sees_no_input():
+    """convT k2 s2 p1 d2: output o gathers inputs (o - 1)/2 and (o + 1)/2, so every even unit holds
+    only the bias; a 1-wide pool at stride 2 keeps exactly those units. They see no pixel, and
+    neither does any layer after them; beside a path that sees the input, that path's field is
+    the union's (found by the property test above: the engine gave the period's average)."""
+    gaps = cc.Sequential(cc.ConvTranspose1d(1, 1, 2, stride=2, padding=1, dilation=2), cc.MaxPool1d(1, stride=2),
+                         cc.Conv1d(1, 1, 3, padding=1))
+    rows = cc.analyze(gaps, (1, 12)).rows
+    assert [r.rf[0].size for r in rows[1:]] == [0, 0]
+    assert verify(gaps, (1, 12)).ok
+    joined = cc.Sequential(cc.Parallel([("gaps", gaps), ("skip", None)], combine="add"), cc.Conv1d(1, 1, 3, padding=1))
+    a = _axis(joined, (1, 12))
+    assert (a.size, a.jump, a.start) == (3, 1, Fraction(1, 2))   # the skip path's pixel u, then 3 of them
+    assert verify(joined, (1, 12)).ok
