@@ -37,12 +37,18 @@ def _outcomes(cls, kwargs: dict, input_shape: tuple, find: str, lo: int, hi: int
     """(value, output shape, params) for every candidate value that gives a valid layer: the layer
     built with the candidate (or, for ``input``, the input resized to it) and run through ``infer``."""
     nd = len(input_shape) - 1
+    fixed = None
+    if find == "input":  # one layer, every input size
+        try:
+            fixed = cls(**kwargs)
+        except (ConvcalcError, TypeError):
+            return
     for v in range(lo, hi + 1):
         shape = (input_shape[0],) + (v,) * nd if find == "input" else tuple(input_shape)
         if any(not isinstance(d, int) or d < 1 for d in shape):
             continue  # as analyze: input sizes are positive integers
         try:
-            inf = cls(**(kwargs if find == "input" else {**kwargs, find: v})).infer(shape)
+            inf = (fixed if fixed is not None else cls(**{**kwargs, find: v})).infer(shape)
         except (ConvcalcError, TypeError):
             continue
         yield v, tuple(inf.shape), inf.params
