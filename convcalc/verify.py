@@ -431,6 +431,7 @@ def verify(model, input=None, batch: int = 1, seed: int = 0, max_memory: int = 2
     in_shape = report.input
     results: list = []
     probes: dict = {}   # receptive-field measurements by layer geometry, shared by repeated blocks
+    outputs = set(graph.outputs)
 
     def visit(node, ins):
         row = rows[node.key]
@@ -457,7 +458,7 @@ def verify(model, input=None, batch: int = 1, seed: int = 0, max_memory: int = 2
         results.append(res)
         if progress:
             progress(len(results), len(rows), row.name)
-        return _Slot(y, out_fields, uses.get(node.key, 0) + (node.key in graph.outputs))
+        return _Slot(y, out_fields, uses.get(node.key, 0) + (node.key in outputs))
 
     x0 = _uniform(rng, (batch, *in_shape), math.sqrt(3.0))  # unit variance, one cheap draw
     fields0 = fields_in(in_shape) if check_rf and len(in_shape) > 1 else None

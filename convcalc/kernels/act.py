@@ -170,7 +170,9 @@ def erf(x):
     small = a < 3.0
     if small.any():
         out[small] = _erf_series(a[small], _SERIES_TERMS)
-    big = ~small
+    one = a >= 6.0   # erfc(6) = 2.2e-17: erf is 1 to the last bit of a float64
+    out[one] = 1.0
+    big = ~(small | one)   # 3 <= |x| < 6 (and NaN)
     if big.any():
         out[big] = 1.0 - _erfc_cf(a[big])
     return np.copysign(out, x)
