@@ -8,6 +8,11 @@ import os
 
 import pytest
 
+# Tests start Python subprocesses (start-up and import checks, examples, the console script):
+# they may write bytecode (to the ignored __pycache__ dirs), so convcalc is compiled once rather
+# than in every child where the environment says not to write it.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # The suite runs one worker per core (pytest-xdist): a BLAS pool per worker would put
     # several spinning threads on each core. Set before numpy loads its BLAS.
