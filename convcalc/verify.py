@@ -298,8 +298,11 @@ def draw(weight_shapes: dict, buffer_shapes: dict, rng) -> tuple:
     variance a^2/3), running variances in [0.5, 1.5)."""
     weights = {}
     for wname, wshape in weight_shapes.items():
-        fan_in = max(1, int(np.prod(wshape[1:])) if len(wshape) > 1 else 1)
-        weights[wname] = _uniform(rng, wshape, math.sqrt(6.0 / fan_in))
+        fan_in = int(np.prod(wshape[1:])) if len(wshape) > 1 else 1
+        # one value per channel (norm scales and shifts, biases, PReLU slopes, layer scales):
+        # unit variance, so that a deep network's activations neither explode nor, through
+        # saturated sigmoid gates, fall into float32's subnormals (which BLAS runs 5x slower)
+        weights[wname] = _uniform(rng, wshape, math.sqrt(6.0 / fan_in) if fan_in > 1 else math.sqrt(3.0))
     buffers = {}
     for bname, bshape in buffer_shapes.items():
         if bname == "num_batches_tracked":
