@@ -224,3 +224,24 @@ def test_a_stride_that_keeps_only_a_transposed_convs_gaps_sees_no_input():
     a = _axis(joined, (1, 12))
     assert (a.size, a.jump, a.start) == (3, 1, Fraction(1, 2))   # the skip path's pixel u, then 3 of them
     assert verify(joined, (1, 12)).ok
+
+
+def _gaps_2d():
+    # along H as in the test above (every kept row holds only the bias); along W a plain 5-wide conv
+    return cc.Sequential(cc.ConvTranspose2d(1, 1, (2, 5), stride=(2, 1), padding=(1, 2), dilation=(2, 1)),
+                         cc.MaxPool2d(1, stride=(2, 1)))
+
+
+def test_a_unit_that_sees_nothing_along_one_axis_sees_nothing_at_all():
+    """A unit's field is the product of its per-axis spans: empty along H, it holds no pixel, so
+    its span along W is empty too. Beside a skip path, the sum's unit (i, j) sees pixel (i, j)
+    alone (the gaps path is the bias, whatever the input): 1 x 1, not the gaps path's 5 wide W."""
+    gaps = _gaps_2d()
+    last = cc.analyze(gaps, (1, 12, 12)).rows[-1].rf
+    assert [a.size for a in last] == [0, 0]
+    joined = cc.Sequential(cc.Parallel([("gaps", gaps), ("skip", None)], combine="add"))
+    h, w = cc.analyze(joined, (1, 12, 12)).rows[-1].rf
+    assert [(a.size, a.jump, a.start) for a in (h, w)] == [(1, 1, Fraction(1, 2))] * 2
+    res = verify(joined, (1, 12, 12))
+    assert res.ok
+    assert [r.checks["rf"].measured for r in res.layers][-2:] == ["no input x no input", "[6, 6] x [6, 6]"]
