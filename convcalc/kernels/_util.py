@@ -233,7 +233,7 @@ def steady_heap(limit: int = 32 << 20) -> bool:
         try:
             import ctypes
             mallopt = ctypes.CDLL(None).mallopt
-        except (OSError, AttributeError):   # not glibc (macOS, Windows): its own allocator
+        except (OSError, AttributeError, TypeError):   # not glibc: macOS (no symbol), Windows (CDLL(None) is a TypeError)
             _heap_steady = False
         else:
             mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
