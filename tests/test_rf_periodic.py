@@ -245,3 +245,16 @@ def test_a_unit_that_sees_nothing_along_one_axis_sees_nothing_at_all():
     res = verify(joined, (1, 12, 12))
     assert res.ok
     assert [r.checks["rf"].measured for r in res.layers][-2:] == ["no input x no input", "[6, 6] x [6, 6]"]
+
+
+def test_what_changed_per_dim_takes_any_layout():
+    """A strided view (every other position of a larger array), runs of 8 along the last dim:
+    the same answer as numpy's ``any``, not a ValueError from viewing it eight flags at a time."""
+    import numpy as np
+
+    from convcalc.verify_rf import _changed_per_dim
+
+    big = np.random.default_rng(3).random((3, 2, 32)) < 0.1
+    changed = big[:, :, ::2]
+    got = _changed_per_dim(changed)
+    assert [np.array_equal(g, changed.any(axis=2 - j)) for j, g in enumerate(got)] == [True, True]
