@@ -112,6 +112,7 @@ def _changed_per_dim(changed: np.ndarray) -> list:
     position.  The dims before j are OR-ed away one at a time, each step over whole rows of the
     last step's smaller result (numpy is slow at ``any`` over many short runs); the dims after j
     are one contiguous run, read eight flags at a time where its length allows."""
+    changed = np.ascontiguousarray(changed)  # (viewed eight flags at a time below)
     B, dims = changed.shape[0], changed.shape[1:]
     out, lead = [], changed.reshape(B, math.prod(dims))  # lead: the dims before j OR-ed away
     for j, n in enumerate(dims):
