@@ -258,3 +258,16 @@ def test_what_changed_per_dim_takes_any_layout():
     changed = big[:, :, ::2]
     got = _changed_per_dim(changed)
     assert [np.array_equal(g, changed.any(axis=2 - j)) for j, g in enumerate(got)] == [True, True]
+
+
+def test_a_field_that_sees_nothing_has_no_centre_and_no_effective_padding(run):
+    """Start (the first unit's centre) and effective padding (how far its field reaches left of
+    pixel 0) describe a field; units that see no pixel have none: the rf table prints a dash and
+    JSON null, not 0 (a field centred on pixel 0 that reaches nothing past it)."""
+    import json
+
+    spec = "1x12 | convtranspose1d 1 k2 s2 p1 d2 | maxpool1d 1 s2 | conv1d 1 k3 p1"
+    layers = json.loads(run("rf", spec, "--format", "json").output)["layers"]
+    assert [(r["size"], r["start"], r["effective_padding"]) for r in layers[1:]] == [([0], [None], [None])] * 2
+    rows = [line.split() for line in run("rf", spec).output.splitlines() if line.strip().startswith(("1 ", "2 "))]
+    assert [r[-4:] for r in rows] == [["0", "1", "–", "–"]] * 2
