@@ -57,7 +57,10 @@ class AxisRF:
     def effective_padding(self):
         """google-research/receptive_field's effective padding: how far the first unit's
         field reaches left of pixel 0 (``(size-1)/2 - centre`` in 0-based pixel indices); where
-        fields repeat with a period, the first unit's own left edge says it exactly."""
+        fields repeat with a period, the first unit's own left edge says it exactly; None where
+        no unit sees any pixel (no field to reach anywhere)."""
+        if sees_nothing(self):
+            return None
         if self.phases is not None and self.phases[0] is not None:
             return simplify(-self.phases[0][0])
         return simplify(_div(self.size - 1, 2) - (self.start - Fraction(1, 2)))
