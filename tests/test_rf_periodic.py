@@ -271,3 +271,12 @@ def test_a_field_that_sees_nothing_has_no_centre_and_no_effective_padding(run):
     assert [(r["size"], r["start"], r["effective_padding"]) for r in layers[1:]] == [([0], [None], [None])] * 2
     rows = [line.split() for line in run("rf", spec).output.splitlines() if line.strip().startswith(("1 ", "2 "))]
     assert [r[-4:] for r in rows] == [["0", "1", "–", "–"]] * 2
+
+
+def test_explain_says_why_a_field_that_sees_nothing_is_0(run):
+    """--explain gives the recurrence's number beside the engine's 0 ("formula gives 2"): it must
+    say why (no unit of the layer sees any input pixel), for the first such layer and the next."""
+    out = run("show", "1x12 | convtranspose1d 1 k2 s2 p1 d2 | maxpool1d 1 s2 | conv1d 1 k3 p1", "--explain").output
+    blocks = out.split("\n\n")
+    assert [sum("sees no input pixel" in b for b in blocks if b.lstrip().startswith(f"{i}  (")) for i in (0, 1, 2)] \
+        == [0, 1, 1]
