@@ -171,10 +171,11 @@ def _sum(values):
 def rf_dict(rf) -> Optional[dict]:
     if rf is None:
         return None
+    from .rf import sees_nothing
     return {
         "size": [jsonable(a.size) for a in rf],
         "jump": [jsonable(a.jump) for a in rf],
-        "start": [jsonable(a.start) for a in rf],
+        "start": [None if sees_nothing(a) else jsonable(a.start) for a in rf],  # no field, no centre
         "effective_padding": [jsonable(a.effective_padding) for a in rf],
         "global": any(a.is_global for a in rf),
     }

@@ -57,7 +57,10 @@ class AxisRF:
     def effective_padding(self):
         """google-research/receptive_field's effective padding: how far the first unit's
         field reaches left of pixel 0 (``(size-1)/2 - centre`` in 0-based pixel indices); where
-        fields repeat with a period, the first unit's own left edge says it exactly."""
+        fields repeat with a period, the first unit's own left edge says it exactly; None where
+        no unit sees any pixel (no field to reach anywhere)."""
+        if sees_nothing(self):
+            return None
         if self.phases is not None and self.phases[0] is not None:
             return simplify(-self.phases[0][0])
         return simplify(_div(self.size - 1, 2) - (self.start - Fraction(1, 2)))
@@ -150,6 +153,16 @@ def sees_nothing(rf: AxisRF) -> bool:
     return rf.phases is not None and all(p is None for p in rf.phases)
 
 
+def _blind(axes) -> bool:
+    return any(sees_nothing(a) for a in axes)
+
+
+def _all_or_nothing(axes: tuple) -> tuple:
+    """A unit's field is the product of its spans along the axes: empty along one, it holds no
+    pixel, and its span along every other axis is empty too."""
+    return tuple(a if sees_nothing(a) else nothing(a.jump) for a in axes) if _blind(axes) else axes
+
+
 def _exact_window(rf: AxisRF, w) -> Optional[AxisRF]:
     """through_window unit by unit, where the numbers allow it (None: use the averages)."""
     phases = _phases(rf)
@@ -199,7 +212,7 @@ def through_window(rf: AxisRF, w) -> AxisRF:
 
 
 def through(rfs: tuple, windows: tuple) -> tuple:
-    return tuple(through_window(r, w) for r, w in zip(rfs, windows))
+    return _all_or_nothing(tuple(through_window(r, w) for r, w in zip(rfs, windows)))
 
 
 def globalize(rfs: tuple, sizes: tuple) -> tuple:
@@ -222,9 +235,11 @@ def union(paths: list, units: Optional[tuple] = None) -> tuple:
     paths = [p for p in paths if p is not None]
     if not paths:
         return None
+    paths = [p for p in paths if not _blind(p)] or paths[:1]  # paths that see nothing add nothing
+    if _blind(paths[0]):
+        return _all_or_nothing(tuple(paths[0]))
     out = []
     for k, axis in enumerate(zip(*paths)):
-        axis = tuple(a for a in axis if not sees_nothing(a)) or axis[:1]  # paths that see nothing add nothing
         if len(axis) == 1:
             out.append(axis[0])
             continue
@@ -335,7 +350,7 @@ def propagate(field: Field, inf, out_shape: tuple) -> Field:
     elif len(out_shape) != len(carry):  # a reshape that does not say how: nothing stays local
         _globalize_axes(axes, tuple(units), [a for c in carry for a in c])
         carry, split = ((),) * len(out_shape), ()
-    return Field(tuple(axes), tuple(units), carry, split)
+    return Field(_all_or_nothing(tuple(axes)), tuple(units), carry, split)
 
 
 def _still_split(split: tuple, inf, mixed, nd: int) -> tuple:

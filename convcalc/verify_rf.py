@@ -112,6 +112,7 @@ def _changed_per_dim(changed: np.ndarray) -> list:
     position.  The dims before j are OR-ed away one at a time, each step over whole rows of the
     last step's smaller result (numpy is slow at ``any`` over many short runs); the dims after j
     are one contiguous run, read eight flags at a time where its length allows."""
+    changed = np.ascontiguousarray(changed)  # (viewed eight flags at a time below)
     B, dims = changed.shape[0], changed.shape[1:]
     out, lead = [], changed.reshape(B, math.prod(dims))  # lead: the dims before j OR-ed away
     for j, n in enumerate(dims):
@@ -460,8 +461,22 @@ def propagate(layer, kern, ins, xs, y, weights, buffers, memo: Optional[dict] = 
                 continue
             r = _cached(cache, k, f.dim, lambda d=f.dim: _reach(layer, kern, weights, buffers, shapes, k, d, out_shape))
             out.append(None if r is None else _through(r, f, f.dim))
-        per_input.append(_relocate(out, fields, shapes[k], out_shape))
-    return tuple(_union([p[a] for p in per_input]) for a in range(len(ins[0])))
+        per_input.append(_blank_if_blind(_relocate(out, fields, shapes[k], out_shape)))
+    live = [p for p in per_input if not _blind(p)] or per_input[:1]  # paths that see nothing add nothing
+    return tuple(_union([p[a] for p in live]) for a in range(len(ins[0])))
+
+
+def _blind(fields) -> bool:
+    """Whether no position sees any input pixel along some axis (the probe measures one axis at a
+    time, the others held at ones: it cannot see that such a tensor holds no pixel at all)."""
+    return any(f is not None and f.lo.size > 0 and not (f.lo <= f.hi).any() for f in fields)
+
+
+def _blank_if_blind(fields: list) -> list:
+    """A position's field is the product of its spans along the axes: empty along one, empty."""
+    if not _blind(fields):
+        return fields
+    return [f if f is None else Field(None, np.array([EMPTY]), np.array([-1])) for f in fields]
 
 
 # -- the comparison with the engine ----------------------------------------------------------------

@@ -142,6 +142,23 @@ def test_a_repeated_forward_pass_faults_in_no_fresh_pages():
     assert int(out[1]) < 100, f"{out[1]} page faults per repeated walk"
 
 
+@pytest.mark.parametrize("error", [TypeError, OSError, AttributeError])
+def test_steady_heap_is_a_no_op_where_the_c_library_cannot_be_opened(monkeypatch, error):
+    """On Windows ``ctypes.CDLL(None)`` raises TypeError (CPython's nt branch tests ``'/' in name``
+    with name None); elsewhere a missing library or symbol is OSError or AttributeError. verify
+    then runs on the platform's own allocator: False, never an exception."""
+    import ctypes
+
+    from convcalc.kernels import _util
+
+    def unavailable(*a, **k):
+        raise error("no C library here")
+
+    monkeypatch.setattr(_util, "_heap_steady", None)
+    monkeypatch.setattr(ctypes, "CDLL", unavailable)
+    assert K.steady_heap() is False
+
+
 # ==========================================================================
 # strategies
 # ==========================================================================

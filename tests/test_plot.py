@@ -273,3 +273,12 @@ def test_deep_cost_plot_collapses_to_readable_bars(mpl):
     assert depth == max(d for d in range(1, 8) if len(cost_rows(report.collapse(d))) <= MAX_BARS)
     fig = cost_figure(report)
     assert len(fig.axes[0].get_yticklabels()) == len(cost_rows(report.collapse(depth)))
+
+
+def test_rf_of_units_that_see_no_pixel_is_one_line_exit_2(mpl, tmp_path):
+    """A stride that keeps only a transposed conv's gaps: no unit sees any input pixel, so there is
+    no field to draw (it drew a 0x0 px field and a 'first unit's centre' at pixel (0, 0))."""
+    spec = "1x12x12 | convtranspose2d 1 k2 s2 p1 d2 | maxpool2d 1 s2 | conv2d 1 k3 p1"
+    r = run("plot", spec, "--kind", "rf", "-o", str(tmp_path / "rf.png"))
+    assert r.exit_code == 2 and "sees no input pixel" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "rf.png").exists()

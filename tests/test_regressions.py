@@ -271,3 +271,26 @@ def test_verify_follows_a_pooled_axis_through_a_permute():
     result = verify(build(cc, cc), (3, 8, 8))
     assert result.ok, [(r.name, r.checks["rf"]) for r in result.layers if not r.ok]
     assert [r.checks["rf"].measured for r in result.layers][2:] == ["[0, 7] x [3, 5]"] * 3
+
+
+def test_tf_same_reflect_padding_is_checked_against_this_inputs_pads():
+    """padding='tf_same' pads (k - 1) + (ceil(L/s) - 1)*s + 1 - L in all: k3 s2 on L=1 pads 1+1,
+    on L=2 pads 0+1. Reflect padding must be shorter than the input (torch raises otherwise), so
+    L=1 is no valid input and L=2 is; the check read the pads of the size inferred before (none
+    on a fresh layer), so a layer reused over sizes (solve, sweep) depended on their order."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    from convcalc.tutor.solve import solve_layer
+
+    with pytest.raises(RuntimeError):
+        F.pad(torch.zeros(1, 1, 1), (1, 1), mode="reflect")
+    assert F.pad(torch.zeros(1, 1, 2), (0, 1), mode="reflect").shape[-1] == 3
+    kw = dict(in_channels=1, out_channels=1, kernel_size=3, stride=2, padding="tf_same", padding_mode="reflect")
+    with pytest.raises(ConvcalcError):
+        cc.Conv1d(**kw).infer((1, 1))
+    layer = cc.Conv1d(**kw)
+    assert [layer.infer((1, L)).shape for L in (2, 4)] == [(1, 1), (1, 2)]
+    with pytest.raises(ConvcalcError):
+        layer.infer((1, 1))
+    assert solve_layer(cc.Conv1d, kw, (1, 8), "input", output=(1,)).values == [2]

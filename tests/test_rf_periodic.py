@@ -224,3 +224,59 @@ def test_a_stride_that_keeps_only_a_transposed_convs_gaps_sees_no_input():
     a = _axis(joined, (1, 12))
     assert (a.size, a.jump, a.start) == (3, 1, Fraction(1, 2))   # the skip path's pixel u, then 3 of them
     assert verify(joined, (1, 12)).ok
+
+
+def _gaps_2d():
+    # along H as in the test above (every kept row holds only the bias); along W a plain 5-wide conv
+    return cc.Sequential(cc.ConvTranspose2d(1, 1, (2, 5), stride=(2, 1), padding=(1, 2), dilation=(2, 1)),
+                         cc.MaxPool2d(1, stride=(2, 1)))
+
+
+def test_a_unit_that_sees_nothing_along_one_axis_sees_nothing_at_all():
+    """A unit's field is the product of its per-axis spans: empty along H, it holds no pixel, so
+    its span along W is empty too. Beside a skip path, the sum's unit (i, j) sees pixel (i, j)
+    alone (the gaps path is the bias, whatever the input): 1 x 1, not the gaps path's 5 wide W."""
+    gaps = _gaps_2d()
+    last = cc.analyze(gaps, (1, 12, 12)).rows[-1].rf
+    assert [a.size for a in last] == [0, 0]
+    joined = cc.Sequential(cc.Parallel([("gaps", gaps), ("skip", None)], combine="add"))
+    h, w = cc.analyze(joined, (1, 12, 12)).rows[-1].rf
+    assert [(a.size, a.jump, a.start) for a in (h, w)] == [(1, 1, Fraction(1, 2))] * 2
+    res = verify(joined, (1, 12, 12))
+    assert res.ok
+    assert [r.checks["rf"].measured for r in res.layers][-2:] == ["no input x no input", "[6, 6] x [6, 6]"]
+
+
+def test_what_changed_per_dim_takes_any_layout():
+    """A strided view (every other position of a larger array), runs of 8 along the last dim:
+    the same answer as numpy's ``any``, not a ValueError from viewing it eight flags at a time."""
+    import numpy as np
+
+    from convcalc.verify_rf import _changed_per_dim
+
+    big = np.random.default_rng(3).random((3, 2, 32)) < 0.1
+    changed = big[:, :, ::2]
+    got = _changed_per_dim(changed)
+    assert [np.array_equal(g, changed.any(axis=2 - j)) for j, g in enumerate(got)] == [True, True]
+
+
+def test_a_field_that_sees_nothing_has_no_centre_and_no_effective_padding(run):
+    """Start (the first unit's centre) and effective padding (how far its field reaches left of
+    pixel 0) describe a field; units that see no pixel have none: the rf table prints a dash and
+    JSON null, not 0 (a field centred on pixel 0 that reaches nothing past it)."""
+    import json
+
+    spec = "1x12 | convtranspose1d 1 k2 s2 p1 d2 | maxpool1d 1 s2 | conv1d 1 k3 p1"
+    layers = json.loads(run("rf", spec, "--format", "json").output)["layers"]
+    assert [(r["size"], r["start"], r["effective_padding"]) for r in layers[1:]] == [([0], [None], [None])] * 2
+    rows = [line.split() for line in run("rf", spec).output.splitlines() if line.strip().startswith(("1 ", "2 "))]
+    assert [r[-4:] for r in rows] == [["0", "1", "–", "–"]] * 2
+
+
+def test_explain_says_why_a_field_that_sees_nothing_is_0(run):
+    """--explain gives the recurrence's number beside the engine's 0 ("formula gives 2"): it must
+    say why (no unit of the layer sees any input pixel), for the first such layer and the next."""
+    out = run("show", "1x12 | convtranspose1d 1 k2 s2 p1 d2 | maxpool1d 1 s2 | conv1d 1 k3 p1", "--explain").output
+    blocks = out.split("\n\n")
+    assert [sum("sees no input pixel" in b for b in blocks if b.lstrip().startswith(f"{i}  (")) for i in (0, 1, 2)] \
+        == [0, 1, 1]

@@ -197,6 +197,7 @@ def rf_cmd(model, input_, layout, fmt):
     google-research/receptive_field."""
     from ..analyze import analyze
     from ..report import jsonable
+    from ..rf import sees_nothing
     from ..sym import fmt as fmt_dim
 
     report = analyze(load_model(model, to_dims(input_, layout)))
@@ -216,12 +217,14 @@ def rf_cmd(model, input_, layout, fmt):
         t.add_column(col, no_wrap=True, justify="left" if col in ("Layer", "Kind") else "right")
 
     def axes(values):
-        texts = [fmt_dim(v) if v is not None else "all" for v in values]
+        texts = [v if isinstance(v, str) else fmt_dim(v) if v is not None else "all" for v in values]
         return texts[0] if len(set(texts)) == 1 else " x ".join(texts)
 
     for r in rows:
+        blind = [sees_nothing(a) for a in r.rf]  # no field: no centre, no padding it reaches
         t.add_row(r.name, r.desc, axes([a.size for a in r.rf]), axes([a.jump for a in r.rf]),
-                  axes([a.start for a in r.rf]), axes([a.effective_padding for a in r.rf]))
+                  axes(["–" if b else a.start for a, b in zip(r.rf, blind)]),
+                  axes(["–" if b else a.effective_padding for a, b in zip(r.rf, blind)]))
     terminal_console(sys.stdout, WIDE).print(t)
 
 

@@ -233,7 +233,7 @@ def steady_heap(limit: int = 32 << 20) -> bool:
         try:
             import ctypes
             mallopt = ctypes.CDLL(None).mallopt
-        except (OSError, AttributeError):   # not glibc (macOS, Windows): its own allocator
+        except (OSError, AttributeError, TypeError):   # not glibc: no mallopt (macOS); CDLL(None) on Windows
             _heap_steady = False
         else:
             mallopt.argtypes = (ctypes.c_int, ctypes.c_int)

@@ -193,13 +193,13 @@ class _ConvNd(Layer):
     def infer(self, shape: tuple) -> Inference:
         c_in = self._check_input(shape)
         c_out, g, k = self.out_channels, self.groups, self.kernel_size
+        if self.padding == "tf_same":  # this input's pads, before they are checked
+            self.pads = tf_same_pairs(shape[1:], k, self.stride, self.dilation)
         if self.padding_mode in ("reflect", "circular"):
             for L, (lo, hi), name in zip(shape[1:], self.pads, axis_names(self.nd)):
                 limit = L - 1 if self.padding_mode == "reflect" else L
                 if not is_sym(L) and max(lo, hi) > limit:
                     raise ShapeError(f"{self.padding_mode} padding {max(lo, hi)} is too large for {name}={L}")
-        if self.padding == "tf_same":
-            self.pads = tf_same_pairs(shape[1:], k, self.stride, self.dilation)
         out, windows, warnings, conds, tiling = window_axes(self.kind, shape, k, self.stride, self.pads,
                                                             self.dilation)
         params = c_out * (c_in // g) * prod(k) + (c_out if self.bias else 0)

@@ -12,6 +12,7 @@ import os
 from fractions import Fraction
 
 from ..errors import ConvcalcError
+from ..rf import sees_nothing
 from ..units import human_bytes, human_count, rf_text, shape_text
 
 MISSING = "plotting needs matplotlib: pip install 'convcalc[plot]'"
@@ -273,6 +274,9 @@ def rf_figure(report, layer=None, image=None, figsize=None, dpi: int = 100):
         raise ConvcalcError(f"--kind rf draws 2-D inputs (CxHxW); {report.model} has input "
                             f"{shape_text(report.input)}")
     row = rf_row(report, layer)
+    if any(sees_nothing(a) for a in row.rf):
+        raise ConvcalcError(f"{row.name}: every unit sees no input pixel (a stride keeps only a transposed "
+                            "conv's gaps): no field to draw")
     img = read_image(image) if isinstance(image, (str, os.PathLike)) else image
     H, W = (int(d) for d in report.input[1:])
     ry, rx = row.rf

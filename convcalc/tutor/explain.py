@@ -15,7 +15,7 @@ from fractions import Fraction
 from .. import layers as L
 from ..errors import ConvcalcError
 from ..registry import Registry
-from ..rf import AxisRF, through
+from ..rf import AxisRF, sees_nothing, through
 from ..sym import sp
 
 AXIS_SUFFIX = {1: ("",), 2: ("h", "w"), 3: ("d", "h", "w")}
@@ -209,6 +209,11 @@ def _rf_steps(layer, general, actual, rf_in, values, nd) -> list:
             size.text, jump.text = written[0][:2], written[1][:2]
             if actual.windows[i].up != 1 and i == 0:
                 size.extra.append(lecture.kbar_note(actual.windows[i], axis[i] if nd > 1 else "L"))
+        if sees_nothing(ao):  # the recurrence's number describes no unit
+            why = ("nor does any unit of its input" if sees_nothing(ri) else
+                   "the stride keeps only units between a transposed conv's taps" if ri.period > 1 else
+                   "along another axis no unit sees any")
+            size.extra.append(f"every unit sees no input pixel: {why}")
         steps += [size, jump]
     return steps
 
