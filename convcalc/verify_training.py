@@ -550,7 +550,12 @@ class _Run:
         # "weight" where there is one, else the largest tensor (attention's q/k/v projection)
         pname = "weight" if "weight" in grads else max(sorted(grads), key=lambda n: grads[n].size)
         g = grads[pname]
-        index = tuple(int(self.rng.integers(0, s)) for s in g.shape)
+        # a coordinate the backward gives a non-zero gradient where there is one: at a zero one
+        # (a channel nothing reads on, behind a ReLU that is off) both sides are 0 and prove
+        # nothing; where the backward gives only zeros, any coordinate, as before
+        live = np.flatnonzero(g)
+        flat = int(self.rng.choice(live)) if live.size else int(self.rng.integers(0, g.size))
+        index = tuple(int(i) for i in np.unravel_index(flat, g.shape))
         w = self.ctx[key].w[pname].astype(np.float64)
         h = 1e-6 * max(1.0, abs(float(w[index])))   # small: a larger step lets ReLUs and max pools switch
         w[index] += h

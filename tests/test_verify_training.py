@@ -145,3 +145,14 @@ def test_kernels_stay_numpy_only():
                     if getattr(node, "level", 0) == 0:
                         assert name.split(".")[0] in {"numpy", "math", "itertools", "__future__"}, (f.name, name)
     assert np is not None
+
+
+def test_finite_differences_check_coordinates_the_gradient_reaches():
+    """Only output channel 0 of the conv is read on, so 7/8 of its weights have a zero gradient:
+    a check there compares 0 with 0. The point is taken where the backward's gradient is not
+    zero (uniform picks would all land on channel 0 in 8 seeds with probability 8^-8)."""
+    net = cc.Sequential(cc.Conv2d(3, 8, 3), cc.layers.ChannelSlice(0, 1), cc.Flatten(), cc.Linear(25, 2))
+    for seed in range(8):
+        r = V.verify_training(net, (3, 7, 7), seed=seed, fd_points=2)
+        conv = next(p for p in r.fd if p.name == "0")
+        assert r.ok and conv.index[0] == 0 and conv.analytic != 0 and conv.numeric != 0
