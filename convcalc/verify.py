@@ -295,7 +295,8 @@ def execute(layer, xs: list, rng) -> tuple:
 def draw(weight_shapes: dict, buffer_shapes: dict, rng) -> tuple:
     """Weights and buffers for one layer.  verify checks counts and shapes, not values: cheap
     uniform float32 draws, weights scaled to He's variance 2/fan_in (uniform on [-a, a] has
-    variance a^2/3), running variances in [0.5, 1.5)."""
+    variance a^2/3), parameters of one value per channel to variance 1, running variances in
+    [0.5, 1.5)."""
     weights = {}
     for wname, wshape in weight_shapes.items():
         fan_in = int(np.prod(wshape[1:])) if len(wshape) > 1 else 1
