@@ -15,8 +15,9 @@ The attention kinds' training forwards (``*_train``) return ``(y, macs, saved)``
 This package imports numpy and the standard library only.
 """
 
-from .attention import (class_token, multihead_attention, partition_attention, partition_probe, patch_merge,
-                        pos_embedding, select_token, shifted_window_attention, shifted_window_probe, tokens)
+from .attention import (class_token, multihead_attention, multihead_attention_train, partition_attention,
+                        partition_attention_train, partition_probe, patch_merge, pos_embedding, select_token,
+                        shifted_window_attention, shifted_window_attention_train, shifted_window_probe, tokens)
 from .act import (dropout, elu, gelu, hardsigmoid, hardswish, identity, leaky_relu, log_softmax, prelu,
                   relu, relu6, sigmoid, silu, softmax, tanh)
 from ._util import steady_heap
@@ -35,10 +36,9 @@ from .backward_elem import (add_backward, channel_shuffle_backward, concat_backw
 from .backward_norm import (batch_norm_backward, group_norm_backward, instance_norm_backward,
                             layer_norm_backward, local_response_norm_backward)
 from .backward_attention import (class_token_backward, matmul_backward, multihead_attention_backward,
-                                 multihead_attention_train, partition_attention_backward, partition_attention_train,
-                                 patch_merge_backward, pos_embedding_backward, reduce_backward, select_token_backward,
-                                 shifted_window_attention_backward, shifted_window_attention_train, tokens_backward,
-                                 view_backward)
+                                 partition_attention_backward, patch_merge_backward, pos_embedding_backward,
+                                 reduce_backward, select_token_backward, shifted_window_attention_backward,
+                                 tokens_backward, view_backward)
 from .backward_ops import pointwise_backward
 from .backward_pool import (adaptive_avg_pool_backward, adaptive_max_pool_backward,
                             adaptive_max_pool_with_indices, avg_pool_backward, max_pool_backward,

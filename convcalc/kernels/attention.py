@@ -3,33 +3,38 @@ block/grid attention, and the token reshapes of vision transformers.
 
 Every kernel returns ``(y, macs)``; MACs are tallied from the operand shapes of the matmuls
 it performs (projections, Q K^T, attention times V). Softmax, scaling and bias additions
-are not MACs. Maps are (N, C, H, W); token tensors (N, L, E).
+are not MACs. Maps are (N, C, H, W); token tensors (N, L, E). The attention kinds are written
+once, as training forwards (``*_train``: ``(y, macs, saved)``, keeping what the backward of
+:mod:`.backward_attention` needs); the inference kernels return their first two values.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._util import as_float, matmul_macs
-from .act import softmax
 from .conv import linear
 
 __all__ = ["multihead_attention", "tokens", "class_token", "pos_embedding", "select_token",
            "relative_position_index", "shifted_window_attention", "shifted_window_probe", "patch_merge",
-           "partition_attention", "partition_probe"]
+           "partition_attention", "partition_probe", "multihead_attention_train", "shifted_window_attention_train",
+           "partition_attention_train"]
 
 
 def _attend(q, k, v, bias=None, mask=None):
-    """softmax(q k^T + bias + mask) v over the last two dims; q is already scaled."""
+    """softmax(q k^T + bias + mask) v over the last two dims; q is already scaled: (out,
+    probabilities, MACs). The scores become the probabilities in place (the one array of that
+    size a layer keeps for its backward)."""
     kt = np.swapaxes(k, -1, -2)
     scores = q @ kt
     macs = matmul_macs(q.shape, kt.shape)
-    if bias is not None:
-        scores = scores + bias
-    if mask is not None:
-        scores = scores + mask
-    attn, _ = softmax(scores, -1)
-    out = attn @ v
-    return out, macs + matmul_macs(attn.shape, v.shape)
+    for extra in (bias, mask):
+        if extra is not None:
+            scores += extra
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+    out = scores @ v
+    return out, scores, macs + matmul_macs(scores.shape, v.shape)
 
 
 def project_heads(x, in_proj_weight, in_proj_bias, num_heads, bias_k=None, bias_v=None, add_zero_attn=False):
@@ -58,15 +63,24 @@ def project_heads(x, in_proj_weight, in_proj_bias, num_heads, bias_k=None, bias_
     return heads(q) * np.asarray(d ** -0.5, dtype=x.dtype), heads(k), heads(v), macs
 
 
+def multihead_attention_train(x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias, num_heads,
+                              bias_k=None, bias_v=None, add_zero_attn=False):
+    """``torch.nn.MultiheadAttention(x, x, x)`` batch first, x (N, L, E), keeping what its
+    backward needs: (y, macs, saved)."""
+    x = as_float(x)
+    q, k, v, macs = project_heads(x, in_proj_weight, in_proj_bias, num_heads, bias_k, bias_v, add_zero_attn)
+    n, L, E = x.shape
+    out, attn, m = _attend(q, k, v)
+    out = out.transpose(0, 2, 1, 3).reshape(n, L, E)
+    y, m2 = linear(out, out_proj_weight, out_proj_bias)
+    return y, macs + m + m2, {"x": x, "q": q, "k": k, "v": v, "attn": attn, "out": out}
+
+
 def multihead_attention(x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias, num_heads,
                         bias_k=None, bias_v=None, add_zero_attn=False):
     """``torch.nn.MultiheadAttention(x, x, x)`` at inference, batch first: x (N, L, E)."""
-    q, k, v, macs = project_heads(x, in_proj_weight, in_proj_bias, num_heads, bias_k, bias_v, add_zero_attn)
-    n, L, E = np.shape(x)
-    out, m = _attend(q, k, v)
-    out = out.transpose(0, 2, 1, 3).reshape(n, L, E)
-    y, m2 = linear(out, out_proj_weight, out_proj_bias)
-    return y, macs + m + m2
+    return multihead_attention_train(x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias, num_heads,
+                                     bias_k, bias_v, add_zero_attn)[:2]
 
 
 def tokens(x):
@@ -158,16 +172,25 @@ def window_heads(x, qkv_weight, qkv_bias, table, window, shift, num_heads):
     return win, undo, _relative_bias(table, *window)[None], mask, q, qkv[1], qkv[2], macs
 
 
-def shifted_window_attention(x, qkv_weight, qkv_bias, proj_weight, proj_bias, table, window, shift, num_heads):
-    """torchvision ``shifted_window_attention`` on a (N, C, H, W) map (inference)."""
+def shifted_window_attention_train(x, qkv_weight, qkv_bias, proj_weight, proj_bias, table, window, shift,
+                                   num_heads):
+    """torchvision ``shifted_window_attention`` on a (N, C, H, W) map, keeping what its backward
+    needs: (y, macs, saved)."""
     x, qkv_weight, qkv_bias, proj_weight, proj_bias, table = as_float(
         x, qkv_weight, qkv_bias, proj_weight, proj_bias, table)
     win, undo, bias, mask, q, k, v, macs = window_heads(x, qkv_weight, qkv_bias, table, window, shift, num_heads)
     bw, M, C = win.shape
-    out, m = _attend(q, k, v, bias, mask)
+    out, attn, m = _attend(q, k, v, bias, mask)
     out = out.transpose(0, 2, 1, 3).reshape(bw, M, C)
     y, m2 = linear(out, proj_weight, proj_bias)
-    return undo(y).astype(x.dtype, copy=False), macs + m + m2
+    saved = {"x": win, "q": q, "k": k, "v": v, "attn": attn, "out": out, "undo": undo}
+    return undo(y).astype(x.dtype, copy=False), macs + m + m2, saved
+
+
+def shifted_window_attention(x, qkv_weight, qkv_bias, proj_weight, proj_bias, table, window, shift, num_heads):
+    """torchvision ``shifted_window_attention`` on a (N, C, H, W) map (inference)."""
+    return shifted_window_attention_train(x, qkv_weight, qkv_bias, proj_weight, proj_bias, table, window, shift,
+                                          num_heads)[:2]
 
 
 def shifted_window_probe(x, window, shift):
@@ -225,19 +248,28 @@ def partition_heads(x, qkv_weight, qkv_bias, partition_size, partition_type, hea
     return t, undo, q, k * np.asarray(C ** -0.5, dtype=x.dtype), v, macs
 
 
-def partition_attention(x, qkv_weight, qkv_bias, merge_weight, merge_bias, table, partition_size,
-                        partition_type, head_dim):
-    """torchvision MaxViT: partition, ``RelativePositionalMultiHeadAttention``, departition,
-    on (N, C, H, W). As in torchvision the keys are scaled by ``C ** -0.5``."""
+def partition_attention_train(x, qkv_weight, qkv_bias, merge_weight, merge_bias, table, partition_size,
+                              partition_type, head_dim):
+    """torchvision MaxViT: partition, ``RelativePositionalMultiHeadAttention``, departition, on
+    (N, C, H, W), keeping what its backward needs: (y, macs, saved). As in torchvision the keys
+    are scaled by ``C ** -0.5``."""
     x, qkv_weight, qkv_bias, merge_weight, merge_bias, table = as_float(
         x, qkv_weight, qkv_bias, merge_weight, merge_bias, table)
     t, undo, q, k, v, macs = partition_heads(x, qkv_weight, qkv_bias, partition_size, partition_type, head_dim)
     B, G, S, C = t.shape
     bias = _relative_bias(table, partition_size, partition_size)[None, None]
-    out, m = _attend(q, k, v, bias)
+    out, attn, m = _attend(q, k, v, bias)
     out = out.transpose(0, 1, 3, 2, 4).reshape(B, G, S, C)
     y, m2 = linear(out, merge_weight, merge_bias)
-    return undo(y).astype(x.dtype, copy=False), macs + m + m2
+    saved = {"x": t, "q": q, "k": k, "v": v, "attn": attn, "out": out}
+    return undo(y).astype(x.dtype, copy=False), macs + m + m2, saved
+
+
+def partition_attention(x, qkv_weight, qkv_bias, merge_weight, merge_bias, table, partition_size,
+                        partition_type, head_dim):
+    """torchvision MaxViT's partition attention on (N, C, H, W) (inference)."""
+    return partition_attention_train(x, qkv_weight, qkv_bias, merge_weight, merge_bias, table, partition_size,
+                                     partition_type, head_dim)[:2]
 
 
 def partition_probe(x, partition_size, partition_type):

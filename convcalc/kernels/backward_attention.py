@@ -1,9 +1,9 @@
 """Backward of the attention kernels and of the token and generic tensor ops of transformers.
 
-The attention kinds run a *training forward* (``*_train``) that returns ``(y, macs, saved)``:
-the forward of :mod:`.attention` keeping what autograd keeps for the backward (the layer's
-input as the projection saw it, the scaled queries, keys, values, the softmax probabilities and
-the attention output before the output projection). Their backward takes ``saved``.
+The attention kinds' backward takes ``saved`` from their *training forward* (``*_train`` in
+:mod:`.attention`, ``(y, macs, saved)``): what autograd keeps (the layer's input as the
+projection saw it, the scaled queries, keys, values, the softmax probabilities and the
+attention output before the output projection).
 
 For ``L`` queries of width ``E`` (``h`` heads of ``d = E/h``) attending to ``S`` keys, with
 scores ``Z = q k^T (+ bias, mask)``, probabilities ``A = softmax(Z)``, ``O = A v``:
@@ -30,39 +30,20 @@ import math
 import numpy as np
 
 from ._util import as_float, matmul_macs
-from .attention import (_partition, _relative_bias, _swin_windows, partition_heads, project_heads,
-                        relative_position_index, window_heads)
+from .attention import _partition, _swin_windows, relative_position_index
 from .backward import linear_backward
 from .backward_elem import unbroadcast
-from .conv import linear
 from .ops import as_matrices, reduce_axes
 
-__all__ = ["multihead_attention_train", "multihead_attention_backward", "shifted_window_attention_train",
-           "shifted_window_attention_backward", "partition_attention_train", "partition_attention_backward",
+__all__ = ["multihead_attention_backward", "shifted_window_attention_backward", "partition_attention_backward",
            "tokens_backward", "class_token_backward", "pos_embedding_backward", "select_token_backward",
            "patch_merge_backward", "view_backward", "reduce_backward", "matmul_backward"]
 
 
 # -- the attention core -----------------------------------------------------------------------------
 
-def _attend(q, k, v, bias=None, mask=None):
-    """softmax(q k^T + bias + mask) v over the last two dims: (out, probabilities, MACs). The
-    scores become the probabilities in place (the one array of that size a layer keeps)."""
-    kt = np.swapaxes(k, -1, -2)
-    scores = q @ kt
-    macs = matmul_macs(q.shape, kt.shape)
-    for extra in (bias, mask):
-        if extra is not None:
-            scores += extra
-    scores -= scores.max(axis=-1, keepdims=True)
-    np.exp(scores, out=scores)
-    scores /= scores.sum(axis=-1, keepdims=True)
-    out = scores @ v
-    return out, scores, macs + matmul_macs(scores.shape, v.shape)
-
-
 def _attend_backward(dout, q, k, v, attn):
-    """(dq, dk, dv, dZ, MACs) of :func:`_attend` from the output gradient."""
+    """(dq, dk, dv, dZ, MACs) of :func:`.attention._attend` from the output gradient."""
     vt, at = np.swapaxes(v, -1, -2), np.swapaxes(attn, -1, -2)
     da = dout @ vt
     dv = at @ dout
@@ -127,21 +108,9 @@ def _named(g_in, g_out, in_names, out_names):
 
 # -- MultiheadAttention -----------------------------------------------------------------------------
 
-def multihead_attention_train(x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias, num_heads,
-                              bias_k=None, bias_v=None, add_zero_attn=False):
-    """:func:`.attention.multihead_attention` keeping what its backward needs: (y, macs, saved)."""
-    x = as_float(x)
-    q, k, v, macs = project_heads(x, in_proj_weight, in_proj_bias, num_heads, bias_k, bias_v, add_zero_attn)
-    n, L, E = x.shape
-    out, attn, m = _attend(q, k, v)
-    out = out.transpose(0, 2, 1, 3).reshape(n, L, E)
-    y, m2 = linear(out, out_proj_weight, out_proj_bias)
-    return y, macs + m + m2, {"x": x, "q": q, "k": k, "v": v, "attn": attn, "out": out}
-
-
 def multihead_attention_backward(dy, saved, in_proj_weight, out_proj_weight, bias=True, bias_kv=False,
                                  need_dx=True, need_dw=True):
-    """Gradients of :func:`multihead_attention_train` (self-attention, batch first): dx and the
+    """Gradients of :func:`.attention.multihead_attention_train` (self-attention, batch first): dx and the
     gradients of ``in_proj_weight``/``in_proj_bias``/``out_proj.weight``/``out_proj.bias``
     (and ``bias_k``/``bias_v``, the key and value rows they added)."""
     dy = as_float(dy)
@@ -159,22 +128,9 @@ def multihead_attention_backward(dy, saved, in_proj_weight, out_proj_weight, bia
 
 # -- Swin -------------------------------------------------------------------------------------------
 
-def shifted_window_attention_train(x, qkv_weight, qkv_bias, proj_weight, proj_bias, table, window, shift,
-                                   num_heads):
-    """:func:`.attention.shifted_window_attention` keeping what its backward needs."""
-    x, qkv_weight, proj_weight, table = as_float(x, qkv_weight, proj_weight, table)
-    win, undo, bias, mask, q, k, v, macs = window_heads(x, qkv_weight, qkv_bias, table, window, shift, num_heads)
-    bw, M, C = win.shape
-    out, attn, m = _attend(q, k, v, bias, mask)
-    out = out.transpose(0, 2, 1, 3).reshape(bw, M, C)
-    y, m2 = linear(out, proj_weight, proj_bias)
-    saved = {"x": win, "q": q, "k": k, "v": v, "attn": attn, "out": out, "undo": undo}
-    return undo(y).astype(x.dtype, copy=False), macs + m + m2, saved
-
-
 def shifted_window_attention_backward(dy, saved, qkv_weight, proj_weight, table_shape, window, shift,
                                       qkv_bias=True, proj_bias=True, need_dx=True, need_dw=True):
-    """Gradients of :func:`shifted_window_attention_train`. The output gradient goes through the
+    """Gradients of :func:`.attention.shifted_window_attention_train`. The output gradient goes through the
     adjoint of the output's un-partition (crop -> zero pad, roll +s -> roll -s, windows), which is
     the forward's own partition; the windows' input gradient goes back through the un-partition."""
     dy = as_float(dy)
@@ -192,23 +148,9 @@ def shifted_window_attention_backward(dy, saved, qkv_weight, proj_weight, table_
 
 # -- MaxViT -----------------------------------------------------------------------------------------
 
-def partition_attention_train(x, qkv_weight, qkv_bias, merge_weight, merge_bias, table, partition_size,
-                              partition_type, head_dim):
-    """:func:`.attention.partition_attention` keeping what its backward needs."""
-    x, qkv_weight, merge_weight, table = as_float(x, qkv_weight, merge_weight, table)
-    t, undo, q, k, v, macs = partition_heads(x, qkv_weight, qkv_bias, partition_size, partition_type, head_dim)
-    B, G, S, C = t.shape
-    bias = _relative_bias(table, partition_size, partition_size)[None, None]
-    out, attn, m = _attend(q, k, v, bias)
-    out = out.transpose(0, 1, 3, 2, 4).reshape(B, G, S, C)
-    y, m2 = linear(out, merge_weight, merge_bias)
-    saved = {"x": t, "q": q, "k": k, "v": v, "attn": attn, "out": out}
-    return undo(y).astype(x.dtype, copy=False), macs + m + m2, saved
-
-
 def partition_attention_backward(dy, saved, qkv_weight, merge_weight, table_shape, partition_size, partition_type,
                                  need_dx=True, need_dw=True):
-    """Gradients of :func:`partition_attention_train`. The partition is a permutation of the
+    """Gradients of :func:`.attention.partition_attention_train`. The partition is a permutation of the
     map: its adjoint is its inverse (the output gradient is partitioned, the tokens' input
     gradient un-partitioned). The keys were scaled by C^-1/2 after the projection."""
     dy = as_float(dy)
