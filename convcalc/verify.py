@@ -216,19 +216,34 @@ kernel(L.LayerScale, weights=lambda a, s: {"weight": (_or(a["channels"], s[0]), 
     lambda l, x, w, b: K.mul(x, w["weight"]))
 
 
-# -- attention (kernels/attention.py); called without weights, the RF probe runs the window partition
+# -- attention (kernels/attention.py); called without weights, the RF probe runs the window partition.
+# Each kind's arguments are read once, for its kernel or its training twin (verify_training).
+def mha_call(fn):
+    return lambda l, x, w, b: fn(x, w["in_proj_weight"], w.get("in_proj_bias"), w["out_proj.weight"],
+                                 w.get("out_proj.bias"), l.num_heads, w.get("bias_k"), w.get("bias_v"),
+                                 l.add_zero_attn)
+
+
+def swin_call(fn):
+    return lambda l, x, w, b: fn(x, w["qkv.weight"], w.get("qkv.bias"), w["proj.weight"], w.get("proj.bias"),
+                                 w["relative_position_bias_table"], l.window_size, l.shift_size, l.num_heads)
+
+
+def partition_call(fn):
+    return lambda l, x, w, b: fn(x, w["to_qkv.weight"], w["to_qkv.bias"], w["merge.weight"], w["merge.bias"],
+                                 w["relative_position_bias_table"], l.partition_size, l.partition_type, l.head_dim)
+
+
 def _swin_attention(l, x, w, b):
     if not w:
         return K.shifted_window_probe(x, l.window_size, l.shift_size)
-    return K.shifted_window_attention(x, w["qkv.weight"], w.get("qkv.bias"), w["proj.weight"], w.get("proj.bias"),
-                                      w["relative_position_bias_table"], l.window_size, l.shift_size, l.num_heads)
+    return swin_call(K.shifted_window_attention)(l, x, w, b)
 
 
 def _partition_attention(l, x, w, b):
     if not w:
         return K.partition_probe(x, l.partition_size, l.partition_type)
-    return K.partition_attention(x, w["to_qkv.weight"], w["to_qkv.bias"], w["merge.weight"], w["merge.bias"],
-                                 w["relative_position_bias_table"], l.partition_size, l.partition_type, l.head_dim)
+    return partition_call(K.partition_attention)(l, x, w, b)
 
 
 def _declared(cls):
@@ -237,9 +252,7 @@ def _declared(cls):
     return dict(weights=lambda a, s: cls(**a).weight_shapes(s), buffers=lambda a, s: cls(**a).buffer_shapes(s))
 
 
-kernel(L.MultiheadAttention, **_declared(L.MultiheadAttention))(lambda l, x, w, b: K.multihead_attention(
-    x, w["in_proj_weight"], w.get("in_proj_bias"), w["out_proj.weight"], w.get("out_proj.bias"), l.num_heads,
-    w.get("bias_k"), w.get("bias_v"), l.add_zero_attn))
+kernel(L.MultiheadAttention, **_declared(L.MultiheadAttention))(mha_call(K.multihead_attention))
 kernel(L.Tokens)(lambda l, x, w, b: K.tokens(x))
 kernel(L.ClassToken, **_declared(L.ClassToken))(lambda l, x, w, b: K.class_token(x, w["class_token"]))
 kernel(L.PosEmbedding, **_declared(L.PosEmbedding))(lambda l, x, w, b: K.pos_embedding(x, w["pos_embedding"]))

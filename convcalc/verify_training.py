@@ -38,7 +38,8 @@ from .layers import conv as _conv, merge as _merge, norm as _norm, pool as _pool
 from .layers.attention import _AttentionTraining
 from .registry import Registry
 from .training import TrainingOptions
-from .verify import Check, LayerResult, _uniform, draw, estimate_bytes, kernel_for, operands
+from .verify import (Check, LayerResult, _uniform, draw, estimate_bytes, kernel_for, mha_call, operands,
+                     partition_call, swin_call)
 
 FORWARD = Registry("training-mode NumPy forward")
 #: finite differences are taken in the layers holding the last quarter of the forward MACs
@@ -244,33 +245,22 @@ def _layerscale_back(c, dy):
     return dx, {"weight": dw}, macs
 
 
-# -- attention (kernels/backward_attention.py): training forwards keep q, k, v and the probabilities
+# -- attention: the training forwards (kernels/attention.py *_train) keep q, k, v and the probabilities
+# for the backward (kernels/backward_attention.py)
 
-@FORWARD.register(L.MultiheadAttention)
-def _mha_forward(c):
-    l, w = c.layer, c.w
-    y, macs, c.cache["saved"] = K.multihead_attention_train(
-        c.x, w["in_proj_weight"], w.get("in_proj_bias"), w["out_proj.weight"], w.get("out_proj.bias"),
-        l.num_heads, w.get("bias_k"), w.get("bias_v"), l.add_zero_attn)
-    return y, macs
+def _keeping(call):
+    """An attention kind's training forward: verify's call of its kernel (``call``, on the
+    kernel's ``*_train`` twin), keeping what its backward needs."""
+    def forward(c):
+        y, macs, c.cache["saved"] = call(c.layer, c.x, c.w, c.b)
+        return y, macs
 
-
-@FORWARD.register(L.ShiftedWindowAttention)
-def _swin_forward(c):
-    l, w = c.layer, c.w
-    y, macs, c.cache["saved"] = K.shifted_window_attention_train(
-        c.x, w["qkv.weight"], w.get("qkv.bias"), w["proj.weight"], w.get("proj.bias"),
-        w["relative_position_bias_table"], l.window_size, l.shift_size, l.num_heads)
-    return y, macs
+    return forward
 
 
-@FORWARD.register(L.PartitionAttention)
-def _partition_forward(c):
-    l, w = c.layer, c.w
-    y, macs, c.cache["saved"] = K.partition_attention_train(
-        c.x, w["to_qkv.weight"], w["to_qkv.bias"], w["merge.weight"], w["merge.bias"],
-        w["relative_position_bias_table"], l.partition_size, l.partition_type, l.head_dim)
-    return y, macs
+FORWARD.register(L.MultiheadAttention)(_keeping(mha_call(K.multihead_attention_train)))
+FORWARD.register(L.ShiftedWindowAttention)(_keeping(swin_call(K.shifted_window_attention_train)))
+FORWARD.register(L.PartitionAttention)(_keeping(partition_call(K.partition_attention_train)))
 
 
 @_reg(L.MultiheadAttention)
