@@ -25,7 +25,7 @@ from ..graph import Residual, Sequential, to_graph
 from ..layers import act, attention, tensor
 from ..layers.base import Layer
 from ..layers.norm import LayerNorm
-from .torch_ops import module_layer, registered
+from .torch_ops import has_param, module_layer, registered
 
 
 def _infers(block, shape) -> list:
@@ -48,18 +48,15 @@ def _numel(m) -> int:
     return sum(p.numel() for p in m.parameters())
 
 
-def _bias(lin) -> bool:
-    return getattr(lin, "bias", None) is not None
-
-
 def mha(m, path):
     """nn.MultiheadAttention -> attention.MultiheadAttention (None when kdim/vdim differ)."""
     if not getattr(m, "_qkv_same_embed_dim", True) or m.kdim != m.embed_dim or m.vdim != m.embed_dim:
         return None
-    layer = attention.MultiheadAttention(m.embed_dim, m.num_heads, dropout=m.dropout, bias=m.in_proj_bias is not None,
-                                         add_bias_kv=m.bias_k is not None, add_zero_attn=m.add_zero_attn,
+    bias = has_param(m, "in_proj_bias")
+    layer = attention.MultiheadAttention(m.embed_dim, m.num_heads, dropout=m.dropout, bias=bias,
+                                         add_bias_kv=has_param(m, "bias_k"), add_zero_attn=m.add_zero_attn,
                                          batch_first=True)  # the engine's (L, E) per sample is batch first
-    if _bias(m.out_proj) != (m.in_proj_bias is not None) or layer.infer((1, m.embed_dim)).params != _numel(m):
+    if has_param(m.out_proj, "bias") != bias or layer.infer((1, m.embed_dim)).params != _numel(m):
         return None
     return layer
 
@@ -87,7 +84,7 @@ def swin(m, path):
         return None
     dim = qkv.in_features
     layer = attention.ShiftedWindowAttention(dim, tuple(m.window_size), tuple(m.shift_size), m.num_heads,
-                                             qkv_bias=_bias(qkv), proj_bias=_bias(proj),
+                                             qkv_bias=has_param(qkv, "bias"), proj_bias=has_param(proj, "bias"),
                                              attention_dropout=m.attention_dropout, dropout=m.dropout)
     if qkv.out_features != 3 * dim or (proj.in_features, proj.out_features) != (dim, dim) \
             or layer.infer((dim, *m.window_size)).params != _numel(m):
@@ -117,7 +114,7 @@ def maxvit(m, path):
     norm, rel, drop = attn_seq
     c = m.n_heads * m.head_dim
     if not isinstance(norm, torch.nn.LayerNorm) or tuple(norm.normalized_shape) != (c,) \
-            or not norm.elementwise_affine or norm.bias is None or not registered(drop) \
+            or not norm.elementwise_affine or not has_param(norm, "bias") or not registered(drop) \
             or not all(registered(x) for x in mlp):
         return None
     size = m.p if m.partition_type == "window" else m.g
