@@ -34,6 +34,7 @@ Counts are per batch (the rows' MACs already include ``--batch``; ptflops itself
 """
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 
@@ -73,7 +74,11 @@ def _functional(r) -> bool:
 
 def _module(rule):
     """Counted by a module hook: 0 when the model applies the layer as a function."""
-    return lambda r, b: 0 if _functional(r) else rule(r, b)
+    @functools.wraps(rule)
+    def counted(r, b):
+        return 0 if _functional(r) else rule(r, b)
+
+    return counted
 
 
 def _macs(r, b):
@@ -104,11 +109,10 @@ def _pt(module, function):
     return lambda r, b: simplify(_n_in(r, b) * (function if _functional(r) else module))
 
 
+@_module  # F.batch_norm / F.layer_norm are not patched
 def _pt_bn(r, b):
     """bn_flops_counter_hook (BatchNorm, InstanceNorm, GroupNorm, LayerNorm): input elements,
     x2 when the module has an ``affine`` attribute that is true (LayerNorm has none)."""
-    if _functional(r):
-        return 0  # F.batch_norm / F.layer_norm are not patched
     affine = getattr(r.layer, "affine", False) and not isinstance(r.layer, L.LayerNorm)
     return simplify(_n_in(r, b) * (2 if affine else 1))
 
@@ -212,14 +216,16 @@ def _fv_upsample(r, b):
 
 # -- torchinfo 1.8.0 ------------------------------------------------------------------------------
 
+@_module
 def _ti_conv(r, b):
     """``weight``/``bias`` elements x batch x output positions (class name contains "Conv")."""
-    return 0 if _functional(r) else simplify(r.params * prod(r.output[1:]) * b)
+    return simplify(r.params * prod(r.output[1:]) * b)
 
 
+@_module
 def _ti_params(r, b):
     """Any other leaf module's own ``weight``/``bias`` elements x batch (output_size[0])."""
-    return 0 if _functional(r) else simplify(r.params * b)
+    return simplify(r.params * b)
 
 
 # -- attention (torchvision's forms: ViT's nn.MultiheadAttention with need_weights=False, Swin's
