@@ -410,7 +410,6 @@ def _merge(axes: list, units: list, carry: tuple, split: tuple, regroup: tuple, 
         r = out_shape[j] / units[a] if is_sym(out_shape[j]) or is_sym(units[a]) else Fraction(out_shape[j], units[a])
         if not is_sym(r) and r.denominator == 1 and r != 1:
             r = r.numerator
-            axes[a] = through_window(axes[a], Window(1, 1, 0, up=r, taps=lambda o, r=r: (o // r, o // r),
-                                                     lattice=(r, 1)))
+            axes[a] = through_window(axes[a], Window.repeat(r))
             units[a] = out_shape[j]
     return tuple(kept)

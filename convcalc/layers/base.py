@@ -36,6 +36,11 @@ class Window:
     lattice: Optional[tuple] = None
     dilation: Dim = 1  # a dilated window reads every d-th unit of its extent k (with taps: of first..last)
 
+    @classmethod
+    def repeat(cls, r: int) -> "Window":
+        """Each input unit copied to ``r`` output units (unit o reads o // r): a nearest upsampling."""
+        return cls(1, 1, 0, up=r, taps=lambda o: (o // r, o // r), lattice=(r, 1))
+
 
 @dataclass
 class Inference:

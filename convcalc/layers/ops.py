@@ -120,8 +120,7 @@ def _index_inference(shape: tuple, index: tuple, out: tuple) -> Inference:
             elif op == "slice":
                 win[d] = Window(1, args[3], -args[1])
             else:
-                r = args[1]
-                win[d] = Window(1, 1, 0, up=r, taps=lambda o, r=r: (o // r, o // r), lattice=(r, 1))
+                win[d] = Window.repeat(args[1])
     if len(out) != len(src):  # a final reshape that changes the dims: as a reshape that does not say how
         return Inference(shape=out, rf="global")
     if any(d is not None and d != i for i, d in enumerate(src)):
