@@ -38,21 +38,32 @@ def print_layer_table(console, report, layout: str = "chw", verified=None, bars:
                       columns=None) -> None:
     """The layer table on ``console``. Without colour, and when it fits, the text is built once
     and streamed (rich's layout, without its per-row cost); otherwise rich prints it."""
-    from .grid import Unsupported, lines
+    from .grid import lines
     from .table import layer_grid, layer_table
 
     if console.is_terminal and not console.record:  # a terminal: fit its width (render/fit.py)
         return print_fitted(console, report, layout, verified, bars, columns)
+    print_plain_or_rich(console,
+                        lambda: lines(layer_grid(report, layout, verified, bars, columns)[0], console.width,
+                                      pad_title=not console.soft_wrap),
+                        lambda: layer_table(report, layout, verified, bars=bars, columns=columns))
+
+
+def print_plain_or_rich(console, plain, rich) -> None:
+    """On a console without colour that records nothing, the lines ``plain()`` builds as rich
+    would print them (streamed); else, or where they raise ``grid.Unsupported``, rich prints
+    the renderable ``rich()``."""
+    from .grid import Unsupported
+
     if console.color_system is None and not console.record:
-        grid, _ = layer_grid(report, layout, verified, bars, columns)
         try:
-            out = lines(grid, console.width, pad_title=not console.soft_wrap)
+            out = plain()
         except Unsupported:
             pass
         else:
             write_lines(console.file, out)
             return
-    console.print(layer_table(report, layout, verified, bars=bars, columns=columns))
+    console.print(rich())
 
 
 def print_fitted(console, report, layout="chw", verified=None, bars=False, columns=None) -> None:
@@ -104,19 +115,13 @@ def print_text(console, text: str) -> None:
 def print_grid(console, grid, notes=()) -> None:
     """A :class:`grid.Grid` on ``console`` (streamed when plain and it fits, else through rich),
     then ``notes`` (references, formulas) one per line."""
-    from .grid import Unsupported, lines
+    from .grid import lines
 
-    if console.color_system is None and not console.record:
-        try:
-            write_lines(console.file, lines(grid, console.width))
-        except Unsupported:
-            pass
-        else:
-            for note in notes:
-                print_text(console, note)
-            return
-    from .compare import rich_table
+    def rich():
+        from .compare import rich_table
 
-    console.print(rich_table(grid))
+        return rich_table(grid)
+
+    print_plain_or_rich(console, lambda: lines(grid, console.width), rich)
     for note in notes:
         print_text(console, note)

@@ -70,21 +70,14 @@ def _rich_table(title: str, headers, rows, fits: bool):
 def print_fitted_table(console, report, layout: str = "chw") -> list:
     """The fitted table on ``console`` (plain lines without colour, as rich would print them;
     else rich), returning the notes that write out the referenced formulas."""
-    from .console import write_lines
+    from .console import print_plain_or_rich
     from .flow import Column, lines
-    from .grid import Unsupported
 
     headers, rows, notes, fits = _fitted(report, layout, console.width)
     title = _title(report, layout)
-    if console.color_system is None and not console.record:
-        try:
-            out = list(lines(title, [Column(h, _justify(h), fits) for h in headers], rows, console.width))
-        except Unsupported:
-            pass
-        else:
-            write_lines(console.file, out)
-            return notes
-    console.print(_rich_table(title, headers, rows, fits))  # (the fit above, not computed again)
+    print_plain_or_rich(console, lambda: lines(title, [Column(h, _justify(h), fits) for h in headers], rows,
+                                               console.width),
+                        lambda: _rich_table(title, headers, rows, fits))  # (the fit above, not computed again)
     return notes
 
 
