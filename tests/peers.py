@@ -3,7 +3,7 @@
 ``twin(name)`` gives ``(model, module)``: the zoo model at a small input where one is valid, and the
 PyTorch network the convention stands for at that input: torchvision's builder (``tests/tv.py``)
 for the torchvision models, convcalc's own export (``to_torch_source``) for the rest. Weights are
-never initialised (``torch.nn.init`` does nothing while a twin is built): the tools count shapes,
+never initialised (``tv.no_init`` while a twin is built): the tools count shapes,
 not values. The export writes every layer as a module, so a layer marked ``functional``
 (as torchvision applies it, e.g. inception's ``F.relu``) is read as a module there.
 
@@ -72,7 +72,7 @@ def zoo_model(name):
 def twin(name):
     """(zoo model, torch module in eval mode)."""
     model = zoo_model(name)
-    with _no_init():
+    with tv.no_init():
         if name in TORCHVISION:
             kwargs = {"image_size": model.input[-1]} if name == "vit_b_16" else {}
             module = tv.load().models.get_model(TORCHVISION[name], **kwargs)
@@ -83,23 +83,6 @@ def twin(name):
             exec(compile(to_torch_source(model), ns.__name__, "exec"), ns.__dict__)
             module = ns.Net()
     return model, module.eval()
-
-
-@contextlib.contextmanager
-def _no_init():
-    """Every ``torch.nn.init`` function returns its tensor untouched (initialising VGG's 138M weights
-    takes seconds; buffers such as Swin's position index are still computed)."""
-    import torch.nn.init as init
-
-    names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_")]
-    saved = {n: getattr(init, n) for n in names}
-    try:
-        for n in names:
-            setattr(init, n, lambda tensor, *a, **k: tensor)
-        yield
-    finally:
-        for n, f in saved.items():
-            setattr(init, n, f)
 
 
 def run(tool: str, module, shape):

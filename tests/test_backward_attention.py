@@ -218,16 +218,6 @@ def test_matmul_backward_matches_autograd(sa, sb):
 
 # -- the engine's backward MACs and saved bytes against torch, on transformer blocks --------------------
 
-def _flop_counter_backward(model, x):
-    from torch.utils.flop_counter import FlopCounterMode
-
-    model.train()
-    y = model(x)
-    with FlopCounterMode(display=False) as fc:
-        (y * torch.randn_like(y)).sum().backward()
-    return fc.get_total_flops() // 2  # it counts 2 FLOPs per MAC
-
-
 def _blocks():
     """(name, torchvision block, its input, the zoo's block, the engine's input shape per sample)."""
     from torchvision.models.maxvit import PartitionAttentionLayer
@@ -264,10 +254,12 @@ def Permuted(block):
 def test_backward_macs_match_flop_counter_on_transformer_blocks():
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
+    import torch_models
+
     torch.manual_seed(0)
     for name, block, x, ours, shape in _blocks():
         with sdpa_kernel(SDPBackend.MATH):   # FlopCounterMode has no rule for the fused CPU kernel's backward
-            measured = _flop_counter_backward(block, x)
+            measured = torch_models.backward_macs(block, x)
         assert analyze(ours, shape, batch=x.shape[0], training=True).totals["backward_macs"] == measured, name
 
 
@@ -419,13 +411,14 @@ def Traced():
 
 @needs_torch
 def test_generic_ops_backward_macs_match_flop_counter_and_verify():
+    import torch_models
     from convcalc.verify import verify
 
     torch.manual_seed(0)
     model = cc.from_torch(Traced(), (6, 8))
     kinds = {type(n.layer).__name__ for n in to_graph(model.net)}
     assert {"MatMul", "Reduce", "View"} <= kinds
-    measured = _flop_counter_backward(Traced(), torch.randn(2, 6, 8))
+    measured = torch_models.backward_macs(Traced(), torch.randn(2, 6, 8))
     # by hand: the projections' dW (2 * 6*8*8), dX of one (the other's input is the image) ... and
     # the matmuls: 6*6*8 per operand needing a gradient: 2 + 1
     assert measured == 2 * (2 * 6 * 8 * 8 + 3 * 6 * 6 * 8)

@@ -250,16 +250,10 @@ def test_verify_follows_a_pooled_axis_through_a_permute():
         return lib.Sequential(lib.Conv2d(3, 4, 3), L.AdaptiveAvgPool2d((1, 6)), L.Permute((0, 2, 3, 1)),
                               L.Linear(4, 5), L.Permute((0, 3, 1, 2)))
 
-    class TorchPermute(torch.nn.Module):
-        def __init__(self, dims):
-            super().__init__()
-            self.dims = dims
-
-        def forward(self, x):
-            return x.permute(*self.dims)
+    from torch_models import Permute
 
     tl = torch.nn
-    tl.Permute = TorchPermute  # (a local stand-in: torch has no Permute module)
+    tl.Permute = Permute  # (a local stand-in: torch has no Permute module)
     try:
         tnet = build(tl, tl)
     finally:

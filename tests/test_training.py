@@ -123,20 +123,10 @@ def test_saved_activations_match_autograd(name, make):
     assert abs(ours - measured) <= 0.01 * measured, (ours, measured)
 
 
-def _flop_counter_backward(model, x):
-    from torch.utils.flop_counter import FlopCounterMode
-
-    model.train()
-    y = model(x)
-    with FlopCounterMode(display=False) as fc:
-        y.sum().backward()
-    return fc.get_total_flops() // 2  # it counts 2 FLOPs per MAC
-
-
 @pytest.mark.parametrize("name,make", [("resnet18", tm.resnet18), ("vgg11_bn", tm.vgg11_bn)])
 def test_backward_macs_match_flop_counter(name, make):
     torch.manual_seed(0)
-    measured = _flop_counter_backward(make(), torch.randn(2, 3, 64, 64))
+    measured = tm.backward_macs(make(), torch.randn(2, 3, 64, 64))
     assert analyze(cc.zoo.get(name), (3, 64, 64), batch=2, training=True).totals["backward_macs"] == measured
 
 
@@ -162,7 +152,7 @@ def test_grouped_backward_from_ungrouped_equivalent():
     t = torch.nn.Sequential(torch.nn.Conv2d(4, 8, 3, padding=1), torch.nn.ReLU(),
                             SplitGroups(torch.nn.Conv2d(8, 8, 3, padding=1, groups=4)),
                             SplitGroups(torch.nn.Conv2d(8, 16, 3, stride=2, groups=8)))
-    measured = _flop_counter_backward(t, torch.randn(3, 4, 9, 9))
+    measured = tm.backward_macs(t, torch.randn(3, 4, 9, 9))
     assert analyze(net, (4, 9, 9), batch=3, training=True).totals["backward_macs"] == measured
 
 
@@ -231,7 +221,7 @@ def test_bias_only_tuning_from_torch_counts_no_weight_gradient():
     t = analyze(model, training=True)
     assert t.training["trainable_params"] == 8 + 4                      # the biases
     assert t.training["frozen_params"] == 8 * 3 * 9 + 4 * 8 * 9
-    measured = _flop_counter_backward(net, torch.randn(1, 3, 10, 10, requires_grad=False))
+    measured = tm.backward_macs(net, torch.randn(1, 3, 10, 10, requires_grad=False))
     # by hand: only the second conv's input gradient, as many MACs as its forward: 4x8x8 outputs,
     # each 8 channels x 9 taps (the first conv's input needs none, and no weight needs one)
     assert t.totals["backward_macs"] == measured == 4 * 8 * 8 * 8 * 9
@@ -270,7 +260,7 @@ def test_attention_with_one_projection_frozen_drops_only_its_weight_gradient(fro
             p.requires_grad_(n not in freeze)
         model = from_torch(net, (L, E))
         engine = analyze(model, training=True)
-        return net, model, engine, _flop_counter_backward(net, torch.randn(1, L, E))
+        return net, model, engine, tm.backward_macs(net, torch.randn(1, L, E))
 
     _, _, whole, torch_whole = both(())
     net, model, part, torch_part = both(frozen)
@@ -297,7 +287,7 @@ def test_a_frozen_parameter_used_by_an_op_is_frozen():
     assert t.training["frozen_params"] == 4 + 4 * 3 * 9 + 4
     assert t.training["trainable_params"] == 2 * 4 + 2
     # by hand: only the head's weight gradient, its forward's MACs: 2x6x6 outputs x 4 channels
-    assert t.totals["backward_macs"] == _flop_counter_backward(net, torch.randn(1, 3, 6, 6)) == 2 * 36 * 4
+    assert t.totals["backward_macs"] == tm.backward_macs(net, torch.randn(1, 3, 6, 6)) == 2 * 36 * 4
     result = verify_training(model)
     assert result.ok, [(r.name, r.checks) for r in result.layers if not r.ok]
 
@@ -318,7 +308,7 @@ def test_partly_frozen_layers_traced_as_functions():
         for n, p in net.named_parameters():
             p.requires_grad_(n not in freeze)
         model = from_torch(net, (L, E))
-        return net, analyze(model, training=True), _flop_counter_backward(net, torch.randn(1, L, E))
+        return net, analyze(model, training=True), tm.backward_macs(net, torch.randn(1, L, E))
 
     _, whole, torch_whole = both(())
     net, part, torch_part = both(("linear1.weight", "norm1.bias"))

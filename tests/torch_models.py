@@ -18,6 +18,29 @@ class Fn(nn.Module):
         return self.f(self, x)
 
 
+class Permute(nn.Module):
+    """``x.permute(*dims)`` as a module (torch has none): the twin of convcalc's ``Permute``."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return x.permute(*self.dims)
+
+
+def backward_macs(model, x):
+    """The MACs torch's FlopCounterMode counts in the backward of ``model`` (train mode) on ``x``,
+    the loss a sum of the outputs (which gradient flows in changes no count)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.train()
+    y = model(x)
+    with FlopCounterMode(display=False) as fc:
+        y.sum().backward()
+    return fc.get_total_flops() // 2  # it counts 2 FLOPs per MAC
+
+
 def scaled_convs(f):
     """conv 3->4 k3 p1, a per-channel parameter ``scale`` (a layer scale) and a 1x1 head 4->2,
     combined by ``f(self, x)``."""

@@ -27,15 +27,18 @@ def load():
 
 
 @contextlib.contextmanager
-def _no_init(torch):
-    """torch.nn.init's in-place initialisers as no-ops: on the meta device they have no values
-    to fill, only dispatch to pay (a quarter of the time to build the 80 models)."""
-    init = torch.nn.init
+def no_init():
+    """torch.nn.init's in-place initialisers as no-ops, each returning its tensor untouched: where
+    weights are never read (meta tensors, the peer tools counting shapes) initialising them is only
+    cost (VGG's 138M weights take seconds; a quarter of building the 80 models on meta). Buffers
+    such as Swin's position index are still computed."""
+    import torch.nn.init as init
+
     names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_") and callable(getattr(init, n))]
     saved = {n: getattr(init, n) for n in names}
-    for n in names:
-        setattr(init, n, lambda tensor, *args, **kwargs: tensor)
     try:
+        for n in names:
+            setattr(init, n, lambda tensor, *args, **kwargs: tensor)
         yield
     finally:
         for n, f in saved.items():
@@ -51,7 +54,7 @@ def meta_model(name, **kwargs):
 
     tvm = load().models
     try:
-        with torch.device("meta"), _no_init(torch):
+        with torch.device("meta"), no_init():
             return tvm.get_model(name, **kwargs)
     except NotImplementedError:
         pass
