@@ -88,6 +88,26 @@ def test_meta_device_model_same_numbers():
     assert fake.totals["macs"] == 8 * 27 * 14 * 14 + 8 * 4
 
 
+class _BadView(nn.Module):
+    def forward(self, x):
+        x = torch.relu(x)
+        return x.view(5, 7)  # the line the error must name
+
+
+def test_a_failing_forward_names_the_users_line():
+    """fx records stack traces only when converting fails (re-traced then): the message still
+    points at the user's line, and a model that converts takes the fast path."""
+    import inspect
+
+    from convcalc.errors import ConvcalcError
+
+    src, first = inspect.getsourcelines(_BadView.forward)
+    line = first + next(i for i, t in enumerate(src) if "view(5, 7)" in t)
+    with pytest.raises(ConvcalcError) as e:
+        from_torch(_BadView(), (3, 8, 8))
+    assert f"{__file__}:{line} " in str(e.value) and "x.view(5, 7)" in str(e.value), str(e.value)
+
+
 def test_not_an_module_and_forward_that_raises_are_one_line():
     from convcalc.errors import ConvcalcError
 

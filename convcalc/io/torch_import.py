@@ -48,9 +48,11 @@ def _user_frame(tb):
     return frames[-1] if frames else None
 
 
-def _trace(module, shape):
+def _trace(module, shape, stacks=False):
     """(fx GraphModule, {qualified name: layer} of the leaves convcalc maps): registered module
-    classes stay leaves where their builder maps them; other torch.nn modules are leaves as fx has them."""
+    classes stay leaves where their builder maps them; other torch.nn modules are leaves as fx has them.
+    With ``stacks`` fx records each node's stack trace (a refusal then names the user's line); that
+    is a third of the tracing time, so :func:`from_torch` asks for it only when converting failed."""
     _torch()
     import torch.fx as fx
 
@@ -69,7 +71,7 @@ def _trace(module, shape):
     class Tracer(fx.Tracer):
         def __init__(self):
             super().__init__(autowrap_functions=tuple(wrap))
-            self.record_stack_traces = True  # a refusal names the user's line
+            self.record_stack_traces = stacks  # a refusal names the user's line
             self._autowrap_search.extend(search)  # only the functions above are patched there
 
         def call_module(self, m, forward, args, kwargs):
@@ -134,10 +136,18 @@ def from_torch(module, input_shape, name: Optional[str] = None) -> Model:
         raise ConvcalcError(f"from_torch needs a numeric input shape (C, *spatial), got {input_shape!r}")
     was_training = module.training
     module.eval()
+    how = None
     try:
-        gm, built, how = _trace(module, shape)
-        conv = Converter(gm, shape, built, exported=how == "torch.export")
-        conv.run()
+        try:
+            gm, built, how = _trace(module, shape)
+            conv = Converter(gm, shape, built, exported=how == "torch.export")
+            conv.run()
+        except ConvcalcError:
+            if how != "torch.fx":
+                raise
+            gm, built, how = _trace(module, shape, stacks=True)  # again, for the error naming the user's line
+            conv = Converter(gm, shape, built, exported=how == "torch.export")
+            conv.run()
     finally:
         module.train(was_training)
     model = Model(name or type(module).__name__, conv.graph, shape, f"traced from {type(module).__name__} with {how}")
