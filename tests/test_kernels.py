@@ -796,6 +796,24 @@ def test_erf_precision():
     assert np.abs(erf(grid) - ref[:20000].reshape(4, 5000)).max() < 1e-13
 
 
+def test_float32_gelu_within_one_unit_of_the_exact_value():
+    """float32 GELU runs its own erfc (a polynomial interpolated on first use): against
+    x * erfc(-x/sqrt2) / 2 from math.erfc, rounded once, it is within one unit in the last place,
+    down the negative tail where the value is tiny, and keeps 0, -0, inf and NaN."""
+    xs = np.concatenate([np.linspace(-14, 14, 40001), np.random.default_rng(5).standard_normal(30000) * 3,
+                         [0.0, -0.0, 1e-30, -1e-30, 12.0, -12.0, 30.0]]).astype(np.float32)
+    exact = np.array([v * 0.5 * math.erfc(-v / math.sqrt(2.0)) for v in xs.astype(np.float64)])
+    ref = exact.astype(np.float32)
+    y = K.gelu(xs.reshape(2, -1) if xs.size % 2 == 0 else xs)[0].reshape(-1)
+    assert y.dtype == np.float32
+    normal = np.abs(ref) >= np.finfo(np.float32).tiny
+    assert (np.abs(y - ref)[normal] <= np.spacing(np.abs(ref[normal]))).all()
+    assert (np.abs(y[~normal]) < 2 * np.finfo(np.float32).tiny).all()
+    special = K.gelu(np.array([0.0, -0.0, np.inf, np.nan], np.float32))[0]
+    assert special[0] == 0 and special[1] == 0 and np.signbit(special[1]) and special[2] == np.inf
+    assert np.isnan(special[3])
+
+
 @needs_torch
 @settings(max_examples=int(40 * FUZZ), **SETTINGS)
 @given(st.integers(0, 2**31 - 1), st.integers(1, 4), st.sampled_from([np.float32, np.float64]))

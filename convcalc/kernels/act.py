@@ -178,9 +178,63 @@ def erf(x):
     return np.copysign(out, x)
 
 
+# float32 GELU: erfc(z) = g(z) exp(-z^2), g smooth and slowly varying; g is a polynomial in
+# s = (2t - 1 - A) / (1 - A), t = 1 / (1 + z/2), interpolated at Chebyshev points of math.erfc on
+# 0 <= z <= 12 (A = 1/7) on first use. Degree 12: relative error 4e-10 (float32 resolves 6e-8),
+# about 35 float64 sweeps per element against the series' ~150.
+_ERFC_DEGREE = 12
+_ERFC_A = 1.0 / 7.0
+_erfc_coefs = []
+
+
+def _erfc_poly():
+    if not _erfc_coefs:
+        from numpy.polynomial import chebyshev
+
+        def g(s):
+            z = 2.0 / ((s * (1.0 - _ERFC_A) + 1.0 + _ERFC_A) / 2.0) - 2.0
+            return np.array([math.erfc(v) for v in z]) * np.exp(z * z)
+
+        _erfc_coefs.extend(chebyshev.cheb2poly(chebyshev.chebinterpolate(g, _ERFC_DEGREE))[::-1])
+    return _erfc_coefs
+
+
+def _gelu32(x):
+    """x Phi(x) for float32 x, computed in float64 chunks: Phi(x) = erfc(|x|/sqrt2)/2 below 0 and
+    1 - erfc(|x|/sqrt2)/2 above, so that the negative tail keeps its relative precision."""
+    coefs = _erfc_poly()
+    out = np.empty(x.shape, x.dtype)
+    flat, dst = x.reshape(-1), out.reshape(-1)
+    lo = 0.5 * (1.0 - _ERFC_A)   # s = t / lo - (1 + A) / (1 - A)
+    for i in range(0, flat.size, _ERF_CHUNK):
+        xi = flat[i:i + _ERF_CHUNK].astype(np.float64)
+        z = np.abs(xi)
+        z *= 1.0 / math.sqrt(2.0)
+        s = np.minimum(z, 12.0)
+        s *= 0.5
+        s += 1.0
+        np.divide(1.0 / lo, s, out=s)
+        s -= (1.0 + _ERFC_A) / (1.0 - _ERFC_A)
+        p = np.full_like(s, coefs[0])
+        for c in coefs[1:]:
+            p *= s
+            p += c
+        np.square(z, out=z)
+        np.negative(z, out=z)
+        np.exp(z, out=z)
+        p *= z
+        p *= 0.5                                     # erfc(|x|/sqrt2) / 2
+        np.subtract(1.0, p, out=p, where=xi >= 0)    # Phi(x)
+        p *= xi
+        dst[i:i + _ERF_CHUNK] = p
+    return out
+
+
 def gelu(x, approximate="none"):
     """GELU: x * Phi(x) ('none', exact erf) or the tanh approximation."""
     x = as_float(x)
+    if approximate == "none" and x.dtype == np.float32:
+        return _gelu32(x), 0
     if approximate == "none":
         y = 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
     elif approximate == "tanh":
