@@ -199,11 +199,11 @@ def _erfc_poly():
     return _erfc_coefs
 
 
-def _gelu32(x):
-    """x Phi(x) for float32 x, computed in float64 chunks: Phi(x) = erfc(|x|/sqrt2)/2 below 0 and
-    1 - erfc(|x|/sqrt2)/2 above, so that the negative tail keeps its relative precision."""
+def phi32(x):
+    """Phi(x), the standard normal CDF, in float64 for float32 x (chunked): erfc(|x|/sqrt2)/2
+    below 0 and 1 - erfc(|x|/sqrt2)/2 above, so that the negative tail keeps its relative precision."""
     coefs = _erfc_poly()
-    out = np.empty(x.shape, x.dtype)
+    out = np.empty(x.shape)
     flat, dst = x.reshape(-1), out.reshape(-1)
     lo = 0.5 * (1.0 - _ERFC_A)   # s = t / lo - (1 + A) / (1 - A)
     for i in range(0, flat.size, _ERF_CHUNK):
@@ -224,8 +224,7 @@ def _gelu32(x):
         np.exp(z, out=z)
         p *= z
         p *= 0.5                                     # erfc(|x|/sqrt2) / 2
-        np.subtract(1.0, p, out=p, where=xi >= 0)    # Phi(x)
-        p *= xi
+        np.subtract(1.0, p, out=p, where=xi >= 0)
         dst[i:i + _ERF_CHUNK] = p
     return out
 
@@ -234,7 +233,9 @@ def gelu(x, approximate="none"):
     """GELU: x * Phi(x) ('none', exact erf) or the tanh approximation."""
     x = as_float(x)
     if approximate == "none" and x.dtype == np.float32:
-        return _gelu32(x), 0
+        y = phi32(x)
+        y *= x
+        return y.astype(np.float32), 0
     if approximate == "none":
         y = 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
     elif approximate == "tanh":
