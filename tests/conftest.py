@@ -50,3 +50,9 @@ def zoo_report(name: str, input=None):
 def failed_checks(result) -> list:
     """(row, quantity, claimed, measured) of every disagreement in a verify result."""
     return [(r.name, q, c.claimed, c.measured) for r in result.layers for q, c in r.checks.items() if c.ok is False]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long tests (marked slow) first: pytest-xdist hands tests out in this order, so a long one
+    collected last would otherwise run alone while the other workers have finished."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: order kept within

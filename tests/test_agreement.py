@@ -72,6 +72,7 @@ def kernel_accepts(layer, shape, batch) -> bool:
     return True
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(layer_configs())
 def test_engine_and_core_agree_or_both_reject(cfg):

@@ -40,6 +40,7 @@ def test_one_liner_example(line):
     assert report.rows[-1].output[-1] in (10, 1000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SCRIPTS, ids=os.path.basename)
 def test_script_example(path):
     r = subprocess.run([sys.executable, path], capture_output=True, text=True, timeout=300, cwd=EXAMPLES)

@@ -117,6 +117,7 @@ def test_no_import_loops_even_lazy_ones():
     assert _cycles(graph) == []
 
 
+@pytest.mark.slow
 def test_every_module_imports_first_in_a_fresh_interpreter():
     """A module-level loop fails only when the loop is entered at the right module; import each
     one first, in its own interpreter (one process imports them in turn, each after a reset)."""

@@ -6,7 +6,8 @@ import pytest
 
 import peers
 
-pytestmark = pytest.mark.skipif(not peers.available(), reason='no peer tool installed (pip install ".[peers]")')
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not peers.available(), reason='no peer tool installed (pip install ".[peers]")')]
 
 #: rows the torchvision source computes with an op no tool counts, where the zoo has a layer a tool
 #: would count: ShuffleNetV2 pools with ``x.mean([2, 3])``, the zoo with an adaptive average pool

@@ -190,6 +190,7 @@ LAYER = st.tuples(st.sampled_from(["conv", "conv", "pool", "tconv"]), st.integer
 SIZES = 160  # sizes the oracle analyses one by one
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(layers=st.lists(LAYER, min_size=1, max_size=6))
 def test_closed_form_validity_equals_the_numeric_engine_at_every_size(layers):
@@ -265,6 +266,7 @@ def _flat_expr(spec, x):
     return e
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None)
 @given(spec=FLAT, b=st.integers(1, 8))
 def test_floor_division_and_comparison_agree_with_sympy(spec, b):
@@ -420,6 +422,7 @@ def test_solve_output_padding_inverts_a_conv():
     assert sol.values == [1]
 
 
+@pytest.mark.slow
 def test_solve_out_channels_from_budget():
     from convcalc.tutor.solve import solve_layer
 
