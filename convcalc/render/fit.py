@@ -29,12 +29,17 @@ STEPS = (("drop", "bar"), ("totals", None), ("drop", "kind"), ("drop", "memory")
 COUNTS = ("params", "macs", "flops", "buffers", "backward")
 
 
-def table_width(grid: Grid) -> int:
-    """Columns rich's SIMPLE_HEAD table of ``grid`` takes (padding 1 each side, 1 between)."""
-    widths = [_width(_visible(h)) for h in grid.headers]
+def cell_width(text: str) -> int:
+    return _width(_visible(text))
+
+
+def table_width(grid: Grid, width_of=cell_width) -> int:
+    """Columns rich's SIMPLE_HEAD table of ``grid`` takes (padding 1 each side, 1 between);
+    ``width_of`` gives a cell's width (a cache of :func:`cell_width` where the same cells recur)."""
+    widths = [width_of(h) for h in grid.headers]
     for row in grid.rows:
         for i, c in enumerate(row):
-            widths[i] = max(widths[i], _width(_visible(c)))
+            widths[i] = max(widths[i], width_of(c))
     return sum(widths) + 3 * len(widths) + 1
 
 

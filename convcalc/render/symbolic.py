@@ -84,12 +84,20 @@ def print_fitted_table(console, report, layout: str = "chw") -> list:
 def _fit_formulas(headers, cells, width, first: int = 2):
     """(rows, notes, whether it fits): the largest formula length that lets the table fit
     (the table only narrows as the limit falls: searched by halves)."""
-    from .fit import table_width
+    from .fit import cell_width, table_width
     from .grid import Grid
+
+    seen: dict = {}  # cell -> its width: the search below measures the same cells ~10 times
+
+    def cached_width(text):
+        w = seen.get(text)
+        if w is None:
+            w = seen[text] = cell_width(text)
+        return w
 
     def attempt(limit):
         rows, notes = _referenced(cells, limit, first)
-        return rows, notes, table_width(Grid("", headers, ["left"] * len(headers), rows)) <= width
+        return rows, notes, table_width(Grid("", headers, ["left"] * len(headers), rows), cached_width) <= width
 
     lo, hi = 6, max((len(c) for row in cells for c in row[first:]), default=0)
     best = attempt(hi)
