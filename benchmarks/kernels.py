@@ -10,7 +10,10 @@ Three parts, each printed with medians and ratios:
 * single ops against torch.nn.functional at the same thread count (batch norm, depthwise conv,
   activations, adaptive pooling);
 * big convolutions as a share of numpy's own float32 GEMM rate (2048^3) measured in the same
-  process and run (goal >= 80%).
+  process and run (goal >= 80%); torch's rate on the same convolution is shown as a share of the
+  same anchor (its direct convolutions are the reference for what a shape allows), and so is
+  numpy's product alone at the convolution's own GEMM shape (no im2col copy: the ceiling of any
+  im2col convolution here).
 
 Ours and torch run in SEPARATE subprocesses, one after the other, with the same thread count
 (OMP/OPENBLAS/MKL_NUM_THREADS): in one process the other library's idle worker threads spin and
@@ -185,6 +188,11 @@ def worker_ours(threads, repeats, nets):
         w = rng.random((co, ci, k, k), dtype=np.float32)
         out["macs"][name] = K.conv(x, w, None, s, p)[1]
         out["times"]["conv|" + name] = _time(lambda: K.conv(x, w, None, s, p), repeats)
+        # the product alone at the conv's own shape (Co x C*k*k by C*k*k x N*Lo*Lo), no im2col copy:
+        # what any im2col convolution can reach on this machine
+        lo = (L + 2 * p - k) // s + 1
+        wm, cols = w.reshape(co, -1), rng.random((ci * k * k, N * lo * lo), dtype=np.float32)
+        out["times"]["gemm|" + name] = _time(lambda: wm @ cols, repeats)
     for name, shape, spec in OPS:
         x = rng.random(shape, dtype=np.float32) - np.float32(0.5)
         out["times"]["op|" + name] = _time(_our_op(K, spec, x, rng, np), repeats)
@@ -337,13 +345,15 @@ def _report(threads, ours, ref, nets, rounds):
         print(f"  {name:<33} {to * 1e3:9.3f} {t * 1e3 if t else float('nan'):9.3f} "
               f"{to / t if t else float('nan'):6.2f}")
     print(f"\nbig convolutions:{'':<18} {'MMACs':>7} {'ours ms':>9} {'torch ms':>9} {'ratio':>6} {'GFLOP/s':>8} "
-          f"{'%gemm':>6}")
+          f"{'%gemm':>6} {'torch':>6} {'product':>7}")
     for name, *_ in CONVS:
         to, t, macs = ours["times"]["conv|" + name], tt.get("conv|" + name), ours["macs"][name]
         gf = 2 * macs / to / 1e9
         shares = rounds.get("share|" + name, [])
+        torch_share = f"{100 * 2 * macs / t / 1e9 / gemm:5.0f}%" if t else "    -"   # torch's rate, same anchor
         print(f"  {name:<33} {macs / 1e6:7.1f} {to * 1e3:9.2f} {t * 1e3 if t else float('nan'):9.2f} "
-              f"{to / t if t else float('nan'):6.2f} {gf:8.1f} {100 * gf / gemm:5.0f}%"
+              f"{to / t if t else float('nan'):6.2f} {gf:8.1f} {100 * gf / gemm:5.0f}% {torch_share} "
+              f"{100 * 2 * macs / ours['times']['gemm|' + name] / 1e9 / gemm:6.0f}%"
               + (f"  [median of rounds {100 * _median(shares):.0f}%]" if len(shares) > 1 else ""))
 
 
