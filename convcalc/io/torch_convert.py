@@ -19,6 +19,7 @@ from ..layers.base import Layer
 from ..layers import linear, ops, tensor
 from ..layers.merge import COMBINE
 from .torch_export import scope as _scope
+from .torch_meta import function_result as meta_function, method_result as meta_method
 from .torch_ops import (CREATE, ELEMENTWISE, MATMUL, REDUCE, SHAPE_ONLY, TorchError, _torch, functions, macs_rule,
                         module_layer, op_name, registered, torch_modules)
 
@@ -90,6 +91,14 @@ def _run(gm, conv, batch, shape):
                 return torch.empty((x.shape[0], *out), device="meta")
             state = {k: meta(v) for k, v in [*m.named_parameters(), *m.named_buffers()]}
             return torch.func.functional_call(m, state, tuple(args), kwargs)
+
+        def call_function(self, target, args, kwargs):  # (torch's Python meta kernels import dynamo)
+            out = meta_function(torch, target, args, kwargs)
+            return super().call_function(target, args, kwargs) if out is None else out
+
+        def call_method(self, target, args, kwargs):
+            out = meta_method(torch, target, args, kwargs)
+            return super().call_method(target, args, kwargs) if out is None else out
 
         def run_node(self, n):
             try:
