@@ -422,13 +422,34 @@ def test_solve_output_padding_inverts_a_conv():
     assert sol.values == [1]
 
 
-@pytest.mark.slow
 def test_solve_out_channels_from_budget():
     from convcalc.tutor.solve import solve_layer
 
     sol = solve_layer(cc.Conv2d, {"kernel_size": 3}, (64, 56, 56), "out_channels", None, params=40000)
     # params = C_out*(64*9 + 1) <= 40000 -> C_out = floor(40000/577) = 69
     assert sol.values == [40000 // (64 * 9 + 1)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(kind=st.sampled_from(["conv1d", "conv2d", "tconv2d", "linear"]), cin=st.integers(1, 12), k=st.integers(1, 3),
+       groups=st.sampled_from([1, 2, 3]), bias=st.booleans(), budget=st.integers(1, 2500))
+def test_budget_search_equals_trying_every_value(kind, cin, k, groups, bias, budget):
+    """The budget answer (found by halving) against every candidate run through the engine."""
+    from convcalc.tutor.solve import _outcomes, solve_layer
+
+    if kind == "linear":
+        cls, kwargs, shape, find = cc.Linear, {"in_features": cin, "bias": bias}, (cin,), "out_features"
+    else:
+        cls = {"conv1d": cc.Conv1d, "conv2d": cc.Conv2d, "tconv2d": cc.ConvTranspose2d}[kind]
+        kwargs = {"in_channels": cin, "kernel_size": k, "groups": groups, "bias": bias}
+        shape, find = (cin,) + (6,) * (1 if kind == "conv1d" else 2), "out_channels"
+    kwargs = {key: v for key, v in kwargs.items() if key != "in_channels" and key != "in_features"}
+    rows = list(_outcomes(cls, kwargs, shape, find, 1, budget))
+    assert rows or (kind != "linear" and cin % groups)  # (the groups must divide the input channels)
+    fitting = [v for v, _, p in rows if p <= budget]
+    exact = [v for v, _, p in rows if p == budget]
+    sol = solve_layer(cls, kwargs, shape, find, None, params=budget)
+    assert sol.values == (exact or ([max(fitting)] if fitting and max(fitting) < budget else []))
 
 
 def test_solve_says_why_there_is_none():

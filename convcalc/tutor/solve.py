@@ -54,6 +54,39 @@ def _outcomes(cls, kwargs: dict, input_shape: tuple, find: str, lo: int, hi: int
         yield v, tuple(inf.shape), inf.params
 
 
+def _budget_search(cls, kwargs: dict, input_shape: tuple, find: str, lo: int, hi: int, params: int):
+    """(value, output, params) rows the budget answer needs: the largest valid value whose layer has
+    at most ``params`` parameters, and the next valid value above it. Parameters grow with the
+    output channels or features, so the largest fitting value is found by halving (about 16 layers
+    through the engine instead of up to 65,536); values the layer refuses (channels that the groups
+    do not divide) are stepped over to the next valid one."""
+    cache = {}
+
+    def first_valid(v):  # (value, output, params) of the first valid value >= v, or None
+        while v <= hi:
+            if v not in cache:
+                cache[v] = next(_outcomes(cls, kwargs, input_shape, find, v, v), None)
+            if cache[v] is not None:
+                return cache[v]
+            v += 1
+        return None
+
+    def fits(v):
+        row = first_valid(v)
+        return row is not None and row[2] <= params
+
+    if not fits(lo):
+        row = first_valid(lo)
+        return [row] if row is not None else []
+    a, b = lo, hi  # fits(a); find the largest such a
+    while a < b:
+        m = (a + b + 1) // 2
+        a, b = (m, b) if fits(m) else (a, m - 1)
+    best = first_valid(a)
+    above = first_valid(best[0] + 1)
+    return [best] + ([above] if above is not None else [])
+
+
 def _nearest(find, seen, want, lo, hi, params) -> str:
     """Why no value gives ``want``: the nearest outputs below and above it."""
     below = [(v, g) for v, g, _ in seen if tuple(g) < want]
@@ -100,7 +133,9 @@ def solve_layer(cls, kwargs: dict, input_shape: tuple, find: str, output=None, p
     want = tuple(output) if output is not None else None
     seen = []  # (value, outcome, params) for the explanation
     good = []
-    for v, out, n_params in _outcomes(cls, kwargs, input_shape, find, lo, hi):
+    rows = (_budget_search(cls, kwargs, input_shape, find, lo, hi, params) if budget and output is None
+            else _outcomes(cls, kwargs, input_shape, find, lo, hi))
+    for v, out, n_params in rows:
         got = out if (want is not None and len(want) == len(out)) else _spatial(out)
         if budget and output is None:
             match = n_params <= params
