@@ -290,6 +290,22 @@ def test_conv_float32_and_layouts():
         assert macs == Co * y.shape[2] * y.shape[3] * (C // g) * k * k * N
 
 
+
+@needs_torch
+@pytest.mark.parametrize("L", [(300,), (16, 16), (4, 8, 8)], ids=["1d", "2d", "3d"])
+def test_pointwise_conv_on_an_empty_batch(L):
+    """A 1x1 conv on N = 0 samples gives N = 0 outputs and 0 MACs, as torch and the general path
+    (d5c4e03) do: the pointwise fast path's reshape(N, C, -1) cannot infer -1 from an empty array."""
+    torch = _torch()
+    x = np.zeros((0, 3) + L, np.float32)
+    w = _rng(2).standard_normal((5, 3) + (1,) * len(L)).astype(np.float32)
+    b = np.ones(5, np.float32)
+    y, macs = K.conv(x, w, b)
+    ref = getattr(torch.nn.functional, f"conv{len(L)}d")(torch.from_numpy(x), torch.from_numpy(w),
+                                                          torch.from_numpy(b))
+    assert y.shape == tuple(ref.shape) == (0, 5) + L and y.dtype == np.float32
+    assert macs == 0
+
 # ==========================================================================
 # depthwise conv (groups == C_in): both of its layouts, against torch and the naive loops
 # ==========================================================================
