@@ -830,6 +830,39 @@ def test_float32_gelu_within_one_unit_of_the_exact_value():
     assert np.isnan(special[3])
 
 
+
+_FIRST_GELU_IN_THREADS = """
+import math, sys, threading
+import numpy as np
+sys.setswitchinterval(1e-6)                   # threads take turns often, as on a busy machine
+from convcalc import kernels as K
+xs = np.float32([-3.0, -1.0, 0.5, 2.0])
+barrier, out = threading.Barrier(8), []
+def first_use():
+    barrier.wait()
+    out.append(K.gelu(xs)[0])
+threads = [threading.Thread(target=first_use) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+out.append(K.gelu(xs)[0])                      # and once more, after them
+ref = np.float32([v * 0.5 * math.erfc(-v / math.sqrt(2.0)) for v in xs.astype(np.float64)])
+print(max(float(np.max(np.abs(y - ref) / np.spacing(np.abs(ref)))) for y in out))
+"""
+
+
+def test_float32_gelu_first_used_by_several_threads_at_once():
+    """The erfc polynomial is interpolated on first use: threads that all use it first (the
+    kernels are thread-safe elsewhere: per-thread workspaces) must see the 13 coefficients, not
+    each add its own 13 to a shared list (26..104 of them: every later GELU wrong in the 3rd digit)."""
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-c", _FIRST_GELU_IN_THREADS], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout) <= 1, r.stdout      # units in the last place against math.erfc
+
 @needs_torch
 @settings(max_examples=int(40 * FUZZ), **SETTINGS)
 @given(st.integers(0, 2**31 - 1), st.integers(1, 4), st.sampled_from([np.float32, np.float64]))
