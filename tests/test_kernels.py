@@ -290,6 +290,22 @@ def test_conv_float32_and_layouts():
         assert macs == Co * y.shape[2] * y.shape[3] * (C // g) * k * k * N
 
 
+
+@needs_torch
+@pytest.mark.parametrize("L", [(300,), (16, 16), (4, 8, 8)], ids=["1d", "2d", "3d"])
+def test_pointwise_conv_on_an_empty_batch(L):
+    """A 1x1 conv on N = 0 samples gives N = 0 outputs and 0 MACs, as torch and the general path
+    (d5c4e03) do: the pointwise fast path's reshape(N, C, -1) cannot infer -1 from an empty array."""
+    torch = _torch()
+    x = np.zeros((0, 3) + L, np.float32)
+    w = _rng(2).standard_normal((5, 3) + (1,) * len(L)).astype(np.float32)
+    b = np.ones(5, np.float32)
+    y, macs = K.conv(x, w, b)
+    ref = getattr(torch.nn.functional, f"conv{len(L)}d")(torch.from_numpy(x), torch.from_numpy(w),
+                                                          torch.from_numpy(b))
+    assert y.shape == tuple(ref.shape) == (0, 5) + L and y.dtype == np.float32
+    assert macs == 0
+
 # ==========================================================================
 # depthwise conv (groups == C_in): both of its layouts, against torch and the naive loops
 # ==========================================================================
@@ -813,6 +829,39 @@ def test_float32_gelu_within_one_unit_of_the_exact_value():
     assert special[0] == 0 and special[1] == 0 and np.signbit(special[1]) and special[2] == np.inf
     assert np.isnan(special[3])
 
+
+
+_FIRST_GELU_IN_THREADS = """
+import math, sys, threading
+import numpy as np
+sys.setswitchinterval(1e-6)                   # threads take turns often, as on a busy machine
+from convcalc import kernels as K
+xs = np.float32([-3.0, -1.0, 0.5, 2.0])
+barrier, out = threading.Barrier(8), []
+def first_use():
+    barrier.wait()
+    out.append(K.gelu(xs)[0])
+threads = [threading.Thread(target=first_use) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+out.append(K.gelu(xs)[0])                      # and once more, after them
+ref = np.float32([v * 0.5 * math.erfc(-v / math.sqrt(2.0)) for v in xs.astype(np.float64)])
+print(max(float(np.max(np.abs(y - ref) / np.spacing(np.abs(ref)))) for y in out))
+"""
+
+
+def test_float32_gelu_first_used_by_several_threads_at_once():
+    """The erfc polynomial is interpolated on first use: threads that all use it first (the
+    kernels are thread-safe elsewhere: per-thread workspaces) must see the 13 coefficients, not
+    each add its own 13 to a shared list (26..104 of them: every later GELU wrong in the 3rd digit)."""
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-c", _FIRST_GELU_IN_THREADS], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout) <= 1, r.stdout      # units in the last place against math.erfc
 
 @needs_torch
 @settings(max_examples=int(40 * FUZZ), **SETTINGS)

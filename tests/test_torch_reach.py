@@ -108,6 +108,57 @@ def test_a_failing_forward_names_the_users_line():
     assert f"{__file__}:{line} " in str(e.value) and "x.view(5, 7)" in str(e.value), str(e.value)
 
 
+
+class _CachesOnFirstCall(nn.Module):
+    """Keeps what its first forward made (a tensor from the input's size, a Proxy under fx)."""
+
+    def __init__(self):
+        super().__init__()
+        self.pos = None
+
+    def forward(self, x):
+        if self.pos is None:
+            self.pos = torch.arange(x.shape[-1])
+        return (torch.relu(x) + self.pos).view(5, 7)
+
+
+class _FailsOnItsFirstCallOnly(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return torch.relu(x).view(5, 7) if self.calls == 1 else torch.relu(x)
+
+
+class _Warns(nn.Module):
+    def forward(self, x):
+        import warnings
+
+        warnings.warn("the user's own warning")
+        return torch.relu(x).view(5, 7)
+
+
+def test_the_retrace_for_the_users_line_changes_nothing_else():
+    """The re-trace for stack traces runs the forward a second time. A module with state may fail
+    otherwise then (a Proxy kept from the first trace) or not at all: the refusal is the first
+    trace's (as at d5c4e03, which traced once), and a warning of the forward is given once."""
+    import warnings
+
+    from convcalc.errors import ConvcalcError
+
+    with pytest.raises(ConvcalcError, match=r"^view.* fails on input 2x3x8x8: RuntimeError: shape '\[5, 7\]'"):
+        from_torch(_CachesOnFirstCall(), (3, 8, 8))
+    module = _FailsOnItsFirstCallOnly()
+    with pytest.raises(ConvcalcError, match=r"view.* fails on input 2x3x8x8"):
+        from_torch(module, (3, 8, 8))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(ConvcalcError, match="view"):
+            from_torch(_Warns(), (3, 8, 8))
+    assert [str(w.message) for w in seen] == ["the user's own warning"]
+
 def test_not_an_module_and_forward_that_raises_are_one_line():
     from convcalc.errors import ConvcalcError
 

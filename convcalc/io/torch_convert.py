@@ -111,11 +111,14 @@ def _run(gm, conv, batch, shape):
                 scope, where = _scope(n), user_line(n)
                 what = op_name(n, None) if n.op != 'call_module' else n.target
                 if what == "cond":
-                    raise TorchError(f"{scope + ': ' if scope else ''}torch.cond{where} branches on a tensor value: "
+                    err = TorchError(f"{scope + ': ' if scope else ''}torch.cond{where} branches on a tensor value: "
                                      "convcalc counts one fixed graph; count each branch as its own model "
-                                     "(or choose the branch from sizes or constructor arguments)") from None
-                raise TorchError(f"{scope + ': ' if scope else ''}{what}{where} fails on input {batch}x{_text(shape)}: "
-                                 f"{type(cause).__name__}: {text}") from None
+                                     "(or choose the branch from sizes or constructor arguments)")
+                else:
+                    err = TorchError(f"{scope + ': ' if scope else ''}{what}{where} fails on input "
+                                     f"{batch}x{_text(shape)}: {type(cause).__name__}: {text}")
+                err.where = where  # the user's line in the message (from_torch compares refusals without it)
+                raise err from None
 
     values = {}
 
@@ -128,7 +131,9 @@ def _run(gm, conv, batch, shape):
         try:
             Recorder(gm).run(torch.empty(batch, *shape, device="meta"))
         except TorchError as e:  # fx appends its own IR to the message: one line only
-            raise TorchError(str(e).splitlines()[0]) from None
+            short = TorchError(str(e).splitlines()[0])
+            short.where = getattr(e, "where", "")
+            raise short from None
     return values
 
 

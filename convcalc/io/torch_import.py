@@ -126,6 +126,29 @@ def _trace_error(module, e) -> TorchError:
                       f"{type(e).__name__}: {text}")
 
 
+def _naming_the_line(module, shape, refusal):
+    """``refusal`` (fx traced without stack traces) as it reads with the user's line: traced and
+    converted again with them. That runs the forward again, and a module with state may do
+    otherwise the second time (fail elsewhere, on a Proxy kept from the first trace, or not at
+    all): the second refusal is taken only when it is the first plus the line, else the first
+    stands. The forward's warnings were given the first time, so they are not given again."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gm, built, how = _trace(module, shape, stacks=True)
+            if how == "torch.fx":
+                Converter(gm, shape, built).run()
+    except ConvcalcError as again:
+        where = getattr(again, "where", "")
+        if where and str(again).replace(where, "", 1) == str(refusal):
+            return again
+    except Exception:  # the forward failing the second time says nothing about the first
+        pass
+    return refusal
+
+
 def from_torch(module, input_shape, name: Optional[str] = None) -> Model:
     """Trace ``module`` (a ``torch.nn.Module``) for per-sample ``input_shape`` ``(C, *spatial)``."""
     torch = _torch()
@@ -142,12 +165,10 @@ def from_torch(module, input_shape, name: Optional[str] = None) -> Model:
             gm, built, how = _trace(module, shape)
             conv = Converter(gm, shape, built, exported=how == "torch.export")
             conv.run()
-        except ConvcalcError:
+        except ConvcalcError as refusal:
             if how != "torch.fx":
                 raise
-            gm, built, how = _trace(module, shape, stacks=True)  # again, for the error naming the user's line
-            conv = Converter(gm, shape, built, exported=how == "torch.export")
-            conv.run()
+            raise _naming_the_line(module, shape, refusal) from None
     finally:
         module.train(was_training)
     model = Model(name or type(module).__name__, conv.graph, shape, f"traced from {type(module).__name__} with {how}")

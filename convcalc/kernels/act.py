@@ -4,6 +4,7 @@ numpy + stdlib only.  None performs MACs: each returns (y, 0)."""
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -184,19 +185,25 @@ def erf(x):
 # about 35 float64 sweeps per element against the series' ~150.
 _ERFC_DEGREE = 12
 _ERFC_A = 1.0 / 7.0
-_erfc_coefs = []
+_erfc_coefs = None   # a tuple once interpolated: assigned whole, so no thread sees part of it
+_erfc_lock = threading.Lock()
 
 
 def _erfc_poly():
-    if not _erfc_coefs:
-        from numpy.polynomial import chebyshev
+    global _erfc_coefs
+    coefs = _erfc_coefs
+    if coefs is None:
+        with _erfc_lock:     # threads using it first at once: one interpolates, none adds to another's
+            if _erfc_coefs is None:
+                from numpy.polynomial import chebyshev
 
-        def g(s):
-            z = 2.0 / ((s * (1.0 - _ERFC_A) + 1.0 + _ERFC_A) / 2.0) - 2.0
-            return np.array([math.erfc(v) for v in z]) * np.exp(z * z)
+                def g(s):
+                    z = 2.0 / ((s * (1.0 - _ERFC_A) + 1.0 + _ERFC_A) / 2.0) - 2.0
+                    return np.array([math.erfc(v) for v in z]) * np.exp(z * z)
 
-        _erfc_coefs.extend(chebyshev.cheb2poly(chebyshev.chebinterpolate(g, _ERFC_DEGREE))[::-1])
-    return _erfc_coefs
+                _erfc_coefs = tuple(chebyshev.cheb2poly(chebyshev.chebinterpolate(g, _ERFC_DEGREE))[::-1])
+            coefs = _erfc_coefs
+    return coefs
 
 
 def phi32(x):

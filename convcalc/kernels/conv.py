@@ -333,7 +333,7 @@ def conv(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="
             and (N == 1 or math.prod(x.shape[2:]) >= _FOLD_BATCH_BELOW)):
         # a pointwise conv on an unpadded input: x itself is the matrix, one product per sample
         # (the general path's windows and blocks cost ~40 us a call: SE blocks' convs on 1x1 maps)
-        xm = x.reshape(N, C, -1)
+        xm = x.reshape(N, C, math.prod(x.shape[2:]))    # not -1: N = 0 leaves it undetermined
         y = np.matmul(w.reshape(Co, C), xm)
         macs = matmul_macs((Co, C), xm.shape)
         y = y.reshape((N, Co) + x.shape[2:])
