@@ -171,8 +171,7 @@ def test_the_common_cases_are_answered_here():
 def laid_out(draw, nd=st.integers(0, 4)):
     """A meta tensor in one of the layouts a network makes: contiguous, permuted (x.permute, channels
     last), sliced (x[:, :c], chunk) or expanded (stride 0)."""
-    shape = draw(st.lists(st.sampled_from([1, 1, 2, 3]), min_size=draw(nd), max_size=4))
-    shape = shape[:len(shape)]
+    shape = draw(st.lists(st.sampled_from([0, 1, 1, 2, 3]), min_size=draw(nd), max_size=4))
     how = draw(st.sampled_from(["contiguous", "permuted", "sliced", "expanded"]))
     dtype = draw(st.sampled_from([torch.float32, torch.float32, torch.float16, torch.int64]))
     if how == "permuted" and shape:
