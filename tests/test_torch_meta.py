@@ -28,7 +28,7 @@ def _meta(shape, dtype):
 @st.composite
 def operand(draw):
     if draw(st.integers(0, 3)) == 0:
-        return draw(st.sampled_from([2, -1, 0.5, True]))
+        return draw(st.sampled_from([2, -1, 0.5, True, 2 ** 63, -2 ** 63 - 1, 2 ** 64, 1e300]))
     return _meta(draw(SHAPE), draw(st.sampled_from(DTYPES)))
 
 
@@ -266,3 +266,14 @@ def test_a_view_of_a_permuted_result_fails_as_in_torch(how):
 def test_an_ill_formed_mean_gives_torchs_error():
     eager, ours = _traced_error(lambda self, x: x.mean(keepdim=True))
     assert ours.startswith("mean ") and eager.split(" - ")[0] in ours and "_reduce" not in ours
+
+
+@pytest.mark.parametrize("dtype", DTYPES + [torch.uint32, torch.uint64])
+@pytest.mark.parametrize("value", [2 ** 63, 2 ** 64 - 1, -2 ** 63 - 1, 2 ** 64])
+def test_out_of_range_python_ints_are_torchs_to_judge(dtype, value):
+    """torch adds 2**63 to a bool mask (int64), though torch.result_type(mask, 2**63) refuses: where the
+    rules' own arithmetic fails, torch decides (its answer or its error)."""
+    a = _meta((3,), dtype)
+    for fn in (operator.add, operator.mul, operator.iadd):
+        ours = function_result(torch, fn, (a, value), {})
+        _agree(ours, _torch_says(lambda: fn(a, value)), a)

@@ -129,6 +129,19 @@ def _adaptive_avg(torch, a, output_size):
     return torch.empty(tuple(a.shape[:-2]) + tuple(size), dtype=a.dtype, device="meta")
 
 
+def _or_none(rules):
+    """``rules`` answering None wherever they fail themselves (torch.result_type(mask, 2**63) refuses
+    what torch's add does): torch's kernel then gives its own answer or its own error."""
+    @functools.wraps(rules)
+    def answer(torch, target, args, kwargs):
+        try:
+            return rules(torch, target, args, kwargs)
+        except Exception:
+            return None
+    return answer
+
+
+@_or_none
 def function_result(torch, target, args, kwargs):
     """The meta result of fx ``call_function`` ``target(*args, **kwargs)``, or None."""
     F = torch.nn.functional
@@ -152,6 +165,7 @@ def function_result(torch, target, args, kwargs):
     return None
 
 
+@_or_none
 def method_result(torch, name, args, kwargs):
     """The meta result of fx ``call_method`` ``args[0].name(*args[1:], **kwargs)``, or None."""
     if name in _METHODS and len(args) == 2 and not kwargs:
