@@ -28,7 +28,7 @@ def _meta(shape, dtype):
 @st.composite
 def operand(draw):
     if draw(st.integers(0, 3)) == 0:
-        return draw(st.sampled_from([2, -1, 0.5, True]))
+        return draw(st.sampled_from([2, -1, 0.5, True, 2 ** 63, -2 ** 63 - 1, 2 ** 64, 1e300]))
     return _meta(draw(SHAPE), draw(st.sampled_from(DTYPES)))
 
 
@@ -46,6 +46,8 @@ def _agree(ours, theirs, first):
     assert tuple(ours.shape) == tuple(theirs.shape) and ours.dtype == theirs.dtype and ours.device.type == "meta"
     if theirs is first:  # in place: the operand itself
         assert ours is first
+    else:  # torch's layout too: a later view or reshape depends on it
+        assert ours.stride() == theirs.stride()
 
 
 @settings(max_examples=300, deadline=None)
@@ -163,3 +165,115 @@ def test_the_common_cases_are_answered_here():
     assert tuple(method_result(torch, "mean", (x, (2, 3)), {"keepdim": True}).shape) == (2, 8, 1, 1)
     assert tuple(function_result(torch, F.adaptive_avg_pool2d, (x, 1), {}).shape) == (2, 8, 1, 1)
     assert function_result(torch, operator.truediv, (_meta((3,), torch.int64), 2), {}).dtype == torch.float32
+
+
+@st.composite
+def laid_out(draw, nd=st.integers(0, 4)):
+    """A meta tensor in one of the layouts a network makes: contiguous, permuted (x.permute, channels
+    last), sliced (x[:, :c], chunk) or expanded (stride 0)."""
+    shape = draw(st.lists(st.sampled_from([0, 1, 1, 2, 3]), min_size=draw(nd), max_size=4))
+    how = draw(st.sampled_from(["contiguous", "permuted", "sliced", "expanded"]))
+    dtype = draw(st.sampled_from([torch.float32, torch.float32, torch.float16, torch.int64]))
+    if how == "permuted" and shape:
+        order = draw(st.permutations(range(len(shape))))
+        t = _meta([shape[i] for i in order], dtype)
+        return t.permute([order.index(i) for i in range(len(shape))])
+    if how == "sliced" and shape:
+        return _meta([2 * shape[0]] + shape[1:], dtype)[::2]
+    if how == "expanded" and shape:
+        return _meta([1] + shape[1:], dtype).expand(shape)
+    return _meta(shape, dtype)
+
+
+@settings(max_examples=400, deadline=None)
+@given(a=laid_out(), b=laid_out(), c=laid_out(st.just(4)), op=st.sampled_from(
+    ["add", "mul", "iadd", "relu", "relu_", "cat0", "cat-1", "mean-1", "sum0k", "mean23k", "pool1", "pool2"]))
+def test_answers_keep_torchs_layout(a, b, c, op):
+    """Where the operands are permuted, sliced or expanded, torch's result follows their layout (and a
+    later ``view`` may fail on it): the answer has torch's strides or is left to torch."""
+    F = torch.nn.functional
+    calls = {
+        "add": (operator.add, (a, b)), "mul": (operator.mul, (a, 2.0)), "iadd": (operator.iadd, (a, b)),
+        "relu": (F.relu, (a,)), "relu_": ("relu_", (a,)), "cat0": (torch.cat, ([a, a], 0)),
+        "cat-1": (torch.cat, ([c, c.contiguous()], -1)), "mean-1": ("mean", (a, -1)), "sum0k": ("sum", (a, 0, True)),
+        "mean23k": ("mean", (c, (2, 3), True)), "pool1": (F.adaptive_avg_pool2d, (c, 1)),
+        "pool2": (F.adaptive_avg_pool2d, (c, 2))}
+    fn, args = calls[op]
+    if isinstance(fn, str):
+        ours, theirs = method_result(torch, fn, args, {}), _torch_says(lambda: getattr(args[0], fn)(*args[1:]))
+    else:
+        ours, theirs = function_result(torch, fn, args, {}), _torch_says(lambda: fn(*args))
+    _agree(ours, theirs, args[0])
+
+
+def test_channels_last_gates_keep_their_layout():
+    """(N, C, 1, 1) is contiguous whatever its strides; torch's cat and pooling still follow channels last."""
+    F = torch.nn.functional
+    g = torch.empty((2, 3, 1, 1), device="meta", memory_format=torch.channels_last)
+    assert g.is_contiguous() and g.stride() != (3, 1, 1, 1)
+    for fn, args in [(torch.cat, ([g, g], 3)), (F.adaptive_avg_pool2d, (g, 2))]:
+        _agree(function_result(torch, fn, args, {}), fn(*args), None)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: function_result(torch, torch.mean, (_meta((2, 3), torch.float32), 1), {"dim": 1}),
+    lambda: function_result(torch, torch.cat, ([_meta((2, 3), torch.float32)], 1), {"dim": 1}),
+    lambda: function_result(torch, torch.sum, (_meta((2, 3), torch.float32),), {"keepdim": True}),
+    lambda: method_result(torch, "mean", (_meta((2, 3), torch.float32),), {"keepdim": True}),
+    lambda: function_result(torch, torch.relu, (_meta((2, 3), torch.float32),), {"inplace": True}),
+])
+def test_calls_torch_refuses_are_left_to_torch(call):
+    """A dim given twice or not at all, and torch.relu's missing inplace: torch's TypeError, not ours."""
+    assert call() is None
+
+
+def _traced_error(forward):
+    from torch import nn
+
+    from convcalc.io.torch_import import from_torch
+    from convcalc.io.torch_ops import TorchError
+
+    net = type("Net", (nn.Module,), {"forward": forward})()
+    try:
+        net(torch.randn(2, 3, 4, 4))
+    except Exception as e:
+        eager = str(e).splitlines()[0]
+    else:
+        raise AssertionError("torch runs it")
+    with pytest.raises(TorchError) as err:
+        from_torch(net, (3, 4, 4))
+    return eager, str(err.value)
+
+
+@pytest.mark.parametrize("how", ["relu", "add", "pool"])
+def test_a_view_of_a_permuted_result_fails_as_in_torch(how):
+    """relu / add of an NHWC permute keep its strides, so torch refuses the later ``view``; so must from_torch."""
+    F = torch.nn.functional
+
+    def forward(self, x):
+        if how == "pool":
+            y = F.adaptive_avg_pool2d(x.contiguous(memory_format=torch.channels_last), 2)
+        else:
+            y = x.permute(0, 2, 3, 1)
+            y = F.relu(y) if how == "relu" else y + 1
+        return y.view(y.size(0), -1)
+
+    eager, ours = _traced_error(forward)
+    assert "view size is not compatible" in eager
+    assert ours.startswith("view at ") and eager in ours and "\n" not in ours
+
+
+def test_an_ill_formed_mean_gives_torchs_error():
+    eager, ours = _traced_error(lambda self, x: x.mean(keepdim=True))
+    assert ours.startswith("mean ") and eager.split(" - ")[0] in ours and "_reduce" not in ours
+
+
+@pytest.mark.parametrize("dtype", DTYPES + [torch.uint32, torch.uint64])
+@pytest.mark.parametrize("value", [2 ** 63, 2 ** 64 - 1, -2 ** 63 - 1, 2 ** 64])
+def test_out_of_range_python_ints_are_torchs_to_judge(dtype, value):
+    """torch adds 2**63 to a bool mask (int64), though torch.result_type(mask, 2**63) refuses: where the
+    rules' own arithmetic fails, torch decides (its answer or its error)."""
+    a = _meta((3,), dtype)
+    for fn in (operator.add, operator.mul, operator.iadd):
+        ours = function_result(torch, fn, (a, value), {})
+        _agree(ours, _torch_says(lambda: fn(a, value)), a)
