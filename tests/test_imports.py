@@ -122,12 +122,15 @@ def test_every_module_imports_first_in_a_fresh_interpreter():
     """A module-level loop fails only when the loop is entered at the right module; import each
     one first, in its own interpreter (one process imports them in turn, each after a reset)."""
     names = sorted(n for n in _modules() if n not in ("convcalc", "convcalc.__main__"))  # __main__ runs the CLI
-    # One process imports the third-party libraries once, then forks a child per module (a few
-    # at a time): each child starts with no convcalc module loaded, as a fresh interpreter.
+    # One process imports the third-party libraries once, then the package itself (in a fresh
+    # interpreter ``import convcalc.x`` runs convcalc/__init__.py first, always the same way, so
+    # every child would begin with it), then forks a child per module (a few at a time): each
+    # child starts with exactly the convcalc modules a fresh interpreter has when it reaches x.
     probe = ("import os, sys, traceback\n"
-             "import numpy, sympy, rich, click, yaml  # not convcalc: shared by every child\n"
+             "import numpy, sympy, rich, click, yaml  # shared by every child\n"
              f"names = {names!r}\n"
              "assert not any(m.startswith('convcalc') for m in sys.modules)\n"
+             "import convcalc\n"
              "bad, running = [], {}\n"
              "def reap():\n"
              "    pid, status = os.wait()\n"
