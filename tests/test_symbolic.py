@@ -454,6 +454,14 @@ def test_budget_search_equals_trying_every_value(kind, cin, k, groups, bias, bud
     assert sol.values == (exact or ([max(fitting)] if fitting and max(fitting) < budget else []))
 
 
+def test_a_budget_below_the_cheapest_layer_says_what_that_layer_costs(run):
+    # depthwise: the smallest valid out_channels is the groups, 64, with 64*(3*3) + 64 parameters
+    r = run("solve", "conv2d", "--input", "64x56x56", "-k", "3", "-g", "64", "--find", "out_channels",
+            "--params", "639")
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr.strip().endswith(f"the smallest that gives a valid layer, 64, has {64 * 9 + 64}")
+
+
 def test_solve_says_why_there_is_none():
     from convcalc.tutor.solve import solve_layer
 

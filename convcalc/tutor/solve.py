@@ -152,6 +152,10 @@ def solve_layer(cls, kwargs: dict, input_shape: tuple, find: str, output=None, p
             why = f"no {find} in {lo}..{hi} gives a valid layer on this input"
         elif want is not None:
             why = _nearest(find, seen, want, lo, hi, params)
+        elif budget:  # the cheapest valid layer is already over the budget
+            v, _, n_params = seen[0]
+            why = (f"no {find} fits in {params:,} parameters: the smallest that gives a valid layer, {v}, "
+                   f"has {n_params:,}")
     return Solution(find, good, (lo, hi), why)
 
 
