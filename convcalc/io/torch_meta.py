@@ -5,12 +5,11 @@ torch computes the meta result of most elementwise ops (add, mul, relu, cat, ...
 ``convcalc from-torch`` on a network with one residual add. The shape pass of
 :mod:`.torch_convert` asks here first for the few ops that make up most networks' functional
 calls (residual adds, gates, concatenations, functional ReLU, means over dims, adaptive average
-pooling); for anything else, and for every
-case these rules do not settle (keyword arguments other than those torch names dim, keepdim,
-inplace and output_size, calls that would not bind, shapes that do not broadcast, an in-place op
-that would change its operand's shape or dtype, integer or boolean corner cases, operands that are
-not laid out contiguously, anything the rules' own arithmetic refuses), it runs torch's kernel, so
-a failure is still torch's own error.
+pooling). For anything else, and for every case these rules do not settle (keyword arguments
+other than dim, keepdim, inplace and output_size, calls that would not bind, shapes that do not
+broadcast, an in-place op that would change its operand's shape or dtype, integer or boolean
+corner cases, operands not laid out contiguously, anything the rules' own arithmetic refuses), it
+runs torch's kernel, so a failure is still torch's own error.
 
 A new result is contiguous; torch's follows its operands' strides (a permuted NHWC view, a
 channels-last (N, C, 1, 1) gate, a slice), and a later ``view`` of it may fail in torch. So the
