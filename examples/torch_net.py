@@ -5,8 +5,15 @@
 Written the way torchvision writes models: one `relu` module called twice, functional ops
 (torch.flatten, torch.cat) and a shortcut add.
 """
-import torch
-from torch import nn
+import sys
+
+try:
+    import torch
+except ImportError:
+    print("PyTorch is not installed: pip install 'convcalc[torch]'")
+    sys.exit(0)
+
+from torch import nn  # noqa: E402
 
 
 class BasicBlock(nn.Module):
