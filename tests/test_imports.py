@@ -16,7 +16,8 @@ def heavy(mods):
     return {m.split(".")[0] for m in mods} & {"sympy", "numpy", "torch"}
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["alexnet"], ["list"], ["alexnet", "--format", "json"]])
+@pytest.mark.parametrize("argv", [["--help"], ["alexnet"], ["list"], ["alexnet", "--format", "json"],
+                                  ["compare", "resnet18", "mobilenet_v2"]])
 def test_cli_does_not_import_sympy_or_numpy(argv):
     code = ("import io, contextlib\nfrom convcalc.cli import cli\nbuf = io.StringIO()\n"
             f"with contextlib.redirect_stdout(buf):\n    cli.main({argv!r}, standalone_mode=False)\n")

@@ -160,6 +160,18 @@ def test_min_input_alexnet_torchvision():
         cc.analyze(m, (3, 62, 62))
 
 
+def test_min_input_of_a_small_net_found_without_the_symbolic_search():
+    from convcalc.tutor.solve import QUICK_SIDES, min_input
+    from convcalc.zoo import Model
+
+    # conv 5x5: n - 4; max pool 2: floor((n - 4) / 2); conv 3x3 needs that >= 3: n - 4 >= 6, n >= 10
+    net = cc.Sequential(cc.Conv2d(3, 4, 5), cc.MaxPool2d(2), cc.Conv2d(4, 4, 3))
+    assert 10 <= QUICK_SIDES and min_input(Model("small", net, (3, 32, 32), "")) == 10
+    cc.analyze(net, (3, 10, 10))
+    with pytest.raises(ConvcalcError):
+        cc.analyze(net, (3, 9, 9))
+
+
 def test_unet_exact_tiles_are_16k_plus_12():
     from convcalc.tutor.solve import exact_inputs
 

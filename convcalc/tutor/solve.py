@@ -159,8 +159,18 @@ def solve_layer(cls, kwargs: dict, input_shape: tuple, find: str, output=None, p
     return Solution(find, good, (lo, hi), why)
 
 
-def min_input(model) -> int:
+#: square sides tried with the numeric engine before the symbolic search (which imports sympy)
+QUICK_SIDES = 16
 
+
+def min_input(model) -> int:
+    """The smallest square side the numeric engine accepts. Most networks accept a small one: the
+    first QUICK_SIDES sides are tried numerically (a few milliseconds each, no sympy); beyond them
+    the symbolic conditions list the candidates, each confirmed numerically."""
+    if len(tuple(getattr(model, "input", ()) or ())) >= 2:
+        for n in range(1, QUICK_SIDES + 1):
+            if confirm(model, n, False):
+                return n
     sizes = square_sizes(model)
     for n in sizes:
         if confirm(model, n, False):
