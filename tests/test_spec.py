@@ -9,7 +9,7 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import convcalc as cc
@@ -317,6 +317,8 @@ shapes = st.one_of(st.lists(st.integers(-1, 40), min_size=0, max_size=5), st.sam
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(shape=shapes, layers=st.lists(items, max_size=5))
+@example(shape="3xHxW", layers=["matmul"])  # a two-input kind alone in a sequence (was a ValueError)
+@example(shape="3x8x8", layers=["matmul"])
 def test_generated_specs_parse_or_fail_cleanly(shape, layers):
     try:
         m = spec.from_dict({"input": shape, "layers": layers}, "gen.yaml")

@@ -209,9 +209,14 @@ class Layer:
 
     def infer_all(self, shapes: Sequence[tuple]) -> Inference:
         """Inference from the shapes of every input (one for most layers)."""
+        self.check_arity(shapes)
+        return self.infer(tuple(shapes[0]))
+
+    def check_arity(self, shapes: Sequence[tuple]) -> None:
+        """A fixed number of inputs (``arity``): any other is a ShapeError (a kind that writes its
+        own ``infer_all`` calls this first)."""
         if self.arity is not None and len(shapes) != self.arity:
             raise ShapeError(f"{self.kind} takes {self.arity} input(s), got {len(shapes)}")
-        return self.infer(tuple(shapes[0]))
 
     def describe(self) -> str:
         """Short text for the table: ``conv 11x11/4, 96``."""
