@@ -236,15 +236,20 @@ def phi32(x):
     return out
 
 
+def phi(x):
+    """Phi(x), the standard normal CDF, in float64: :func:`phi32` for float32 x, else the
+    float64 erf (the training checks' 1e-15)."""
+    if x.dtype == np.float32:
+        return phi32(x)
+    return 0.5 * (1.0 + erf(np.asarray(x, np.float64) / math.sqrt(2.0)))
+
+
 def gelu(x, approximate="none"):
     """GELU: x * Phi(x) ('none', exact erf) or the tanh approximation."""
     x = as_float(x)
-    if approximate == "none" and x.dtype == np.float32:
-        y = phi32(x)
-        y *= x
-        return y.astype(np.float32), 0
     if approximate == "none":
-        y = 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+        y = phi(x)
+        y *= x
     elif approximate == "tanh":
         y = 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
     else:

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from ._util import as_float
-from .act import _sigmoid, erf, phi32
+from .act import _sigmoid, phi
 from .misc import _LINEAR_MODES, _linear_weights, _nearest_index, _scales_and_sizes
 
 __all__ = ["relu_backward", "relu6_backward", "leaky_relu_backward", "elu_backward", "sigmoid_backward",
@@ -72,7 +72,7 @@ def gelu_backward(dy, x, approximate="none"):
     dy, x = as_float(dy, x)
     x64 = x.astype(np.float64)
     if approximate == "none":
-        cdf = phi32(x) if x.dtype == np.float32 else 0.5 * (1.0 + erf(x64 / math.sqrt(2.0)))
+        cdf = phi(x)
         pdf = np.exp(-0.5 * x64 * x64) / math.sqrt(2.0 * math.pi)
         d = cdf + x64 * pdf
     else:
