@@ -136,6 +136,17 @@ def _recording(init):
     return wrapper
 
 
+def _arity_checked(infer_all):
+    """Wrap a kind's own ``infer_all`` so that a wrong number of inputs is a ShapeError first."""
+
+    @functools.wraps(infer_all)
+    def checked(self, shapes):
+        self.check_arity(shapes)
+        return infer_all(self, shapes)
+
+    return checked
+
+
 class Layer:
     """Base class. A layer kind is one subclass: ``kind``, PyTorch's constructor arguments
     (recorded automatically: ``args()``), and ``infer``. Everything else that knows about a
@@ -154,6 +165,8 @@ class Layer:
         super().__init_subclass__(**kw)
         if "__init__" in cls.__dict__:
             cls.__init__ = _recording(cls.__dict__["__init__"])
+        if "infer_all" in cls.__dict__:  # a kind's own infer_all still takes ``arity`` inputs
+            cls.infer_all = _arity_checked(cls.__dict__["infer_all"])
 
     def args(self) -> dict:
         """The constructor arguments under PyTorch's names, defaults filled in:
@@ -213,8 +226,8 @@ class Layer:
         return self.infer(tuple(shapes[0]))
 
     def check_arity(self, shapes: Sequence[tuple]) -> None:
-        """A fixed number of inputs (``arity``): any other is a ShapeError (a kind that writes its
-        own ``infer_all`` calls this first)."""
+        """A fixed number of inputs (``arity``): any other is a ShapeError (checked before any
+        kind's own ``infer_all`` too)."""
         if self.arity is not None and len(shapes) != self.arity:
             raise ShapeError(f"{self.kind} takes {self.arity} input(s), got {len(shapes)}")
 

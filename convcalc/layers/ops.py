@@ -210,7 +210,6 @@ class MatMul(Layer):
         pass
 
     def infer_all(self, shapes):
-        self.check_arity(shapes)  # (a matmul alone in a sequence has one input)
         a, b = (tuple(s) for s in shapes)
         if not a or not b:
             raise ShapeError("matmul of a scalar")
