@@ -192,7 +192,7 @@ def through_window(rf: AxisRF, w) -> AxisRF:
     if rf.is_global:
         return rf
     if sees_nothing(rf):  # a window over units that see nothing sees nothing
-        return nothing(simplify((rf.jump if w.up == 1 else _div(rf.jump, w.up)) * w.s))
+        return nothing(simplify(_div(rf.jump, w.up) * w.s))
     if rf.period > 1 or w.up != 1 or w.taps is not None:
         exact = _exact_window(rf, w)
         if exact is not None:

@@ -290,7 +290,6 @@ def test_conv_float32_and_layouts():
         assert macs == Co * y.shape[2] * y.shape[3] * (C // g) * k * k * N
 
 
-
 @needs_torch
 @pytest.mark.parametrize("L", [(300,), (16, 16), (4, 8, 8)], ids=["1d", "2d", "3d"])
 def test_pointwise_conv_on_an_empty_batch(L):
@@ -305,6 +304,7 @@ def test_pointwise_conv_on_an_empty_batch(L):
                                                           torch.from_numpy(b))
     assert y.shape == tuple(ref.shape) == (0, 5) + L and y.dtype == np.float32
     assert macs == 0
+
 
 # ==========================================================================
 # depthwise conv (groups == C_in): both of its layouts, against torch and the naive loops
@@ -830,7 +830,6 @@ def test_float32_gelu_within_one_unit_of_the_exact_value():
     assert np.isnan(special[3])
 
 
-
 _FIRST_GELU_IN_THREADS = """
 import math, sys, threading
 import numpy as np
@@ -862,6 +861,7 @@ def test_float32_gelu_first_used_by_several_threads_at_once():
                        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
     assert r.returncode == 0, r.stderr
     assert float(r.stdout) <= 1, r.stdout      # units in the last place against math.erfc
+
 
 @needs_torch
 @settings(max_examples=int(40 * FUZZ), **SETTINGS)

@@ -108,7 +108,6 @@ def test_a_failing_forward_names_the_users_line():
     assert f"{__file__}:{line} " in str(e.value) and "x.view(5, 7)" in str(e.value), str(e.value)
 
 
-
 class _CachesOnFirstCall(nn.Module):
     """Keeps what its first forward made (a tensor from the input's size, a Proxy under fx)."""
 
@@ -158,6 +157,7 @@ def test_the_retrace_for_the_users_line_changes_nothing_else():
         with pytest.raises(ConvcalcError, match="view"):
             from_torch(_Warns(), (3, 8, 8))
     assert [str(w.message) for w in seen] == ["the user's own warning"]
+
 
 def test_not_an_module_and_forward_that_raises_are_one_line():
     from convcalc.errors import ConvcalcError

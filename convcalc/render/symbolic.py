@@ -84,16 +84,12 @@ def print_fitted_table(console, report, layout: str = "chw") -> list:
 def _fit_formulas(headers, cells, width, first: int = 2):
     """(rows, notes, whether it fits): the largest formula length that lets the table fit
     (the table only narrows as the limit falls: searched by halves)."""
+    import functools
+
     from .fit import cell_width, table_width
     from .grid import Grid
 
-    seen: dict = {}  # cell -> its width: the search below measures the same cells ~10 times
-
-    def cached_width(text):
-        w = seen.get(text)
-        if w is None:
-            w = seen[text] = cell_width(text)
-        return w
+    cached_width = functools.lru_cache(maxsize=None)(cell_width)  # the search measures the same cells ~10 times
 
     def attempt(limit):
         rows, notes = _referenced(cells, limit, first)
