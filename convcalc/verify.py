@@ -467,7 +467,8 @@ def verify(model, input=None, batch: int = 1, seed: int = 0, max_memory: int = 2
             except (ValueError, IndexError):  # a layout the probe cannot follow: unmeasured ("–"), no traceback
                 out_fields = None
             if row.rf is not None:
-                res.checks["rf"] = rf_check(row.rf, out_fields, in_shape[1:], tuple(y.shape[1:]))
+                res.checks["rf"] = rf_check(row.rf, out_fields, in_shape[1:], tuple(y.shape[1:]),
+                                             [s.fields for s in ins])
         for s in ins:  # free what no later node reads
             s.left -= 1
             if s.left <= 0:

@@ -59,6 +59,67 @@ def test_units_that_see_nothing_are_left_out():
     assert (a.size, a.jump, a.start) == (1, Fraction(1, 2), Fraction(1, 2))
 
 
+def _failed_fields(result):
+    return [(r.name, c.claimed, c.measured) for r in result.layers for q, c in r.checks.items()
+            if q == "rf" and c.ok is False]
+
+
+def test_a_field_past_pixels_an_earlier_stride_dropped_is_measured_as_clipped():
+    # 21 pixels, pool k3 s3: 7 units; convT k2 s2 p1: output 2q copies unit q; pool k1 s2 keeps
+    # those: unit q sees pixels 3q..3q+2 for q = 0..5, and pixels 18..20 are never seen again.
+    # convT k3 d2: output o gathers units o, o-2, o-4: o = 5 sees [3, 17] (15 pixels, jump 3);
+    # o = 6 would reach pixel 20, but its unit 6 does not exist: it sees [6, 14]
+    net = cc.Sequential(cc.MaxPool1d(3, stride=3), cc.ConvTranspose1d(None, 1, 2, stride=2, padding=1),
+                        cc.MaxPool1d(1, stride=2), cc.ConvTranspose1d(None, 1, 3, dilation=2))
+    a = _axis(net, (1, 21))
+    assert (a.size, a.jump) == (15, 3)
+    assert not _failed_fields(verify(net, (1, 21)))
+
+
+def test_a_conv_after_pixels_an_earlier_stride_dropped():
+    # x1.5 nearest, conv k2 s2, pool k4 s3 on 21 pixels: 4 units seeing [4q, 4q+4], pixels 17..20
+    # never seen; conv k4 p2 then has fields of 17 pixels, jump 4, and its units 3 and 4 stop at 16
+    net = cc.Sequential(cc.Upsample(scale_factor=1.5), cc.Conv1d(None, 1, 2, stride=2), cc.MaxPool1d(4, stride=3),
+                        cc.Conv1d(None, 1, 4, padding=2))
+    a = _axis(net, (1, 21))
+    assert (a.size, a.jump) == (17, 4)
+    assert not _failed_fields(verify(net, (1, 21)))
+
+
+def test_each_unit_of_a_period_is_held_to_its_own_field():
+    # 13 pixels, conv k2 s2 p1 then pool k1 s3: units 0, 1, 2 see [0, 0] (the rest is padding),
+    # [5, 6], [11, 12]. convT k4 s3 p1 d2: output o gathers units (o + 1 - 2m)/3, m = 0..3, so
+    # o = 5 gathers units 2 and 0: [0, 12] (pixel -1 is padding), o = 8 gathers unit 1 only
+    # (unit 3 does not exist): [5, 6]. The fields repeat every 3 units (sizes 2, 2, 14 pixels)
+    net = cc.Sequential(cc.Conv1d(None, 1, 2, stride=2, padding=1), cc.MaxPool1d(1, stride=3),
+                        cc.ConvTranspose1d(None, 1, 4, stride=3, padding=1, dilation=2))
+    a = _axis(net, (1, 13))
+    assert (a.size, a.jump, a.period) == (6, 2, 3)
+    assert not _failed_fields(verify(net, (1, 13)))
+
+
+@pytest.mark.parametrize("net", [cc.Sequential(cc.ConvTranspose1d(1, 1, 3, stride=2)),
+                                 cc.Sequential(cc.Upsample(scale_factor=2, mode="linear")),
+                                 cc.Sequential(cc.ConvTranspose1d(1, 1, 4, stride=2, padding=1))],
+                         ids=["convT-k3s2", "linear-x2", "convT-k4s2p1"])
+def test_verify_catches_a_periodic_field_one_pixel_off(monkeypatch, net):
+    import dataclasses
+
+    from convcalc import verify as verify_mod
+
+    real = verify_mod.rf_check
+
+    def shifted(row_rf, *args, **kwargs):
+        a = row_rf[0]
+        phases = tuple(None if p is None else (p[0] + 1, p[1] + 1) for p in a.phases)
+        return real((dataclasses.replace(a, start=Fraction(a.start) + 1, phases=phases),), *args, **kwargs)
+
+    assert _axis(net, (1, 16)).phases is not None
+    assert not _failed_fields(verify(net, (1, 16)))
+    monkeypatch.setattr(verify_mod, "rf_check", shifted)
+    assert _failed_fields(verify(net, (1, 16)))
+
+
 @st.composite
 def upsampling_chain(draw):
     layers = []
