@@ -7,6 +7,7 @@ one batched matmul for the transpose.  numpy + stdlib only."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -135,32 +136,93 @@ def _flat_gemm(xp, wm, ksize, dilation, Lo):
     return y, macs
 
 
-def _phases(xs, lo, Q, stride, m, last):
+class _DwPlan:
+    """What a depthwise convolution does that depends on its geometry alone (see _dw_plan)."""
+    __slots__ = ("Lo", "Q", "M", "macs", "last", "crop", "ops", "tap_strides", "one_phase", "copies",
+                 "groups", "lo")
+
+
+@functools.lru_cache(maxsize=512)
+def _dw_plan(shape, Co, pads, ksize, stride, dilation, item):
+    """Worked out once per geometry (a network repeats a few): the output size (the shape of
+    the window view over the padded extent) and the MACs (per tap, from the view that tap
+    multiplies into the output); the stride-phase grid Q and the flat extent M of the outputs
+    on it; each tap's phase and offset; the copies that split a sample into its phases; and,
+    channels-last, each phase group's overlapping view of its phase and its taps' indices."""
+    nd = len(ksize)
+    N, C = shape[:2]
+    L = shape[2:]
+    Lp = tuple(l + lo + hi for l, (lo, hi) in zip(L, pads))
+    win = windows(np.broadcast_to(np.zeros((), np.float32), (N, Co) + Lp), ksize, stride, dilation)
+    p = _DwPlan()
+    p.Lo = Lo = win.shape[2:2 + nd]
+    p.Q = Q = tuple(-(-n // s) for n, s in zip(Lp, stride))
+    p.lo = tuple(lo for lo, _ in pads)
+    per_tap = math.prod(win.shape[:2 + nd])       # the shape of win[..., t]: (N, C_out, *L_out)
+    ops, macs = [], 0
+    for t in taps(ksize):
+        pos = [ti * di for ti, di in zip(t, dilation)]
+        ph = off = 0
+        for p_, s_, q_ in zip(pos, stride, Q):
+            ph, off = ph * s_ + p_ % s_, off * q_ + p_ // s_
+        ops.append((ph, off))
+        macs += per_tap
+    p.ops, p.macs = tuple(ops), macs
+    M = 0
+    for n_, q_ in zip(Lo, Q):
+        M = M * q_ + n_ - 1
+    p.M = M + 1                                   # flat extent of the outputs on the Q grid
+    p.crop = tuple(slice(0, k) for k in Lo)
+    p.last = Co >= _DW_FEW_CHANNELS and math.prod(Q) < _DW_LONG_RUN
+    p.tap_strides = None
+    if all(st == 1 for st in stride):
+        p.tap_strides = tuple(d * math.prod(Q[a + 1:]) for a, d in enumerate(dilation))
+    # one phase channels-first: the padded input itself, only its borders zeroed
+    p.one_phase = not p.last and Co == C and all(s == 1 for s in stride)
+    copies = []
+    for a in taps(stride):
+        dst, src = [], []
+        for ai, s, l, lo, q in zip(a, stride, L, p.lo, Q):
+            q0 = max(0, -(-(lo - ai) // s))           # first q with q*s + a - lo >= 0
+            q1 = max(q0, min(q, (l - 1 + lo - ai) // s + 1))   # one past the last inside the input
+            dst.append(slice(q0, q1))
+            src.append(slice(q0 * s + ai - lo, q0 * s + ai - lo + (q1 - q0 - 1) * s + 1 if q1 > q0 else 0, s))
+        copies.append((a, (slice(None),) + tuple(dst), (slice(None),) + tuple(src)))
+    p.copies = tuple(copies)
+    groups = []
+    if p.last:
+        pitch = [math.prod(Q[a + 1:]) for a in range(nd)]
+        for phase, lists, firsts, steps in _phase_groups(ksize, stride, dilation):
+            base = sum(f * pq for f, pq in zip(firsts, pitch)) * Co
+            vshape = tuple(len(ts) for ts in lists) + (p.M, Co)
+            vstrides = tuple(st * pq * Co * item for st, pq in zip(steps, pitch)) + (Co * item, item)
+            idx = np.ravel_multi_index(np.ix_(*lists), ksize).ravel()
+            groups.append((int(np.ravel_multi_index(phase, stride)), base, vshape, vstrides, tuple(idx.tolist())))
+    p.groups = tuple(groups)
+    return p
+
+
+def _phases(xs, plan, m):
     """One sample xs (C, *L) zero-padded (``lo`` before each axis, zeros up to
     the grid), split into stride phases and each channel repeated m times, in
     one copy: P[c*m + j, a, q] = padded xs[c, q*s + a] per axis (a: phase, q:
-    position within it).  Flattened to (C*m, prod(s), prod(Q)), or with
-    ``last`` channels-last to (prod(s), prod(Q) * C*m)."""
-    C, L = xs.shape[0], xs.shape[1:]
-    if not last and m == 1 and all(s == 1 for s in stride):   # one phase: the padded input itself,
-        pairs = tuple((p, q - l - p) for p, q, l in zip(lo, Q, L))   # only its borders zeroed
+    position within it).  Flattened to (C*m, prod(s), prod(Q)), or channels-last
+    (plan.last) to (prod(s), prod(Q) * C*m)."""
+    C, L, Q, last = xs.shape[0], xs.shape[1:], plan.Q, plan.last
+    if plan.one_phase:
+        pairs = tuple((p, q - l - p) for p, q, l in zip(plan.lo, Q, L))
         return pad_spatial(xs, pairs, slot="dw_phases").reshape(C, 1, -1)
-    shape = tuple(stride) + Q + (C, m) if last else (C, m) + tuple(stride) + Q
+    S = len(plan.copies)
+    shape = (S,) + Q + (C, m) if last else (C, m, S) + Q
     P = workspace("dw_phases_last" if last else "dw_phases", shape, xs.dtype)
-    P[...] = 0
-    for a in taps(stride):
-        dst, src = [], []
-        for ai, s, l, p, q in zip(a, stride, L, lo, Q):
-            q0 = max(0, -(-(p - ai) // s))           # first q with q*s + a - lo >= 0
-            q1 = min(q, (l - 1 + p - ai) // s + 1)   # one past the last inside the input
-            dst.append(slice(q0, max(q0, q1)))
-            src.append(slice(q0 * s + ai - p, None, s))
-        part = xs[(slice(None),) + tuple(src)][(slice(None),) + tuple(slice(0, d.stop - d.start) for d in dst)]
+    P.fill(0)
+    for k, (a, dst, src) in enumerate(plan.copies):
+        part = xs[src]
         if last:
-            P[a + tuple(dst)] = part.transpose(tuple(range(1, part.ndim)) + (0,))[..., None]
+            P[(k,) + dst[1:]] = part.transpose(tuple(range(1, part.ndim)) + (0,))[..., None]
         else:
-            P[(slice(None), slice(None)) + a + tuple(dst)] = part[:, None]
-    S, Co = math.prod(stride), C * m
+            P[(slice(None), slice(None), k) + dst[1:]] = part[:, None]
+    Co = C * m
     return P.reshape(S, -1) if last else P.reshape(Co, S, -1)
 
 
@@ -170,61 +232,44 @@ def _depthwise(x, w, pads, ksize, stride, dilation):
     padded input into the output.  x is unpadded
     (other padding modes are applied before); ``pads`` are zeros.
 
-    The output size is the shape of the window view over the padded extent;
-    the MACs are tallied per tap from the window view that tap multiplies
-    into the output.  Per sample, the input is padded and split into stride
-    phases in one copy, so that every tap reads one contiguous run of it;
-    outputs are computed on the padded row pitch (a few columns past L_out
-    per row, cropped at the end).  Few channels run channels-first (per
-    channel, the taps' columns times its weights in one matrix-vector
-    product), more channels on small grids channels-last (one einsum per
-    phase, channels as its vector loop).
+    Per sample, the input is padded and split into stride phases in one copy,
+    so that every tap reads one contiguous run of it; outputs are computed on
+    the padded row pitch (a few columns past L_out per row, cropped at the
+    end).  Few channels run channels-first (per channel, the taps' columns
+    times its weights in one matrix-vector product), more channels on small
+    grids channels-last (one einsum per phase, channels as its vector loop).
+    The geometry's bookkeeping is planned once (_dw_plan).
     Returns (y (N, C_out, *L_out), macs)."""
     nd = len(ksize)
     N, C = x.shape[:2]
     Co = w.shape[0]
-    Lp = tuple(l + lo + hi for l, (lo, hi) in zip(x.shape[2:], pads))
-    win = windows(np.broadcast_to(np.zeros((), x.dtype), (N, Co) + Lp), ksize, stride, dilation)
-    Lo = win.shape[2:2 + nd]
-    Q = tuple(-(-L // s) for L, s in zip(Lp, stride))
-    ops, macs = [], 0
-    per_tap = math.prod(win.shape[:2 + nd])       # the shape of win[..., t]: (N, C_out, *L_out)
-    for t in taps(ksize):
-        pos = [ti * di for ti, di in zip(t, dilation)]
-        ph = off = 0
-        for p_, s_, q_ in zip(pos, stride, Q):
-            ph, off = ph * s_ + p_ % s_, off * q_ + p_ // s_
-        ops.append((ph, off))
-        macs += per_tap
-    M = 0
-    for n_, q_ in zip(Lo, Q):
-        M = M * q_ + n_ - 1
-    M += 1                                  # flat extent of the outputs on the Q grid
-    y = np.empty((N, Co) + Lo, x.dtype)
-    crop = tuple(slice(0, k) for k in Lo)
-    last = Co >= _DW_FEW_CHANNELS and math.prod(Q) < _DW_LONG_RUN
-    tap_strides = None
-    if all(st == 1 for st in stride):
-        tap_strides = tuple(d * math.prod(Q[a + 1:]) for a, d in enumerate(dilation))
-    lo = tuple(p for p, _ in pads)
+    plan = _dw_plan(x.shape, Co, tuple(pads), tuple(ksize), tuple(stride), tuple(dilation), x.itemsize)
+    y = np.empty((N, Co) + plan.Lo, x.dtype)
+    crop = (slice(None),) + plan.crop
+    if plan.last:
+        wt = w.reshape(Co, -1)
+        ws = [np.ascontiguousarray(wt[:, list(idx)].T).reshape(vshape[:-2] + (Co,))
+              for _, _, vshape, _, idx in plan.groups]
+        back = (nd,) + tuple(range(nd))
     for n in range(N):
-        P = _phases(x[n], lo, Q, stride, Co // C, last)
-        if last:
-            grid = _dw_einsum(P, Q, w, ksize, stride, dilation, M)
-            y[n] = grid.reshape(Q + (Co,))[crop].transpose((nd,) + tuple(range(nd)))
+        P = _phases(x[n], plan, Co // C)
+        if plan.last:
+            grid = _dw_einsum(P, ws, plan)
+            y[n] = grid.reshape(plan.Q + (Co,))[plan.crop].transpose(back)
         else:
-            grid = _dw_first(P, ops, w.reshape(Co, -1), M, ksize, tap_strides)
-            y[n] = grid.reshape((Co,) + Q)[(slice(None),) + crop]
-    return y, macs
+            grid = _dw_first(P, w.reshape(Co, -1), plan, ksize)
+            y[n] = grid.reshape((Co,) + plan.Q)[crop]
+    return y, plan.macs
 
 
-def _dw_first(P, ops, wt, M, ksize, tap_strides):
+def _dw_first(P, wt, plan, ksize):
     """Channels-first taps as one matrix-vector product per channel:
     grid[c, :M] = wt[c] @ cols[c], cols[c, j] = P[c, ph_j, off_j:off_j+M], the
     columns copied per block of channels (each tap one contiguous run per
     channel) so that BLAS does the multiply-accumulate over the taps.  With
     one phase the taps sit ``tap_strides`` (elements, per axis) apart."""
     Co, T = wt.shape
+    M, tap_strides = plan.M, plan.tap_strides
     grid = workspace("dw_grid", (Co, 1, P.shape[2]), P.dtype)
     cb = max(1, min(Co, _DW_BLOCK // (T * M)))
     cols = workspace("dw_cols", (cb, T, M), P.dtype)
@@ -238,7 +283,7 @@ def _dw_first(P, ops, wt, M, ksize, tap_strides):
                              + (P.itemsize,), writeable=False)
             np.copyto(cc.reshape(src.shape), src)
         else:
-            for j, (ph, off) in enumerate(ops):
+            for j, (ph, off) in enumerate(plan.ops):
                 np.copyto(cc[:, j], P[c0:c1, ph, off:off + M])
         np.matmul(wv[c0:c1], cc, out=grid[c0:c1, :, :M])
     return grid.reshape(Co, -1)
@@ -261,25 +306,18 @@ def _phase_groups(ksize, stride, dilation):
         yield tuple(a for a, _ in combo), lists, firsts, steps
 
 
-def _dw_einsum(P, Q, w, ksize, stride, dilation, M):
+def _dw_einsum(P, ws, plan):
     """Channels-last depthwise taps, one einsum per stride phase:
     grid[p, c] = sum over taps of P[phase, p + offset, c] * w[c, tap], the
-    taps read through an overlapping strided view of the phase (no copy)."""
-    Co = w.shape[0]
-    wk = w.reshape((Co,) + tuple(ksize))
-    grid = workspace("dw_grid", (math.prod(Q), Co), P.dtype)
+    taps read through an overlapping strided view of the phase (no copy).
+    ws: each phase group's weights (its taps..., C_out)."""
+    M = plan.M
+    Co = ws[0].shape[-1]
+    grid = workspace("dw_grid", (math.prod(plan.Q), Co), P.dtype)
     tmp = None
-    pitch = [math.prod(Q[a + 1:]) for a in range(len(Q))]
-    item = P.itemsize
-    letters = "ijk"[:len(ksize)]
-    for n, (phase, lists, firsts, steps) in enumerate(_phase_groups(ksize, stride, dilation)):
-        flat = P[int(np.ravel_multi_index(phase, stride))]
-        base = sum(f * pq for f, pq in zip(firsts, pitch)) * Co
-        V = as_strided(flat[base:], shape=tuple(len(ts) for ts in lists) + (M, Co),
-                       strides=tuple(st * pq * Co * item for st, pq in zip(steps, pitch)) + (Co * item, item),
-                       writeable=False)
-        W = wk[(slice(None),) + np.ix_(*lists)]
-        W = np.ascontiguousarray(W.transpose(tuple(range(1, W.ndim)) + (0,)))
+    letters = "ijk"[:len(plan.Q)]
+    for n, ((r, base, vshape, vstrides, _), W) in enumerate(zip(plan.groups, ws)):
+        V = as_strided(P[r][base:], shape=vshape, strides=vstrides, writeable=False)
         if n == 0:
             np.einsum(f"{letters}pz,{letters}z->pz", V, W, out=grid[:M])
         else:
