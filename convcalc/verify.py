@@ -33,7 +33,8 @@ from .errors import ConvcalcError, NeedsNumber
 from .graph import to_graph
 from .layers.merge import Add, Concat, Mul
 from .registry import Registry
-from .verify_rf import PROBE_BYTES, Check, fields_in, propagate, rf_check
+from .verify_rf import PROBE_BYTES, Check, fields_in, propagate
+from .verify_rf_check import rf_check
 
 # -- layer -> kernel ------------------------------------------------------------------------------
 
