@@ -187,8 +187,10 @@ def _exact_axis(arf, lo, hi, span, u, claim, clipped, nothing, claimed, measured
         lo2, hi2 = bounds(arf, v)
         other = _extent(lo, hi, v)
         jump = Fraction(arf.jump)
-        if other is not None and lo_e >= first and lo2 >= first:
+        # (a neighbour whose field starts past the last pixel seen, or ends before the first,
+        # cannot see that edge: the same span repeated, not a shift, where the field is spread)
+        if other is not None and lo_e >= first and first <= lo2 <= last:
             ok &= other[0] - ext[0] == (v - u) * jump
-        if other is not None and hi_e <= last and hi2 <= last:
+        if other is not None and hi_e <= last and first <= hi2 <= last:
             ok &= other[1] - ext[1] == (v - u) * jump
     return ok
