@@ -106,6 +106,8 @@ def _compare(row_rf, axes) -> Check:
             continue
         if q == 1 and lo_e.denominator == 1:
             ok &= _exact_axis(arf, lo, hi, (first, last), u, (lo_e, hi_e), clipped, nothing, claimed, measured, bounds)
+            if per_unit and not arf.is_global:
+                ok &= _every_unit(arf, lo, hi, (first, last), u, claimed, measured, bounds)
             continue
         notes.append("periodic")
         period = [_extent(lo, hi, v) for v in range(u, min(n, u + q))]
@@ -168,6 +170,33 @@ def _unit_ok(field, ext, first, last) -> Optional[bool]:
     return True if ext == (a, b) else None
 
 
+def _edges_ok(claim, ext, first, last, side) -> bool:
+    """A unit's measured extent against its claimed field: within the claim clipped to [first,
+    last], and, left of the middle unit (``side`` < 0), its right edge equal to the claim's where
+    the clipping leaves it alone; right of the middle, its left edge. A unit's edge that faces
+    the tensor's end may be cut short by units past that end (padding, whose border-free fields
+    can hold real pixels after a transposed conv's crop); the edge facing the middle is reached
+    through units no further out than the middle unit's, which are real."""
+    a, b = max(claim[0], first), min(claim[1], last)
+    if not a <= ext[0] <= ext[1] <= b:
+        return False
+    if side < 0:
+        return claim[1] > last or ext[1] == b
+    return claim[0] < first or ext[0] == a
+
+
+def _every_unit(arf, lo, hi, span, u, claimed, measured, bounds) -> bool:
+    """Every unit but the middle one (``u``, held by _exact_axis) that sees a pixel, by
+    _edges_ok; the first that fails is named in the report."""
+    for v in range(len(lo)):
+        ext = _extent(lo, hi, v)
+        if v != u and ext is not None and not _edges_ok(bounds(arf, v), ext, *span, v - u):
+            claimed[-1] += f"; unit {v}: [{', '.join(str(_num(x)) for x in bounds(arf, v))}]"
+            measured[-1] += f"; unit {v}: [{ext[0]}, {ext[1]}]"
+            return False
+    return True
+
+
 def _exact_axis(arf, lo, hi, span, u, claim, clipped, nothing, claimed, measured, bounds) -> bool:
     lo_e, hi_e = claim
     ext, n = _extent(lo, hi, u), len(lo)
@@ -188,9 +217,10 @@ def _exact_axis(arf, lo, hi, span, u, claim, clipped, nothing, claimed, measured
         other = _extent(lo, hi, v)
         jump = Fraction(arf.jump)
         # (a neighbour whose field starts past the last pixel seen, or ends before the first,
-        # cannot see that edge: the same span repeated, not a shift, where the field is spread)
-        if other is not None and lo_e >= first and first <= lo2 <= last:
+        # cannot see that edge: the same span repeated, not a shift, where the field is spread;
+        # and only its edge that faces the middle unit is sure to be whole, see _edges_ok)
+        if other is not None and v > u and lo_e >= first and first <= lo2 <= last:
             ok &= other[0] - ext[0] == (v - u) * jump
-        if other is not None and hi_e <= last and first <= hi2 <= last:
+        if other is not None and v < u and hi_e <= last and first <= hi2 <= last:
             ok &= other[1] - ext[1] == (v - u) * jump
     return ok
