@@ -5,6 +5,9 @@ start is the centre of unit 0's field)."""
 import dataclasses
 from fractions import Fraction
 
+import numpy as np
+import pytest
+
 import convcalc as cc
 from convcalc import verify as verify_mod
 from convcalc.verify import verify
@@ -76,3 +79,20 @@ def test_a_unit_cut_short_on_the_side_of_the_tensors_start_is_no_error():
     a = cc.analyze(net, (1, 16)).rows[-1].rf[0]
     assert (a.size, a.jump, a.start) == (4, 1, 2)
     assert not _rf_failures(verify(net, (1, 16)))
+
+
+@pytest.mark.parametrize("n,scale", [(8, 3), (25, 3), (17, 2.5)])
+def test_align_corners_upsampling_reads_no_pixel_the_operator_does_not(n, scale):
+    # align_corners: output o reads source o*(n-1)/(out-1). On 8 pixels x3 (24 outputs) output 23
+    # reads 23*7/23 = 7: pixel 7 alone. torch's float32 ratio 7/23 times 23 is 6.9999995, which
+    # reads pixel 6 with a weight of 5e-7; the field (and torch in float64) has no pixel 6
+    torch = pytest.importorskip("torch")
+    from convcalc.kernels.misc import upsample
+    eye = np.eye(n, dtype=np.float32)[:, None, :]  # one impulse per pixel
+    y, _ = upsample(eye, scale_factor=scale, mode="linear", align_corners=True)
+    ref = torch.nn.functional.interpolate(torch.from_numpy(eye.astype(np.float64)), scale_factor=scale,
+                                          mode="linear", align_corners=True).numpy()
+    assert np.allclose(y, ref, atol=1e-6)
+    assert np.array_equal(y != 0, ref != 0)
+    net = cc.Sequential(cc.Upsample(scale_factor=scale, mode="linear", align_corners=True))
+    assert not _rf_failures(verify(net, (1, n)))

@@ -142,8 +142,14 @@ def _linear_weights(L, out, scale, align_corners, dt):
         return i, i, np.ones(out, dt), np.zeros(out, dt)
     t = dt.type
     if align_corners:
-        ratio = t(L - 1) / t(out - 1) if out > 1 else t(0)
-        real = ratio * i.astype(dt)
+        # source i*(L-1)/(out-1), split exactly into whole and fraction: torch's float32 ratio
+        # puts some whole sources (often the last) an ulp low, reading the pixel before with a
+        # weight of ~5e-7, a dependence the operator does not have (verify measures fields)
+        den = max(out - 1, 1)
+        num = i * (L - 1) if out > 1 else np.zeros_like(i)
+        i0 = np.minimum(num // den, L - 1)
+        lam1 = ((num - i0 * den) / den).astype(dt)
+        return i0, i0 + (i0 < L - 1), (t(1) - lam1).astype(dt), lam1
     else:
         ratio = t(1.0 / scale) if (scale is not None and scale > 0) else t(L) / t(out)
         real = ratio * (i.astype(dt) + t(0.5)) - t(0.5)
