@@ -96,3 +96,19 @@ def test_align_corners_upsampling_reads_no_pixel_the_operator_does_not(n, scale)
     assert np.array_equal(y != 0, ref != 0)
     net = cc.Sequential(cc.Upsample(scale_factor=scale, mode="linear", align_corners=True))
     assert not _rf_failures(verify(net, (1, n)))
+
+
+@pytest.mark.parametrize("n,out", [(11, 21), (23, 45)])
+def test_linear_upsampling_to_a_size_reads_no_pixel_the_operator_does_not(n, out):
+    # 11 pixels to 21 (align_corners off): output o reads source (o + 1/2)*11/21 - 1/2; o = 10
+    # gives 10.5*11/21 - 1/2 = 5 exactly: pixel 5 alone. In float32 the ratio 11/21 makes it
+    # 5.0000005, pixel 6 with a weight of 5e-7 (torch float32 does the same; float64 does not)
+    torch = pytest.importorskip("torch")
+    from convcalc.kernels.misc import upsample
+    eye = np.eye(n, dtype=np.float32)[:, None, :]
+    y, _ = upsample(eye, size=out, mode="linear")
+    ref = torch.nn.functional.interpolate(torch.from_numpy(eye.astype(np.float64)), size=out, mode="linear").numpy()
+    assert np.allclose(y, ref, atol=1e-6)
+    assert np.array_equal(y != 0, ref != 0)
+    net = cc.Sequential(cc.Upsample(size=out, mode="linear"), cc.Conv1d(None, 1, 2, stride=2))
+    assert not _rf_failures(verify(net, (1, n)))

@@ -150,8 +150,14 @@ def _linear_weights(L, out, scale, align_corners, dt):
         i0 = np.minimum(num // den, L - 1)
         lam1 = ((num - i0 * den) / den).astype(dt)
         return i0, i0 + (i0 < L - 1), (t(1) - lam1).astype(dt), lam1
+    if scale is None or scale <= 0:
+        # from the sizes, the source (o + 1/2) L/out - 1/2 exactly, as above
+        num, den = np.maximum((2 * i + 1) * L - out, 0), 2 * out
+        i0 = np.minimum(num // den, L - 1)
+        lam1 = np.clip((num - i0 * den) / den, 0, 1).astype(dt)
+        return i0, i0 + (i0 < L - 1), (t(1) - lam1).astype(dt), lam1
     else:
-        ratio = t(1.0 / scale) if (scale is not None and scale > 0) else t(L) / t(out)
+        ratio = t(1.0 / scale)
         real = ratio * (i.astype(dt) + t(0.5)) - t(0.5)
         real = np.where(real < 0, t(0), real)
     i0 = np.minimum(np.floor(real).astype(np.int64), L - 1)
