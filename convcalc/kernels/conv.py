@@ -143,7 +143,7 @@ class _DwPlan:
 
 
 @functools.lru_cache(maxsize=512)
-def _dw_plan(shape, Co, pads, ksize, stride, dilation, item):
+def _dw_plan(shape, Co, pads, ksize, stride, dilation, item, few, long_run):
     """Worked out once per geometry (a network repeats a few): the output size (the shape of
     the window view over the padded extent) and the MACs (per tap, from the view that tap
     multiplies into the output); the stride-phase grid Q and the flat extent M of the outputs
@@ -173,7 +173,7 @@ def _dw_plan(shape, Co, pads, ksize, stride, dilation, item):
         M = M * q_ + n_ - 1
     p.M = M + 1                                   # flat extent of the outputs on the Q grid
     p.crop = tuple(slice(0, k) for k in Lo)
-    p.last = Co >= _DW_FEW_CHANNELS and math.prod(Q) < _DW_LONG_RUN
+    p.last = Co >= few and math.prod(Q) < long_run   # the thresholds are in the key: tests set them
     p.tap_strides = None
     if all(st == 1 for st in stride):
         p.tap_strides = tuple(d * math.prod(Q[a + 1:]) for a, d in enumerate(dilation))
@@ -243,7 +243,8 @@ def _depthwise(x, w, pads, ksize, stride, dilation):
     nd = len(ksize)
     N, C = x.shape[:2]
     Co = w.shape[0]
-    plan = _dw_plan(x.shape, Co, tuple(pads), tuple(ksize), tuple(stride), tuple(dilation), x.itemsize)
+    plan = _dw_plan(x.shape, Co, tuple(pads), tuple(ksize), tuple(stride), tuple(dilation), x.itemsize,
+                    _DW_FEW_CHANNELS, _DW_LONG_RUN)
     y = np.empty((N, Co) + plan.Lo, x.dtype)
     crop = (slice(None),) + plan.crop
     if plan.last:
