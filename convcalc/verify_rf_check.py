@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Optional
 
 import numpy as np
 
@@ -114,20 +113,13 @@ def _compare(row_rf, axes) -> Check:
         sizes = [e[1] - e[0] + 1 for e in period if e is not None]
         claimed.append(f"size {_num(size)}, jump {_num(jump) if jump is not None else 'all'}")
         measured.append(f"sizes {min(sizes)}..{max(sizes)}" if sizes else "none")
-        fields = _unit_fields(arf, range(n)) if per_unit else None
+        fields = _unit_fields(arf, n) if per_unit else None
         if fields is not None:
             # each unit's own field: a border or a tensor's end can only take pixels away from
             # it, so what every unit sees must lie within its field. Units next to a tensor's
             # end may be cut short; of each phase's units whose field, and both neighbours'
             # fields in that phase, lie within [first, last], some must see all of it
-            P, whole = len(arf.phases), {}
-            inside = [f is not None and first <= f[0] and f[1] <= last for _, f in fields]
-            for v, f in fields:
-                verdict = _unit_ok(f, _extent(lo, hi, v), first, last)
-                ok &= verdict is not False
-                if 0 <= v - P and v + P < n and inside[v - P] and inside[v] and inside[v + P]:
-                    whole[v % P] = whole.get(v % P, False) or verdict is True
-            ok &= all(whole.values())
+            ok &= _every_unit_of_the_period(fields, lo, hi, first, last, len(arf.phases))
             continue
         interior = lo_e - size >= first and hi_e + size + q * (jump or 0) <= last
         if interior and sizes:
@@ -138,63 +130,64 @@ def _compare(row_rf, axes) -> Check:
     return Check(bool(ok), " x ".join(claimed), " x ".join(measured), ",".join(sorted(set(notes))))
 
 
-def _unit_fields(arf, units):
-    """(unit, (first pixel, last pixel) or None) from the engine's per-unit fields of one
-    period, where they fall on whole pixels; else None."""
+def _unit_fields(arf, n):
+    """Each of the n units' fields from the engine's fields of one period, shifted by the
+    period's jump: int arrays of first and last pixels, and a mask of the units that see
+    nothing; None where they do not fall on whole pixels."""
     if arf.phases is None or arf.jump is None:
         return None
-    P, J, out = len(arf.phases), Fraction(arf.jump), []
-    for v in units:
-        t, r = divmod(v, P)
-        ph = arf.phases[r]
-        if ph is not None:
-            a, b = Fraction(ph[0]) + t * P * J, Fraction(ph[1]) + t * P * J
-            if a.denominator != 1 or b.denominator != 1:
-                return None
-            ph = (int(a), int(b) - 1)
-        out.append((v, ph))
-    return out
-
-
-def _unit_ok(field, ext, first, last) -> Optional[bool]:
-    """A unit's measured extent against its claimed field (None: sees nothing): True where they
-    agree, False where the unit sees a pixel outside its field, None where it sees less than
-    its field holds between ``first`` and ``last`` (cut short by a tensor's end or an error)."""
-    if field is None:
-        return ext is None
-    if ext is None:
+    P = len(arf.phases)
+    shift = P * Fraction(arf.jump)
+    ends = [Fraction(x) for ph in arf.phases if ph is not None for x in ph]
+    if any(x.denominator != 1 for x in ends) or (n > P and shift.denominator != 1):
         return None
-    a, b = max(field[0], first), min(field[1], last)
-    if not a <= ext[0] <= ext[1] <= b:
-        return False
-    return True if ext == (a, b) else None
+    t, r = np.divmod(np.arange(n), P)
+    firsts = np.array([int(ph[0]) if ph is not None else 0 for ph in arf.phases], np.int64)
+    lasts = np.array([int(ph[1]) - 1 if ph is not None else 0 for ph in arf.phases], np.int64)
+    step = int(shift) if shift.denominator == 1 else 0      # (units of the first period only)
+    blind = np.array([ph is None for ph in arf.phases])[r]
+    return firsts[r] + t * step, lasts[r] + t * step, blind
 
 
-def _edges_ok(claim, ext, first, last, side) -> bool:
-    """A unit's measured extent against its claimed field: within the claim clipped to [first,
-    last], and, left of the middle unit (``side`` < 0), its right edge equal to the claim's where
-    the clipping leaves it alone; right of the middle, its left edge. A unit's edge that faces
-    the tensor's end may be cut short by units past that end (padding, whose border-free fields
-    can hold real pixels after a transposed conv's crop); the edge facing the middle is reached
-    through units no further out than the middle unit's, which are real."""
-    a, b = max(claim[0], first), min(claim[1], last)
-    if not a <= ext[0] <= ext[1] <= b:
+def _every_unit_of_the_period(fields, lo, hi, first, last, P) -> bool:
+    """What each unit sees lies within its field clipped to [first, last] (nothing where it is
+    blind); and per phase, some unit whose field and whose same-phase neighbours' fields lie
+    within [first, last] sees all of its field."""
+    a, b, blind = fields
+    seen = lo <= hi
+    ca, cb = np.maximum(a, first), np.minimum(b, last)
+    within = (ca <= lo) & (hi <= cb)
+    if np.any(seen & (blind | ~within)):
         return False
-    if side < 0:
-        return claim[1] > last or ext[1] == b
-    return claim[0] < first or ext[0] == a
+    whole = ~blind & seen & (lo == ca) & (hi == cb)
+    inside = ~blind & (first <= a) & (b <= last)
+    v = np.arange(P, len(lo) - P)
+    candidates = v[inside[v - P] & inside[v] & inside[v + P]]
+    return set((candidates % P).tolist()) <= set((candidates[whole[candidates]] % P).tolist())
 
 
 def _every_unit(arf, lo, hi, span, u, claimed, measured, bounds) -> bool:
-    """Every unit but the middle one (``u``, held by _exact_axis) that sees a pixel, by
-    _edges_ok; the first that fails is named in the report."""
-    for v in range(len(lo)):
-        ext = _extent(lo, hi, v)
-        if v != u and ext is not None and not _edges_ok(bounds(arf, v), ext, *span, v - u):
-            claimed[-1] += f"; unit {v}: [{', '.join(str(_num(x)) for x in bounds(arf, v))}]"
-            measured[-1] += f"; unit {v}: [{ext[0]}, {ext[1]}]"
-            return False
-    return True
+    """Every unit but the middle one (``u``, held by _exact_axis) that sees a pixel: within its
+    claim clipped to [first, last], and, left of the middle unit, its right edge equal to the
+    claim's where the clipping leaves it alone; right of the middle, its left edge. A unit's
+    edge that faces the tensor's end may be cut short by units past that end (padding, whose
+    border-free fields can hold real pixels after a transposed conv's crop); the edge facing
+    the middle is reached through units no further out than the middle unit's, which are real.
+    The first unit that fails is named in the report. (Whole-pixel fields and jump here.)"""
+    first, last = span
+    v = np.arange(len(lo))
+    a0, b0 = bounds(arf, 0)
+    a, b = int(a0) + v * int(arf.jump), int(b0) + v * int(arf.jump)
+    ca, cb = np.maximum(a, first), np.minimum(b, last)
+    within = (ca <= lo) & (lo <= hi) & (hi <= cb)
+    edge = np.where(v < u, (b > last) | (hi == cb), (a < first) | (lo == ca))
+    bad = (lo <= hi) & (v != u) & ~(within & edge)
+    if not bad.any():
+        return True
+    w = int(np.argmax(bad))
+    claimed[-1] += f"; unit {w}: [{a[w]}, {b[w]}]"
+    measured[-1] += f"; unit {w}: [{lo[w]}, {hi[w]}]"
+    return False
 
 
 def _exact_axis(arf, lo, hi, span, u, claim, clipped, nothing, claimed, measured, bounds) -> bool:
@@ -218,7 +211,7 @@ def _exact_axis(arf, lo, hi, span, u, claim, clipped, nothing, claimed, measured
         jump = Fraction(arf.jump)
         # (a neighbour whose field starts past the last pixel seen, or ends before the first,
         # cannot see that edge: the same span repeated, not a shift, where the field is spread;
-        # and only its edge that faces the middle unit is sure to be whole, see _edges_ok)
+        # and only its edge that faces the middle unit is sure to be whole, see _every_unit)
         if other is not None and v > u and lo_e >= first and first <= lo2 <= last:
             ok &= other[0] - ext[0] == (v - u) * jump
         if other is not None and v < u and hi_e <= last and first <= hi2 <= last:
