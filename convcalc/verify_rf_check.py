@@ -149,14 +149,20 @@ def _unit_fields(arf, n):
     return firsts[r] + t * step, lasts[r] + t * step, blind
 
 
+def _clipped(a, b, lo, hi, first, last):
+    """Claimed fields [a, b] per unit clipped to [first, last], and whether each measured
+    extent [lo, hi] lies within its clipped claim."""
+    ca, cb = np.maximum(a, first), np.minimum(b, last)
+    return ca, cb, (ca <= lo) & (hi <= cb)
+
+
 def _every_unit_of_the_period(fields, lo, hi, first, last, P) -> bool:
     """What each unit sees lies within its field clipped to [first, last] (nothing where it is
     blind); and per phase, some unit whose field and whose same-phase neighbours' fields lie
     within [first, last] sees all of its field."""
     a, b, blind = fields
     seen = lo <= hi
-    ca, cb = np.maximum(a, first), np.minimum(b, last)
-    within = (ca <= lo) & (hi <= cb)
+    ca, cb, within = _clipped(a, b, lo, hi, first, last)
     if np.any(seen & (blind | ~within)):
         return False
     whole = ~blind & seen & (lo == ca) & (hi == cb)
@@ -178,8 +184,7 @@ def _every_unit(arf, lo, hi, span, u, claimed, measured, bounds) -> bool:
     v = np.arange(len(lo))
     a0, b0 = bounds(arf, 0)
     a, b = int(a0) + v * int(arf.jump), int(b0) + v * int(arf.jump)
-    ca, cb = np.maximum(a, first), np.minimum(b, last)
-    within = (ca <= lo) & (lo <= hi) & (hi <= cb)
+    ca, cb, within = _clipped(a, b, lo, hi, first, last)
     edge = np.where(v < u, (b > last) | (hi == cb), (a < first) | (lo == ca))
     bad = (lo <= hi) & (v != u) & ~(within & edge)
     if not bad.any():

@@ -187,7 +187,7 @@ def _dw_plan(shape, Co, pads, ksize, stride, dilation, item, few, long_run):
             q1 = max(q0, min(q, (l - 1 + lo - ai) // s + 1))   # one past the last inside the input
             dst.append(slice(q0, q1))
             src.append(slice(q0 * s + ai - lo, q0 * s + ai - lo + (q1 - q0 - 1) * s + 1 if q1 > q0 else 0, s))
-        copies.append((a, (slice(None),) + tuple(dst), (slice(None),) + tuple(src)))
+        copies.append((tuple(dst), (slice(None),) + tuple(src)))   # (phase k's cells, x's all channels)
     p.copies = tuple(copies)
     groups = []
     if p.last:
@@ -216,12 +216,12 @@ def _phases(xs, plan, m):
     shape = (S,) + Q + (C, m) if last else (C, m, S) + Q
     P = workspace("dw_phases_last" if last else "dw_phases", shape, xs.dtype)
     P.fill(0)
-    for k, (a, dst, src) in enumerate(plan.copies):
+    for k, (dst, src) in enumerate(plan.copies):
         part = xs[src]
         if last:
-            P[(k,) + dst[1:]] = part.transpose(tuple(range(1, part.ndim)) + (0,))[..., None]
+            P[(k,) + dst] = part.transpose(tuple(range(1, part.ndim)) + (0,))[..., None]
         else:
-            P[(slice(None), slice(None), k) + dst[1:]] = part[:, None]
+            P[(slice(None), slice(None), k) + dst] = part[:, None]
     Co = C * m
     return P.reshape(S, -1) if last else P.reshape(Co, S, -1)
 
@@ -247,8 +247,8 @@ def _depthwise(x, w, pads, ksize, stride, dilation):
                     _DW_FEW_CHANNELS, _DW_LONG_RUN)
     y = np.empty((N, Co) + plan.Lo, x.dtype)
     crop = (slice(None),) + plan.crop
+    wt = w.reshape(Co, -1)
     if plan.last:
-        wt = w.reshape(Co, -1)
         ws = [np.ascontiguousarray(wt[:, list(idx)].T).reshape(vshape[:-2] + (Co,))
               for _, _, vshape, _, idx in plan.groups]
         back = (nd,) + tuple(range(nd))
@@ -258,7 +258,7 @@ def _depthwise(x, w, pads, ksize, stride, dilation):
             grid = _dw_einsum(P, ws, plan)
             y[n] = grid.reshape(plan.Q + (Co,))[plan.crop].transpose(back)
         else:
-            grid = _dw_first(P, w.reshape(Co, -1), plan, ksize)
+            grid = _dw_first(P, wt, plan, ksize)
             y[n] = grid.reshape((Co,) + plan.Q)[crop]
     return y, plan.macs
 

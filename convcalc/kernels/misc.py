@@ -136,32 +136,27 @@ def _nearest_index(L, out, scale, exact, shortcuts):
 
 
 def _linear_weights(L, out, scale, align_corners, dt):
-    """torch's compute_source_index_and_lambda (in the op's math dtype)."""
+    """torch's compute_source_index_and_lambda (in the op's math dtype), with the source index
+    exact where it is a ratio of the sizes (align_corners, or no scale factor given)."""
     i = np.arange(out)
     if out == L:
         return i, i, np.ones(out, dt), np.zeros(out, dt)
     t = dt.type
-    if align_corners:
-        # source i*(L-1)/(out-1), split exactly into whole and fraction: torch's float32 ratio
-        # puts some whole sources (often the last) an ulp low, reading the pixel before with a
-        # weight of ~5e-7, a dependence the operator does not have (verify measures fields)
-        den = max(out - 1, 1)
-        num = i * (L - 1) if out > 1 else np.zeros_like(i)
-        i0 = np.minimum(num // den, L - 1)
-        lam1 = ((num - i0 * den) / den).astype(dt)
-        return i0, i0 + (i0 < L - 1), (t(1) - lam1).astype(dt), lam1
-    if scale is None or scale <= 0:
-        # from the sizes, the source (o + 1/2) L/out - 1/2 exactly, as above
-        num, den = np.maximum((2 * i + 1) * L - out, 0), 2 * out
+    if align_corners or scale is None or scale <= 0:
+        # the source as an exact fraction num/den, split into whole and fraction: torch's float32
+        # ratio puts some whole sources (often the last) an ulp low, reading the pixel before with
+        # a weight of ~5e-7, a dependence the operator does not have (verify measures fields)
+        if align_corners:      # i (L-1) / (out-1)
+            num, den = (i * (L - 1) if out > 1 else np.zeros_like(i)), max(out - 1, 1)
+        else:                  # from the sizes: (i + 1/2) L/out - 1/2, at least 0
+            num, den = np.maximum((2 * i + 1) * L - out, 0), 2 * out
         i0 = np.minimum(num // den, L - 1)
         lam1 = np.clip((num - i0 * den) / den, 0, 1).astype(dt)
-        return i0, i0 + (i0 < L - 1), (t(1) - lam1).astype(dt), lam1
     else:
-        ratio = t(1.0 / scale)
-        real = ratio * (i.astype(dt) + t(0.5)) - t(0.5)
+        real = t(1.0 / scale) * (i.astype(dt) + t(0.5)) - t(0.5)
         real = np.where(real < 0, t(0), real)
-    i0 = np.minimum(np.floor(real).astype(np.int64), L - 1)
-    lam1 = np.clip(real - i0.astype(dt), 0, 1).astype(dt)
+        i0 = np.minimum(np.floor(real).astype(np.int64), L - 1)
+        lam1 = np.clip(real - i0.astype(dt), 0, 1).astype(dt)
     i1 = i0 + (i0 < L - 1)
     lam0 = (t(1) - lam1).astype(dt)
     return i0, i1, lam0, lam1
